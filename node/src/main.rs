@@ -1,0 +1,2 @@
+//! The `yibao` command.
+fn main() {}

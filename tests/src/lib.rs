@@ -1,0 +1,1 @@
+//! Test-only crate: see `tests/` beside this file for the integration tests.
