@@ -1,2 +1,248 @@
-//! The `yibao` command.
-fn main() {}
+//! The `yibao` command: one binary for a county bureau's node, its officers and auditors.
+//!
+//! This file holds the command-line grammar only; each command lives in `commands`,
+//! `bench` or `demo`. Exit codes: 0 success, 1 verification found problems, 2 the command
+//! could not run (bad arguments, unreadable files, refused records).
+
+mod bench;
+mod commands;
+mod demo;
+
+use yibao_node::{node_dir, output, workload};
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Yibao Ledger (医保基金监管账本): a verifiable, append-only ledger of medical-insurance
+/// fund supervision — inspections, findings, recoveries, penalties, grades, rectification
+/// and exposure notices — signed by county bureau officers.
+#[derive(Debug, Parser)]
+#[command(name = "yibao", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a node: its data directory, its bureau key (0600), its log and first checkpoint.
+    Init {
+        /// The node's data directory (created; must not already hold a node).
+        #[arg(long)]
+        data: PathBuf,
+        /// The county's 6-digit administrative division code (GB/T 2260), e.g. 141125.
+        #[arg(long)]
+        county: String,
+        /// The bureau's name, e.g. 柳林县医疗保障局.
+        #[arg(long)]
+        name: String,
+    },
+    /// Print the latest signed checkpoint (signed-note text), or its verifier key.
+    Checkpoint {
+        #[command(flatten)]
+        log: LogArgs,
+        /// Print only the verifier key line (name+keyid+base64 key).
+        #[arg(long)]
+        vkey: bool,
+    },
+    /// Verify everything: signatures, links, authorisation, domain rules, tree, checkpoints.
+    /// Exit 0 when all verifies, 1 with a report when something does not.
+    Verify {
+        /// The node's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Manage officer keys (key events signed by the bureau key).
+    #[command(subcommand)]
+    Officer(OfficerCommand),
+    /// Generate an officer's key file (mode 0600) and print its public key.
+    Keygen {
+        /// Where to write the key file (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign JSON record files with an officer key and append them (acknowledged once durable).
+    Submit {
+        /// The node's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The officer's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// JSON files, each one record `{"kind": …}` or an array of records.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Show one entry: header, signature status and record, as JSON.
+    Show {
+        #[command(flatten)]
+        log: LogArgs,
+        /// The entry's seq.
+        seq: u64,
+    },
+    /// List entries, one line each.
+    List {
+        #[command(flatten)]
+        log: LogArgs,
+        /// Only this record kind (e.g. finding, decision, exposure_notice).
+        #[arg(long)]
+        kind: Option<String>,
+        /// First seq to list.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+    },
+    /// Print an inclusion proof of an entry against the latest checkpoint, as JSON.
+    Prove {
+        #[command(flatten)]
+        log: LogArgs,
+        /// The entry's seq.
+        seq: u64,
+    },
+    /// Write an export bundle (entries, checkpoints, cosignatures) for offline verification.
+    Export {
+        /// The node's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The bundle file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Only these logs (division codes); all logs when omitted.
+        #[arg(long = "log")]
+        logs: Vec<String>,
+    },
+    /// Verify an export bundle offline. Exit 0 when it verifies, 1 otherwise.
+    VerifyBundle {
+        /// The bundle file.
+        file: PathBuf,
+        /// Pin a log's verifier key (as printed by `yibao checkpoint --vkey`); repeatable.
+        #[arg(long = "vkey")]
+        vkeys: Vec<String>,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Measure append, verify, storage and proof figures against ceilings of this machine.
+    Bench(bench::BenchArgs),
+    /// A one-county ledger loaded with the example records, verified, checkpoint printed.
+    Demo {
+        /// Keep the node in this directory instead of a temporary one.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// The example records directory.
+        #[arg(long, default_value = "examples/records")]
+        records: PathBuf,
+    },
+}
+
+/// Which node and which log.
+#[derive(Debug, Args)]
+struct LogArgs {
+    /// The node's data directory.
+    #[arg(long)]
+    data: PathBuf,
+    /// The log (division code); the node's own log when omitted.
+    #[arg(long = "log")]
+    log: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum OfficerCommand {
+    /// Authorise an officer's key for roles. Generates the key file unless --public-key is given.
+    Add {
+        /// The node's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Roles, comma-separated: inspector, adjudicator, publisher, administrator.
+        #[arg(long, value_delimiter = ',', required = true)]
+        roles: Vec<String>,
+        /// The officer's enforcement certificate number (执法证号).
+        #[arg(long)]
+        officer_id: String,
+        /// The officer's surname only (public pages show no more).
+        #[arg(long)]
+        surname: String,
+        /// The officer's public key (hex), when the officer generated the key (`yibao keygen`).
+        #[arg(long, conflicts_with = "key_out")]
+        public_key: Option<String>,
+        /// Write a newly generated key file here (mode 0600).
+        #[arg(long)]
+        key_out: Option<PathBuf>,
+    },
+    /// Revoke an officer's key: it authorises nothing after this entry.
+    Revoke {
+        /// The node's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The officer's public key (hex).
+        #[arg(long)]
+        public_key: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// List officers and their roles, as replayed from the log's key events.
+    List {
+        /// The node's data directory.
+        #[arg(long)]
+        data: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Init { data, county, name } => commands::init(&data, &county, &name),
+        Command::Checkpoint { log, vkey } => commands::checkpoint(&log.data, log.log.as_deref(), vkey),
+        Command::Verify { data, json } => commands::verify(&data, json.as_deref()),
+        Command::Officer(OfficerCommand::Add {
+            data,
+            roles,
+            officer_id,
+            surname,
+            public_key,
+            key_out,
+        }) => commands::officer_add(&data, &roles, &officer_id, &surname, public_key.as_deref(), key_out.as_deref()),
+        Command::Officer(OfficerCommand::Revoke {
+            data,
+            public_key,
+            reason,
+        }) => commands::officer_revoke(&data, &public_key, &reason),
+        Command::Officer(OfficerCommand::List { data }) => commands::officer_list(&data),
+        Command::Keygen { out } => commands::keygen(&out),
+        Command::Submit { data, key, files } => commands::submit(&data, &key, &files),
+        Command::Show { log, seq } => commands::show(&log.data, log.log.as_deref(), seq),
+        Command::List {
+            log,
+            kind,
+            from,
+            limit,
+        } => commands::list(&log.data, log.log.as_deref(), kind.as_deref(), from, limit),
+        Command::Prove { log, seq } => commands::prove(&log.data, log.log.as_deref(), seq),
+        Command::Export { data, out, logs } => commands::export(&data, &out, &logs),
+        Command::VerifyBundle { file, vkeys, json } => commands::verify_bundle(&file, &vkeys, json.as_deref()),
+        Command::Bench(args) => bench::run(&args),
+        Command::Demo { data, records } => demo::run(data.as_deref(), &records),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

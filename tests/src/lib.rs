@@ -1,1 +1,51 @@
-//! Test-only crate: see `tests/` beside this file for the integration tests.
+//! Shared helpers for the cross-crate tests in `tests/tests/`: a county ledger with
+//! officers, and streams of valid records to append. Test support only; nothing here is
+//! used by the product.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+use anyhow::Result;
+use yibao_ledger::keys::LogCode;
+use yibao_ledger::store::Ledger;
+use yibao_node::workload::{self, Institution, Officers, Rng, Signer};
+use yibao_schema::entry::Submission;
+use yibao_schema::record::Record;
+
+/// The county all these tests use: 柳林县.
+pub const COUNTY: &str = "141125";
+
+/// A fixed time (2023-11-14 22:13:20 UTC) for deterministic entries.
+pub const TIME_MS: u64 = 1_700_000_000_000;
+
+/// The log code of [`COUNTY`].
+pub fn county() -> LogCode {
+    match LogCode::parse(COUNTY) {
+        Some(code) => code,
+        None => unreachable!("COUNTY is six digits"),
+    }
+}
+
+/// Creates the county's log in `ledger` with officers and `institutions` registered.
+pub fn setup_county(ledger: &Ledger, seed: u64, institutions: u64) -> Result<(Officers, Vec<Institution>)> {
+    let officers = Officers::from_seed(seed);
+    let code = county();
+    ledger.create_log(code, "柳林县医疗保障局", officers.bureau.clone(), TIME_MS)?;
+    let insts = workload::institutions(COUNTY, institutions);
+    let mut records = officers.key_events()?;
+    for inst in &insts {
+        records.push((Signer::Administrator, workload::register(inst)?));
+    }
+    let submissions = workload::sign(&officers, &code.origin(), TIME_MS, &records)?;
+    workload::append_all(ledger, &code, submissions, TIME_MS)?;
+    Ok((officers, insts))
+}
+
+/// The records of whole cases numbered from `first_case`, signed, in order.
+pub fn case_submissions(officers: &Officers, insts: &[Institution], first_case: u64, cases: u64, seed: u64) -> Result<Vec<Submission>> {
+    let mut rng = Rng::new(seed);
+    let mut records: Vec<(Signer, Record)> = Vec::new();
+    for case_no in first_case..first_case + cases {
+        let inst = &insts[rng.below(insts.len() as u64) as usize];
+        records.extend(workload::case_records(&mut rng, COUNTY, "柳林县医疗保障局", case_no, inst, 2023, case_no % 5 == 0)?);
+    }
+    workload::sign(officers, &county().origin(), TIME_MS, &records)
+}

@@ -1,0 +1,314 @@
+//! Export bundles: every entry, kept checkpoint and cosignature of some logs in one file
+//! that an auditor can verify offline, with this code or from `schema/SPEC.md` §7 alone.
+//!
+//! Layout (canonical CBOR): `["yibao-bundle", 1, [log, …]]`, each log a map with the keys
+//! `name`, `vkey`, `origin`, `entries`, `division`, `checkpoints`, `genesis_key`,
+//! `cosignatures` (in that canonical order). Entries are byte strings holding exactly the
+//! stored entry bytes, so leaf hashes and signatures check without re-encoding.
+//!
+//! Not here: deciding whom to trust. A bundle carries each log's genesis key; the auditor
+//! should pin the keys it expects (`--vkey`), since a forged bundle can carry forged keys.
+
+use std::io::Write;
+
+use yibao_schema::cbor::{Decoder, Encoder};
+use yibao_schema::note::{KeyKind, VerifierKey};
+use yibao_schema::policy::Policy;
+
+use crate::keys::LogCode;
+use crate::merkle::NodeId;
+use crate::store::{Ledger, LogMeta, StoreError};
+use crate::verify::{self, LogData, Report};
+
+/// The first item of every bundle.
+pub const BUNDLE_MAGIC: &str = "yibao-bundle";
+
+/// The bundle layout version.
+pub const BUNDLE_VERSION: u64 = 1;
+
+/// Why a bundle could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    /// Reading the ledger failed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// Writing the file failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The bytes are not a bundle.
+    #[error("not a valid bundle: {0}")]
+    Malformed(String),
+    /// A pinned key does not match the bundle.
+    #[error("log {log}: the bundle's key is {found}, but the pinned key is {pinned}")]
+    KeyMismatch {
+        /// The log.
+        log: String,
+        /// The key in the bundle (vkey form).
+        found: String,
+        /// The key pinned by the caller.
+        pinned: String,
+    },
+}
+
+/// The verifier key (vkey form) of a log's genesis bureau key.
+pub fn genesis_vkey(meta: &LogMeta) -> Result<String, String> {
+    let key: [u8; 32] = hex::decode(&meta.genesis_key)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or("genesis key is not 32 bytes of hex")?;
+    VerifierKey::from_public_key(&meta.origin, &key, KeyKind::Ed25519)
+        .map(|vkey| vkey.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// Writes a bundle of the given logs (all logs when `logs` is empty) to `out`.
+pub fn export(ledger: &Ledger, logs: &[LogCode], out: &mut dyn Write) -> Result<u64, BundleError> {
+    let codes: Vec<LogCode> = if logs.is_empty() {
+        ledger.log_codes()
+    } else {
+        logs.to_vec()
+    };
+    let mut written = 0u64;
+    let mut head = Encoder::new();
+    head.array(3);
+    head.text(BUNDLE_MAGIC);
+    head.uint(BUNDLE_VERSION);
+    head.array(codes.len() as u64);
+    out.write_all(head.as_slice())?;
+    for code in codes {
+        let meta = ledger.meta(&code)?;
+        let size = ledger.size(&code)?;
+        let vkey = genesis_vkey(&meta).map_err(BundleError::Malformed)?;
+        let genesis_key = hex::decode(&meta.genesis_key).map_err(|e| BundleError::Malformed(e.to_string()))?;
+        let mut e = Encoder::new();
+        e.map(8);
+        e.text("name");
+        e.text(&meta.name);
+        e.text("vkey");
+        e.text(&vkey);
+        e.text("origin");
+        e.text(&meta.origin);
+        e.text("entries");
+        e.array(size);
+        out.write_all(e.as_slice())?;
+        let mut start = 0u64;
+        while start < size {
+            let chunk = ledger.entries(&code, start, 4096)?;
+            if chunk.is_empty() {
+                return Err(BundleError::Store(StoreError::Corrupt {
+                    log: code.to_string(),
+                    seq: Some(start),
+                    what: "entry missing during export".into(),
+                }));
+            }
+            for (seq, bytes) in &chunk {
+                let mut e = Encoder::with_capacity(bytes.len() + 9);
+                e.bytes(bytes);
+                out.write_all(e.as_slice())?;
+                start = seq + 1;
+                written += 1;
+            }
+        }
+        let checkpoints = ledger.checkpoints(&code)?;
+        let signed: Vec<&String> = checkpoints
+            .iter()
+            .filter(|(size, _)| *size > 0)
+            .map(|(_, text)| text)
+            .collect();
+        let mut e = Encoder::new();
+        e.text("division");
+        e.text(&meta.division);
+        e.text("checkpoints");
+        e.array(signed.len() as u64);
+        for text in signed {
+            e.text(text);
+        }
+        e.text("genesis_key");
+        e.bytes(&genesis_key);
+        e.text("cosignatures");
+        e.array(0);
+        out.write_all(e.as_slice())?;
+    }
+    out.flush()?;
+    Ok(written)
+}
+
+/// One log read from a bundle.
+#[derive(Debug)]
+pub struct BundleLog {
+    meta: LogMeta,
+    /// The verifier key the bundle states.
+    pub vkey: String,
+    entries: Vec<Vec<u8>>,
+    checkpoints: Vec<(u64, String)>,
+    /// Cosignature lines (tlog-cosignature), as carried.
+    pub cosignatures: Vec<String>,
+}
+
+impl BundleLog {
+    /// The log's metadata as the bundle states it.
+    pub fn meta(&self) -> &LogMeta {
+        &self.meta
+    }
+
+    /// The entries' bytes in order.
+    pub fn entries(&self) -> &[Vec<u8>] {
+        &self.entries
+    }
+}
+
+fn malformed(e: impl std::fmt::Display) -> BundleError {
+    BundleError::Malformed(e.to_string())
+}
+
+fn expect_key(d: &mut Decoder<'_>, key: &str) -> Result<(), BundleError> {
+    let found = d.text().map_err(malformed)?;
+    if found != key {
+        return Err(BundleError::Malformed(format!("expected key `{key}`, found `{found}`")));
+    }
+    Ok(())
+}
+
+/// Parses a bundle strictly.
+pub fn parse(bytes: &[u8]) -> Result<Vec<BundleLog>, BundleError> {
+    let mut d = Decoder::new(bytes);
+    if d.array().map_err(malformed)? != 3 {
+        return Err(BundleError::Malformed("expected an array of 3 items".into()));
+    }
+    if d.text().map_err(malformed)? != BUNDLE_MAGIC {
+        return Err(BundleError::Malformed(format!("does not start with `{BUNDLE_MAGIC}`")));
+    }
+    let version = d.uint().map_err(malformed)?;
+    if version != BUNDLE_VERSION {
+        return Err(BundleError::Malformed(format!("unsupported bundle version {version}")));
+    }
+    let count = d.array().map_err(malformed)?;
+    let mut logs = Vec::new();
+    for _ in 0..count {
+        if d.map().map_err(malformed)? != 8 {
+            return Err(BundleError::Malformed("a log must be a map of 8 keys".into()));
+        }
+        expect_key(&mut d, "name")?;
+        let name = d.text().map_err(malformed)?.to_string();
+        expect_key(&mut d, "vkey")?;
+        let vkey = d.text().map_err(malformed)?.to_string();
+        expect_key(&mut d, "origin")?;
+        let origin = d.text().map_err(malformed)?.to_string();
+        expect_key(&mut d, "entries")?;
+        let n = d.array().map_err(malformed)?;
+        let mut entries = Vec::new();
+        for _ in 0..n {
+            entries.push(d.bytes().map_err(malformed)?.to_vec());
+        }
+        expect_key(&mut d, "division")?;
+        let division = d.text().map_err(malformed)?.to_string();
+        expect_key(&mut d, "checkpoints")?;
+        let n = d.array().map_err(malformed)?;
+        let mut checkpoints = Vec::new();
+        for _ in 0..n {
+            let text = d.text().map_err(malformed)?.to_string();
+            let size = text
+                .lines()
+                .nth(1)
+                .and_then(|line| line.parse::<u64>().ok())
+                .ok_or_else(|| BundleError::Malformed("checkpoint without a size line".into()))?;
+            checkpoints.push((size, text));
+        }
+        expect_key(&mut d, "genesis_key")?;
+        let genesis_key = d.bytes_fixed::<32>().map_err(malformed)?;
+        expect_key(&mut d, "cosignatures")?;
+        let n = d.array().map_err(malformed)?;
+        let mut cosignatures = Vec::new();
+        for _ in 0..n {
+            cosignatures.push(d.text().map_err(malformed)?.to_string());
+        }
+        logs.push(BundleLog {
+            meta: LogMeta {
+                division,
+                origin,
+                name,
+                genesis_key: hex::encode(genesis_key),
+            },
+            vkey,
+            entries,
+            checkpoints,
+            cosignatures,
+        });
+    }
+    d.finish().map_err(malformed)?;
+    Ok(logs)
+}
+
+impl LogData for BundleLog {
+    fn meta(&self) -> &LogMeta {
+        &self.meta
+    }
+
+    fn entries_from(&self, start: u64, max: usize) -> Result<Vec<(u64, Vec<u8>)>, String> {
+        let start = usize::try_from(start).map_err(|e| e.to_string())?;
+        Ok(self
+            .entries
+            .iter()
+            .enumerate()
+            .skip(start)
+            .take(max)
+            .map(|(i, bytes)| (i as u64, bytes.clone()))
+            .collect())
+    }
+
+    fn stored_nodes(&self) -> Result<Option<Vec<(NodeId, Vec<u8>)>>, String> {
+        Ok(None)
+    }
+
+    fn checkpoints(&self) -> Result<Vec<(u64, String)>, String> {
+        Ok(self.checkpoints.clone())
+    }
+
+    fn statement_index(&self) -> Result<Option<Vec<([u8; 32], u64)>>, String> {
+        Ok(None)
+    }
+
+    fn claimed_size(&self) -> Result<u64, String> {
+        Ok(self.entries.len() as u64)
+    }
+
+    fn acknowledged_size(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// Verifies a bundle offline. `pinned` verifier keys (vkey form), when given, must match
+/// the bundle's keys for their logs; every log must then have a pinned key.
+pub fn verify_bundle(
+    bytes: &[u8],
+    policy: &Policy,
+    pinned: &[String],
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Report, BundleError> {
+    let logs = parse(bytes)?;
+    let mut report = Report::default();
+    for log in &logs {
+        let stated = genesis_vkey(&log.meta).map_err(BundleError::Malformed)?;
+        if stated != log.vkey {
+            report.fail(&log.meta.division, None, "the bundle's vkey does not match its genesis key");
+        }
+        if !pinned.is_empty() {
+            let ours = pinned.iter().find(|p| {
+                p.split('+').next() == Some(log.meta.origin.as_str())
+            });
+            match ours {
+                Some(p) if *p == stated => {}
+                Some(p) => {
+                    return Err(BundleError::KeyMismatch {
+                        log: log.meta.division.clone(),
+                        found: stated,
+                        pinned: p.clone(),
+                    })
+                }
+                None => report.fail(&log.meta.division, None, "no pinned key for this log"),
+            }
+        }
+        verify::verify_log(log, policy, &mut report, progress);
+    }
+    Ok(report)
+}

@@ -1,0 +1,1231 @@
+//! The ledger on disk: every log a node holds, in one sled database.
+//!
+//! An append goes: decode the envelope → check the author's signature (batched) →
+//! decode the record and check authorisation and the domain rules against the log's state
+//! → assign seq and prev → extend the Merkle tree → sign a checkpoint → one atomic sled
+//! batch → flush and fsync → acknowledge. Concurrent submitters share one batch and one
+//! flush through [`crate::appender::Appender`] (group commit).
+//!
+//! Not here: full verification of stored data (`verify`), export bundles (`bundle`),
+//! derived indexes (`index`), and anything to do with the network.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use ed25519_dalek::SigningKey;
+use yibao_schema::entry::{self, EntryRef, EnvelopeError, Submission, SubmissionRef};
+use yibao_schema::note::{Checkpoint, SignedCheckpoint};
+use yibao_schema::policy::Policy;
+use yibao_schema::record::{Record, RecordKind};
+use yibao_schema::rules::RuleViolation;
+use yibao_schema::sig::{BatchVerifier, PublicKey, SignatureError};
+use yibao_schema::state::{EntryContext, LogState};
+
+use crate::keys::{self, LogCode};
+use crate::merkle::{
+    self, Blake3Hasher, Frontier, Hash, LeafIndex, MerkleHasher, NodeId, NodeSource, TreeSize,
+};
+
+/// Tree nodes of this height and above are stored; lower ones are recomputed from at most
+/// 2^(STORED_MIN_LEVEL) − 1 entries when a proof needs them. This keeps the tree's share
+/// of the disk near 4 bytes per entry instead of 64.
+pub const STORED_MIN_LEVEL: u8 = 4;
+
+/// A checkpoint is kept in the history when the tree grew by at least this many entries
+/// since the last kept one; the latest checkpoint is always kept.
+pub const CHECKPOINT_RETAIN_EVERY: u64 = 1024;
+
+/// How far in the future (by the node's clock) a statement's timestamp may be.
+pub const MAX_FUTURE_SKEW_MS: u64 = 5 * 60 * 1000;
+
+/// Why the store failed, as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled reported an error (I/O, corruption it detected).
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    /// An I/O error outside sled (fsync, key files).
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// Stored data is not what this code wrote.
+    #[error("log {log}{}: stored data is corrupt: {what}", seq.map(|s| format!(" seq {s}")).unwrap_or_default())]
+    Corrupt {
+        /// The log.
+        log: String,
+        /// The entry, when one is to blame.
+        seq: Option<u64>,
+        /// What is wrong.
+        what: String,
+    },
+    /// No such log in this store.
+    #[error("no log {0} in this ledger")]
+    UnknownLog(String),
+    /// The log exists already.
+    #[error("log {0} exists already")]
+    LogExists(String),
+    /// This node cannot sign for the log.
+    #[error("this node holds no signing key for log {0}")]
+    NoSigningKey(String),
+    /// An entry or proof was asked for outside the log.
+    #[error("log {log} has {size} entries; {what} is out of range")]
+    OutOfRange {
+        /// The log.
+        log: String,
+        /// Its size.
+        size: u64,
+        /// What was asked.
+        what: String,
+    },
+    /// Creating the log's first entry failed.
+    #[error("cannot create log: {0}")]
+    Genesis(String),
+}
+
+/// Why one submission was refused. Other submissions in the same batch are unaffected.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum AppendError {
+    /// The envelope is malformed.
+    #[error("{0}")]
+    Envelope(#[from] EnvelopeError),
+    /// The statement names another log.
+    #[error("statement is for log `{found}`, but this is `{expected}`")]
+    WrongLog {
+        /// This log's origin.
+        expected: String,
+        /// The statement's origin.
+        found: String,
+    },
+    /// The statement's timestamp is ahead of the node's clock.
+    #[error("timestamp {timestamp_ms} is {ahead_ms} ms ahead of this node's clock (limit {MAX_FUTURE_SKEW_MS} ms)")]
+    FromTheFuture {
+        /// The statement's timestamp.
+        timestamp_ms: u64,
+        /// How far ahead.
+        ahead_ms: u64,
+    },
+    /// The record kind is unknown to this build.
+    #[error("unknown record kind `{0}`")]
+    UnknownKind(String),
+    /// The signature does not verify.
+    #[error("signature: {0}")]
+    Signature(#[from] SignatureError),
+    /// The payload is not a valid record of its kind.
+    #[error("record: {0}")]
+    Payload(String),
+    /// A domain rule or authorisation failed.
+    #[error("{0}")]
+    Rule(RuleViolation),
+    /// The log is frozen (equivocation proven) and accepts nothing.
+    #[error("log {0} is frozen and accepts no entries")]
+    Frozen(String),
+    /// The batch could not be stored; nothing of it was acknowledged.
+    #[error("storage failed, nothing was written: {0}")]
+    Storage(String),
+}
+
+/// The acknowledgement of a durable append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The log.
+    pub log: LogCode,
+    /// The entry's seq.
+    pub seq: u64,
+    /// The entry's Merkle leaf hash.
+    pub leaf_hash: Hash,
+    /// The size of the checkpoint signed with this batch (covers `seq`).
+    pub checkpoint_size: u64,
+    /// True when this statement was already in the log and nothing new was appended.
+    pub duplicate: bool,
+}
+
+/// A log's metadata row: what it was created with. JSON, small, read on open.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct LogMeta {
+    /// The 6-digit division code.
+    pub division: String,
+    /// The origin line of its checkpoints.
+    pub origin: String,
+    /// The bureau's name, e.g. 柳林县医疗保障局.
+    pub name: String,
+    /// Hex of the bureau key the log was created with (the key of entry 0).
+    pub genesis_key: String,
+}
+
+/// A log's head row: size and the last leaf hash, written in the same batch as entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Head {
+    size: u64,
+    last_leaf: Hash,
+    latest_checkpoint: u64,
+    last_retained_checkpoint: u64,
+}
+
+impl Head {
+    const LEN: usize = 8 + 32 + 8 + 8;
+
+    fn encode(&self) -> [u8; Head::LEN] {
+        let mut out = [0u8; Head::LEN];
+        out[0..8].copy_from_slice(&self.size.to_be_bytes());
+        out[8..40].copy_from_slice(&self.last_leaf);
+        out[40..48].copy_from_slice(&self.latest_checkpoint.to_be_bytes());
+        out[48..56].copy_from_slice(&self.last_retained_checkpoint.to_be_bytes());
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Head> {
+        if bytes.len() != Head::LEN {
+            return None;
+        }
+        let u = |range: std::ops::Range<usize>| -> Option<u64> {
+            Some(u64::from_be_bytes(bytes.get(range)?.try_into().ok()?))
+        };
+        Some(Head {
+            size: u(0..8)?,
+            last_leaf: bytes.get(8..40)?.try_into().ok()?,
+            latest_checkpoint: u(40..48)?,
+            last_retained_checkpoint: u(48..56)?,
+        })
+    }
+}
+
+/// In-memory state of one log, behind its mutex.
+struct LogMem {
+    code: LogCode,
+    meta: LogMeta,
+    head: Head,
+    frontier: Frontier,
+    /// The domain and authorisation state, built on the first append (replaying the log),
+    /// so that read-only commands open fast.
+    state: Option<LogState>,
+    /// Checked public keys of authors seen, so each is decompressed once.
+    keys: HashMap<[u8; 32], PublicKey>,
+    /// The bureau key, when this node owns the log.
+    signer: Option<SigningKey>,
+    /// The latest signed checkpoint's text.
+    latest_checkpoint: String,
+    /// Set when the log is proven to equivocate; it then accepts nothing.
+    frozen: bool,
+}
+
+/// A ledger: all the logs one node holds.
+pub struct Ledger {
+    path: PathBuf,
+    db: sled::Db,
+    main: sled::Tree,
+    policy: Policy,
+    logs: RwLock<BTreeMap<LogCode, Arc<Mutex<LogMem>>>>,
+    /// The sled data file, fsynced after each flush: sled's own flush issues
+    /// `sync_file_range`, which does not reach the disk's write cache.
+    data_file: Option<File>,
+    /// Every log's acknowledged size, mirrored outside sled in `heads` (see
+    /// [`HEADS_FILE`]) after each durable batch.
+    acknowledged: Mutex<BTreeMap<LogCode, u64>>,
+}
+
+/// A small text file beside the sled directory, rewritten (write to a temporary file, then
+/// rename) after every durable batch: one line per log, `CODE SIZE`. sled recovers from a
+/// damaged file by ending its log at the damage, which could silently drop acknowledged
+/// entries; this file lets `open` and `verify` notice that instead of passing a shortened
+/// log.
+pub const HEADS_FILE: &str = "heads";
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger").field("path", &self.path).finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A poisoned mutex means a thread panicked while holding it; the data it guards is
+    // only mutated after storage succeeded, so it is still consistent.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn corrupt(log: &LogCode, seq: Option<u64>, what: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        log: log.to_string(),
+        seq,
+        what: what.into(),
+    }
+}
+
+impl Ledger {
+    /// Opens (or creates) the ledger at `path`.
+    ///
+    /// Every log's head, tree frontier and latest checkpoint are loaded and checked for
+    /// agreement; a store that does not agree with itself is refused with
+    /// [`StoreError::Corrupt`] rather than opened.
+    pub fn open(path: &Path, policy: Policy) -> Result<Ledger, StoreError> {
+        std::fs::create_dir_all(path)?;
+        let config = sled::Config::new()
+            .path(path.join("sled"))
+            .cache_capacity(256 * 1024 * 1024)
+            .mode(sled::Mode::LowSpace);
+        // sled asserts on some kinds of damage while recovering its files; a damaged store
+        // must be a clean refusal to open, not a crash of the process that opens it.
+        let db = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()))
+            .map_err(|_| StoreError::Corrupt {
+                log: "*".into(),
+                seq: None,
+                what: "the database files are damaged (sled could not recover them)".into(),
+            })??;
+        let main = db.open_tree("ledger")?;
+        let data_file = File::open(path.join("sled").join("db")).ok();
+        let ledger = Ledger {
+            path: path.to_path_buf(),
+            db,
+            main,
+            policy,
+            logs: RwLock::new(BTreeMap::new()),
+            data_file,
+            acknowledged: Mutex::new(read_heads_file(&path.join(HEADS_FILE))?),
+        };
+        let mut loaded = BTreeMap::new();
+        for row in ledger.main.scan_prefix([keys::tag::META]) {
+            let (key, value) = row?;
+            let code = key
+                .get(1..7)
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .and_then(LogCode::parse)
+                .ok_or_else(|| StoreError::Corrupt {
+                    log: "?".into(),
+                    seq: None,
+                    what: "metadata row with a bad key".into(),
+                })?;
+            let meta: LogMeta = serde_json::from_slice(&value)
+                .map_err(|e| corrupt(&code, None, format!("metadata: {e}")))?;
+            let mem = ledger.load_log(code, meta)?;
+            loaded.insert(code, Arc::new(Mutex::new(mem)));
+        }
+        for (code, size) in lock(&ledger.acknowledged).iter() {
+            let stored = loaded.get(code).map(|mem| lock(mem).head.size);
+            match stored {
+                Some(stored) if stored >= *size => {}
+                Some(stored) => {
+                    return Err(corrupt(
+                        code,
+                        None,
+                        format!("{size} entries were acknowledged but only {stored} are stored"),
+                    ))
+                }
+                None => {
+                    return Err(corrupt(
+                        code,
+                        None,
+                        format!("{size} entries were acknowledged but the log is missing"),
+                    ))
+                }
+            }
+        }
+        *ledger
+            .logs
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = loaded;
+        Ok(ledger)
+    }
+
+    /// The directory the ledger lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The policy the ledger checks records against.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The underlying sled database (for derived indexes and peer state).
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
+    fn load_log(&self, code: LogCode, meta: LogMeta) -> Result<LogMem, StoreError> {
+        let head_bytes = self
+            .main
+            .get(keys::head(&code))?
+            .ok_or_else(|| corrupt(&code, None, "no head row"))?;
+        let head = Head::decode(&head_bytes).ok_or_else(|| corrupt(&code, None, "bad head row"))?;
+        if head.last_retained_checkpoint > head.latest_checkpoint || head.latest_checkpoint > head.size {
+            return Err(corrupt(&code, None, "head row's checkpoint sizes are out of order"));
+        }
+        if head.last_retained_checkpoint != 0
+            && self
+                .main
+                .get(keys::checkpoint(&code, head.last_retained_checkpoint))?
+                .is_none()
+        {
+            return Err(corrupt(&code, None, "head row names a kept checkpoint that is missing"));
+        }
+        // The last entry must be the head's last one, and nothing may follow it.
+        let last = self
+            .main
+            .scan_prefix(keys::table_prefix(keys::tag::ENTRY, &code))
+            .next_back()
+            .transpose()?;
+        let stored_size = match &last {
+            Some((key, _)) => keys::trailing_u64(key)
+                .and_then(|s| s.checked_add(1))
+                .ok_or_else(|| corrupt(&code, None, "bad entry key"))?,
+            None => 0,
+        };
+        if stored_size != head.size {
+            return Err(corrupt(
+                &code,
+                None,
+                format!(
+                    "head says {} entries but the last stored entry is number {}",
+                    head.size, stored_size
+                ),
+            ));
+        }
+        if let Some((_, bytes)) = &last {
+            if Blake3Hasher::leaf(bytes) != head.last_leaf {
+                return Err(corrupt(
+                    &code,
+                    Some(head.size.saturating_sub(1)),
+                    "last entry's leaf hash differs from the head",
+                ));
+            }
+        }
+        let source = StoreSource {
+            tree: &self.main,
+            code,
+            size: head.size,
+        };
+        let frontier = Frontier::from_source(TreeSize(head.size), &source)
+            .map_err(|e| corrupt(&code, None, format!("tree: {e}")))?;
+        let text = self
+            .main
+            .get(keys::checkpoint(&code, head.latest_checkpoint))?
+            .ok_or_else(|| corrupt(&code, None, "latest checkpoint missing"))?;
+        let latest_checkpoint = String::from_utf8(text.to_vec())
+            .map_err(|_| corrupt(&code, None, "latest checkpoint is not UTF-8"))?;
+        let parsed = SignedCheckpoint::parse(&latest_checkpoint)
+            .map_err(|e| corrupt(&code, None, format!("latest checkpoint: {e}")))?;
+        if parsed.checkpoint.size != head.latest_checkpoint
+            || parsed.checkpoint.origin != meta.origin
+        {
+            return Err(corrupt(&code, None, "latest checkpoint does not match the head"));
+        }
+        if head.latest_checkpoint == head.size && parsed.checkpoint.root != frontier.root::<Blake3Hasher>() {
+            return Err(corrupt(
+                &code,
+                None,
+                "latest checkpoint's root differs from the stored tree",
+            ));
+        }
+        Ok(LogMem {
+            code,
+            meta,
+            head,
+            frontier,
+            state: None,
+            keys: HashMap::new(),
+            signer: None,
+            latest_checkpoint,
+            frozen: false,
+        })
+    }
+
+    fn log(&self, code: &LogCode) -> Result<Arc<Mutex<LogMem>>, StoreError> {
+        self.logs
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(code)
+            .cloned()
+            .ok_or_else(|| StoreError::UnknownLog(code.to_string()))
+    }
+
+    /// The logs held, in division-code order.
+    pub fn log_codes(&self) -> Vec<LogCode> {
+        self.logs
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .keys()
+            .copied()
+            .collect()
+    }
+
+    /// A log's metadata.
+    pub fn meta(&self, code: &LogCode) -> Result<LogMeta, StoreError> {
+        Ok(lock(&*self.log(code)?).meta.clone())
+    }
+
+    /// A log's number of entries.
+    pub fn size(&self, code: &LogCode) -> Result<u64, StoreError> {
+        Ok(lock(&*self.log(code)?).head.size)
+    }
+
+    /// A log's current tree root.
+    pub fn root(&self, code: &LogCode) -> Result<Hash, StoreError> {
+        Ok(lock(&*self.log(code)?).frontier.root::<Blake3Hasher>())
+    }
+
+    /// The latest signed checkpoint, exactly as signed (signed-note text).
+    pub fn latest_checkpoint(&self, code: &LogCode) -> Result<String, StoreError> {
+        Ok(lock(&*self.log(code)?).latest_checkpoint.clone())
+    }
+
+    /// Every kept checkpoint of a log, by size.
+    pub fn checkpoints(&self, code: &LogCode) -> Result<Vec<(u64, String)>, StoreError> {
+        let mut out = Vec::new();
+        for row in self
+            .main
+            .scan_prefix(keys::table_prefix(keys::tag::CHECKPOINT, code))
+        {
+            let (key, value) = row?;
+            let size = keys::trailing_u64(&key).ok_or_else(|| corrupt(code, None, "bad checkpoint key"))?;
+            let text = String::from_utf8(value.to_vec())
+                .map_err(|_| corrupt(code, None, format!("checkpoint {size} is not UTF-8")))?;
+            out.push((size, text));
+        }
+        Ok(out)
+    }
+
+    /// Creates a log owned by this node: writes its metadata, entry 0 (`LogCreated`, signed
+    /// by the bureau key) and the first checkpoint, durably.
+    pub fn create_log(
+        &self,
+        code: LogCode,
+        name: &str,
+        bureau_key: SigningKey,
+        now_ms: u64,
+    ) -> Result<Receipt, StoreError> {
+        if self.log(&code).is_ok() {
+            return Err(StoreError::LogExists(code.to_string()));
+        }
+        let genesis = crate::genesis_record(&code, name, &bureau_key.verifying_key().to_bytes())
+            .map_err(StoreError::Genesis)?;
+        let payload = genesis
+            .encode_payload()
+            .map_err(|e| StoreError::Genesis(e.to_string()))?;
+        let submission = Submission::sign(
+            &bureau_key,
+            &code.origin(),
+            now_ms,
+            genesis.kind().as_str(),
+            payload,
+        )
+        .map_err(|e| StoreError::Genesis(e.to_string()))?;
+        self.create_replica_log(code, name, &bureau_key.verifying_key().to_bytes())?;
+        self.set_signer(&code, bureau_key)?;
+        let mut receipts = self.append_batch(&code, vec![submission], now_ms)?;
+        match receipts.pop() {
+            Some(Ok(receipt)) => Ok(receipt),
+            Some(Err(e)) => Err(StoreError::Genesis(e.to_string())),
+            None => Err(StoreError::Genesis("no receipt".into())),
+        }
+    }
+
+    /// Registers an empty log this node will hold but not sign for (a replica), pinned to
+    /// the bureau key its entry 0 must carry.
+    pub fn create_replica_log(
+        &self,
+        code: LogCode,
+        name: &str,
+        genesis_key: &[u8; 32],
+    ) -> Result<(), StoreError> {
+        let mut logs = self
+            .logs
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if logs.contains_key(&code) {
+            return Err(StoreError::LogExists(code.to_string()));
+        }
+        let meta = LogMeta {
+            division: code.to_string(),
+            origin: code.origin(),
+            name: name.to_string(),
+            genesis_key: hex::encode(genesis_key),
+        };
+        let head = Head {
+            size: 0,
+            last_leaf: entry::GENESIS_PREV,
+            latest_checkpoint: 0,
+            last_retained_checkpoint: 0,
+        };
+        // An empty log has no signed checkpoint; the empty-tree checkpoint text is kept
+        // unsigned so that `latest_checkpoint` always has something to say.
+        let empty = Checkpoint {
+            origin: code.origin(),
+            size: 0,
+            root: Blake3Hasher::empty(),
+            extensions: Vec::new(),
+        };
+        let text = empty.body();
+        let mut batch = sled::Batch::default();
+        batch.insert(
+            keys::meta(&code),
+            serde_json::to_vec(&meta).map_err(|e| StoreError::Genesis(e.to_string()))?,
+        );
+        batch.insert(keys::head(&code), &head.encode()[..]);
+        batch.insert(keys::checkpoint(&code, 0), text.as_bytes());
+        self.main.apply_batch(batch)?;
+        self.make_durable()?;
+        let mem = LogMem {
+            code,
+            meta,
+            head,
+            frontier: Frontier::new(),
+            state: None,
+            keys: HashMap::new(),
+            signer: None,
+            latest_checkpoint: text,
+            frozen: false,
+        };
+        logs.insert(code, Arc::new(Mutex::new(mem)));
+        Ok(())
+    }
+
+    /// Gives the node the bureau key of a log it owns, so it can sign checkpoints.
+    pub fn set_signer(&self, code: &LogCode, key: SigningKey) -> Result<(), StoreError> {
+        lock(&*self.log(code)?).signer = Some(key);
+        Ok(())
+    }
+
+    /// Freezes a log: it accepts no further entries (equivocation proven).
+    pub fn freeze(&self, code: &LogCode) -> Result<(), StoreError> {
+        lock(&*self.log(code)?).frozen = true;
+        Ok(())
+    }
+
+    /// Flushes sled and fsyncs its data file.
+    fn make_durable(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        if let Some(file) = &self.data_file {
+            file.sync_data()?;
+        }
+        Ok(())
+    }
+
+    /// Appends a batch of submissions to a log owned by this node, durably, and returns one
+    /// result per submission in order. Refused submissions do not affect the others. The
+    /// batch shares one sled write, one checkpoint signature and one flush.
+    pub fn append_batch(
+        &self,
+        code: &LogCode,
+        submissions: Vec<Submission>,
+        now_ms: u64,
+    ) -> Result<Vec<Result<Receipt, AppendError>>, StoreError> {
+        let log = self.log(code)?;
+        let mut mem = lock(&log);
+        if mem.signer.is_none() {
+            return Err(StoreError::NoSigningKey(code.to_string()));
+        }
+        if mem.frozen {
+            let err = AppendError::Frozen(code.to_string());
+            return Ok(submissions.iter().map(|_| Err(err.clone())).collect());
+        }
+        if mem.state.is_none() {
+            let state = self.replay_state(&mem)?;
+            mem.state = Some(state);
+        }
+        let mut results: Vec<Option<Result<Receipt, AppendError>>> = vec![None; submissions.len()];
+
+        // 1. Envelopes, origin, clock, de-duplication; collect what needs a signature check.
+        let mut views: Vec<(usize, SubmissionRef<'_>)> = Vec::with_capacity(submissions.len());
+        let mut seen_in_batch: HashMap<[u8; 32], usize> = HashMap::new();
+        for (i, submission) in submissions.iter().enumerate() {
+            let view = match submission.view() {
+                Ok(view) => view,
+                Err(e) => {
+                    results[i] = Some(Err(e.into()));
+                    continue;
+                }
+            };
+            if view.statement.origin != mem.meta.origin {
+                results[i] = Some(Err(AppendError::WrongLog {
+                    expected: mem.meta.origin.clone(),
+                    found: view.statement.origin.to_string(),
+                }));
+                continue;
+            }
+            if view.statement.timestamp_ms > now_ms.saturating_add(MAX_FUTURE_SKEW_MS) {
+                results[i] = Some(Err(AppendError::FromTheFuture {
+                    timestamp_ms: view.statement.timestamp_ms,
+                    ahead_ms: view.statement.timestamp_ms - now_ms,
+                }));
+                continue;
+            }
+            let statement_hash = view.statement_hash();
+            if let Some(seq_bytes) = self.main.get(keys::statement(code, &statement_hash))? {
+                let seq = keys::trailing_u64(&seq_bytes)
+                    .ok_or_else(|| corrupt(code, None, "bad statement index row"))?;
+                results[i] = Some(self.duplicate_receipt(&mem, seq));
+                continue;
+            }
+            if let Some(&first) = seen_in_batch.get(&statement_hash) {
+                // Resolved after the first copy is appended.
+                results[i] = None;
+                views.push((i, view));
+                let _ = first;
+                continue;
+            }
+            seen_in_batch.insert(statement_hash, i);
+            views.push((i, view));
+        }
+
+        // 2. Signatures, batched (and spread over both cores for large batches).
+        let unique: Vec<&(usize, SubmissionRef<'_>)> = views
+            .iter()
+            .filter(|(i, view)| seen_in_batch.get(&view.statement_hash()) == Some(i))
+            .collect();
+        let mut checked_keys = std::mem::take(&mut mem.keys);
+        let sig_results = verify_signatures(&unique, &mut checked_keys);
+        mem.keys = checked_keys;
+
+        // 3. Records, rules, authorisation; seq, prev, tree — on copies, so that a storage
+        // failure leaves memory as it was.
+        let mut state = match mem.state.clone() {
+            Some(state) => state,
+            None => return Err(corrupt(code, None, "log state missing")),
+        };
+        let mut frontier = mem.frontier.clone();
+        let mut head = mem.head;
+        let mut batch = sled::Batch::default();
+        let mut appended: Vec<(usize, u64, Hash)> = Vec::new();
+        let mut new_nodes: Vec<(NodeId, Hash)> = Vec::new();
+        let mut hash_to_seq: HashMap<[u8; 32], u64> = HashMap::new();
+        for (k, (i, view)) in unique.iter().enumerate() {
+            if let Some(Err(e)) = sig_results.get(k) {
+                results[*i] = Some(Err(e.clone()));
+                continue;
+            }
+            let Some(kind) = RecordKind::parse(view.statement.kind) else {
+                results[*i] = Some(Err(AppendError::UnknownKind(view.statement.kind.to_string())));
+                continue;
+            };
+            let record = match Record::decode_payload(kind, view.payload) {
+                Ok(record) => record,
+                Err(e) => {
+                    results[*i] = Some(Err(AppendError::Payload(e.to_string())));
+                    continue;
+                }
+            };
+            let ctx = EntryContext {
+                division: state.division().clone(),
+                seq: head.size,
+                timestamp_ms: view.statement.timestamp_ms,
+                author: view.statement.author,
+            };
+            if let Err(violation) = state.check(&ctx, &record) {
+                results[*i] = Some(Err(AppendError::Rule(violation)));
+                continue;
+            }
+            state.apply(&ctx, &record);
+            let seq = head.size;
+            let bytes = entry::encode_entry(seq, &head.last_leaf, view);
+            let leaf = Blake3Hasher::leaf(&bytes);
+            frontier
+                .push::<Blake3Hasher>(leaf, &mut |id, hash| {
+                    if id.level >= STORED_MIN_LEVEL {
+                        new_nodes.push((id, hash));
+                    }
+                })
+                .map_err(|_| corrupt(code, Some(seq), "the tree is full"))?;
+            batch.insert(&keys::entry(code, seq)[..], bytes);
+            let statement_hash = view.statement_hash();
+            batch.insert(keys::statement(code, &statement_hash), &seq.to_be_bytes()[..]);
+            hash_to_seq.insert(statement_hash, seq);
+            head.size += 1;
+            head.last_leaf = leaf;
+            appended.push((*i, seq, leaf));
+        }
+        // Duplicates inside the batch point at the first copy.
+        for (i, view) in &views {
+            if results[*i].is_none() && !appended.iter().any(|(j, _, _)| j == i) {
+                let first_seq = hash_to_seq.get(&view.statement_hash()).copied();
+                results[*i] = Some(match first_seq {
+                    Some(seq) => Ok(Receipt {
+                        log: *code,
+                        seq,
+                        leaf_hash: [0; 32],
+                        checkpoint_size: head.size,
+                        duplicate: true,
+                    }),
+                    None => Err(AppendError::Payload(
+                        "an identical statement in this batch was refused".into(),
+                    )),
+                });
+            }
+        }
+        if appended.is_empty() {
+            return Ok(results
+                .into_iter()
+                .map(|r| r.unwrap_or_else(|| Err(AppendError::Storage("not processed".into()))))
+                .collect());
+        }
+        for (id, hash) in &new_nodes {
+            batch.insert(keys::node(code, *id), &hash[..]);
+        }
+
+        // 4. A checkpoint for the new size, signed by the current bureau key.
+        let signer = match &mem.signer {
+            Some(signer) => signer,
+            None => return Err(StoreError::NoSigningKey(code.to_string())),
+        };
+        if state.bureau_key() != Some(signer.verifying_key().to_bytes()) {
+            return Err(StoreError::NoSigningKey(format!(
+                "{code} (the log's bureau key has rotated; load the new key)"
+            )));
+        }
+        let checkpoint = Checkpoint {
+            origin: mem.meta.origin.clone(),
+            size: head.size,
+            root: frontier.root::<Blake3Hasher>(),
+            extensions: Vec::new(),
+        };
+        let signed = SignedCheckpoint::sign(checkpoint, signer)
+            .map_err(|e| corrupt(code, None, format!("signing checkpoint: {e}")))?;
+        let text = signed.to_text();
+        batch.insert(keys::checkpoint(code, head.size), text.as_bytes());
+        let previous = head.latest_checkpoint;
+        if previous != 0
+            && previous != head.last_retained_checkpoint
+            && previous - head.last_retained_checkpoint < CHECKPOINT_RETAIN_EVERY
+        {
+            batch.remove(keys::checkpoint(code, previous));
+        } else if previous != head.last_retained_checkpoint {
+            head.last_retained_checkpoint = previous;
+        }
+        head.latest_checkpoint = head.size;
+        batch.insert(keys::head(code), &head.encode()[..]);
+
+        // 5. One atomic write, then flush and fsync. Only then is anything acknowledged.
+        let stored = self
+            .main
+            .apply_batch(batch)
+            .map_err(StoreError::from)
+            .and_then(|()| self.make_durable());
+        if let Err(e) = stored {
+            let message = e.to_string();
+            for (i, _, _) in &appended {
+                results[*i] = Some(Err(AppendError::Storage(message.clone())));
+            }
+            return Ok(results
+                .into_iter()
+                .map(|r| r.unwrap_or_else(|| Err(AppendError::Storage(message.clone()))))
+                .collect());
+        }
+        mem.state = Some(state);
+        mem.frontier = frontier;
+        mem.head = head;
+        mem.latest_checkpoint = text;
+        drop(mem);
+        if let Err(e) = self.record_acknowledged(code, head.size) {
+            // The entries are durable in sled; the mirror only guards against silent loss.
+            tracing::warn!(log = %code, error = %e, "could not update the heads file");
+        }
+        for (i, seq, leaf) in appended {
+            results[i] = Some(Ok(Receipt {
+                log: *code,
+                seq,
+                leaf_hash: leaf,
+                checkpoint_size: head.size,
+                duplicate: false,
+            }));
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(AppendError::Storage("not processed".into()))))
+            .collect())
+    }
+
+    fn duplicate_receipt(&self, mem: &LogMem, seq: u64) -> Result<Receipt, AppendError> {
+        let bytes = self
+            .main
+            .get(keys::entry(&mem.code, seq))
+            .map_err(|e| AppendError::Storage(e.to_string()))?
+            .ok_or_else(|| AppendError::Storage(format!("entry {seq} missing")))?;
+        Ok(Receipt {
+            log: mem.code,
+            seq,
+            leaf_hash: Blake3Hasher::leaf(&bytes),
+            checkpoint_size: mem.head.latest_checkpoint,
+            duplicate: true,
+        })
+    }
+
+    /// Rebuilds a log's domain state by replaying its entries.
+    fn replay_state(&self, mem: &LogMem) -> Result<LogState, StoreError> {
+        let division = yibao_schema::record::DivisionCode::parse(mem.code.as_str())
+            .map_err(|e| corrupt(&mem.code, None, e.to_string()))?;
+        let mut state = LogState::new(division, self.policy.clone());
+        for row in self
+            .main
+            .scan_prefix(keys::table_prefix(keys::tag::ENTRY, &mem.code))
+        {
+            let (key, bytes) = row?;
+            let seq = keys::trailing_u64(&key);
+            let entry = EntryRef::decode(&bytes)
+                .map_err(|e| corrupt(&mem.code, seq, e.to_string()))?;
+            let kind = RecordKind::parse(entry.submission.statement.kind).ok_or_else(|| {
+                corrupt(&mem.code, seq, "unknown record kind")
+            })?;
+            let record = Record::decode_payload(kind, entry.submission.payload)
+                .map_err(|e| corrupt(&mem.code, seq, e.to_string()))?;
+            let ctx = EntryContext {
+                division: state.division().clone(),
+                seq: entry.seq,
+                timestamp_ms: entry.submission.statement.timestamp_ms,
+                author: entry.submission.statement.author,
+            };
+            state.apply(&ctx, &record);
+        }
+        Ok(state)
+    }
+
+    /// The state of a log's officers and domain records (replayed on first use).
+    pub fn state(&self, code: &LogCode) -> Result<LogState, StoreError> {
+        let log = self.log(code)?;
+        let mut mem = lock(&log);
+        if mem.state.is_none() {
+            let state = self.replay_state(&mem)?;
+            mem.state = Some(state);
+        }
+        mem.state
+            .clone()
+            .ok_or_else(|| corrupt(code, None, "log state missing"))
+    }
+
+    /// The bytes of entry `seq`.
+    pub fn entry(&self, code: &LogCode, seq: u64) -> Result<Vec<u8>, StoreError> {
+        let size = self.size(code)?;
+        if seq >= size {
+            return Err(StoreError::OutOfRange {
+                log: code.to_string(),
+                size,
+                what: format!("entry {seq}"),
+            });
+        }
+        self.main
+            .get(keys::entry(code, seq))?
+            .map(|v| v.to_vec())
+            .ok_or_else(|| corrupt(code, Some(seq), "entry missing"))
+    }
+
+    /// Entries `[start, start + count)` clipped to the log, in order.
+    pub fn entries(&self, code: &LogCode, start: u64, count: u64) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let size = self.size(code)?;
+        let end = start.saturating_add(count).min(size);
+        let mut out = Vec::new();
+        if start >= end {
+            return Ok(out);
+        }
+        for row in self.main.range(keys::entry(code, start)..keys::entry(code, end)) {
+            let (key, value) = row?;
+            let seq = keys::trailing_u64(&key).ok_or_else(|| corrupt(code, None, "bad entry key"))?;
+            out.push((seq, value.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// An inclusion proof of entry `seq` in the tree of `size` entries.
+    pub fn inclusion_proof(&self, code: &LogCode, seq: u64, size: u64) -> Result<Vec<Hash>, StoreError> {
+        let log_size = self.size(code)?;
+        if size > log_size || seq >= size {
+            return Err(StoreError::OutOfRange {
+                log: code.to_string(),
+                size: log_size,
+                what: format!("entry {seq} in a tree of size {size}"),
+            });
+        }
+        let source = StoreSource {
+            tree: &self.main,
+            code: *code,
+            size,
+        };
+        merkle::inclusion_proof::<Blake3Hasher, _>(LeafIndex(seq), TreeSize(size), &source)
+            .map_err(|e| corrupt(code, Some(seq), format!("proof: {e}")))
+    }
+
+    /// A consistency proof between tree sizes `size1 <= size2`.
+    pub fn consistency_proof(&self, code: &LogCode, size1: u64, size2: u64) -> Result<Vec<Hash>, StoreError> {
+        let log_size = self.size(code)?;
+        if size2 > log_size || size1 > size2 {
+            return Err(StoreError::OutOfRange {
+                log: code.to_string(),
+                size: log_size,
+                what: format!("consistency {size1} → {size2}"),
+            });
+        }
+        let source = StoreSource {
+            tree: &self.main,
+            code: *code,
+            size: size2,
+        };
+        merkle::consistency_proof::<Blake3Hasher, _>(TreeSize(size1), TreeSize(size2), &source)
+            .map_err(|e| corrupt(code, None, format!("proof: {e}")))
+    }
+
+    /// The tree root at `size` (any size up to the log's).
+    pub fn root_at(&self, code: &LogCode, size: u64) -> Result<Hash, StoreError> {
+        let log_size = self.size(code)?;
+        if size > log_size {
+            return Err(StoreError::OutOfRange {
+                log: code.to_string(),
+                size: log_size,
+                what: format!("tree size {size}"),
+            });
+        }
+        let source = StoreSource {
+            tree: &self.main,
+            code: *code,
+            size,
+        };
+        merkle::root_at::<Blake3Hasher, _>(TreeSize(size), &source)
+            .map_err(|e| corrupt(code, None, format!("tree: {e}")))
+    }
+
+    fn record_acknowledged(&self, code: &LogCode, size: u64) -> Result<(), StoreError> {
+        let mut acknowledged = lock(&self.acknowledged);
+        acknowledged.insert(*code, size);
+        let text: String = acknowledged
+            .iter()
+            .map(|(code, size)| format!("{code} {size}\n"))
+            .collect();
+        let tmp = self.path.join(format!("{HEADS_FILE}.tmp"));
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, self.path.join(HEADS_FILE))?;
+        Ok(())
+    }
+
+    /// The sizes recorded in the heads file when the ledger was opened or last written.
+    pub fn acknowledged_sizes(&self) -> BTreeMap<LogCode, u64> {
+        lock(&self.acknowledged).clone()
+    }
+
+    /// Flushes and closes.
+    pub fn close(self) -> Result<(), StoreError> {
+        self.make_durable()
+    }
+}
+
+fn read_heads_file(path: &Path) -> Result<BTreeMap<LogCode, u64>, StoreError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut out = BTreeMap::new();
+    for (number, line) in text.lines().enumerate() {
+        let parsed = line.split_once(' ').and_then(|(code, size)| {
+            Some((LogCode::parse(code)?, size.parse::<u64>().ok()?))
+        });
+        match parsed {
+            Some((code, size)) => {
+                out.insert(code, size);
+            }
+            None => {
+                return Err(StoreError::Corrupt {
+                    log: "?".into(),
+                    seq: None,
+                    what: format!("{} line {}: expected `CODE SIZE`", path.display(), number + 1),
+                })
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Verifies the signatures of a batch, in parallel halves when it is large, and returns one
+/// result per item. Keys are checked once and cached.
+fn verify_signatures(
+    items: &[&(usize, SubmissionRef<'_>)],
+    keys: &mut HashMap<[u8; 32], PublicKey>,
+) -> Vec<Result<(), AppendError>> {
+    let mut key_errors: HashMap<[u8; 32], SignatureError> = HashMap::new();
+    for (_, view) in items {
+        let author = view.statement.author;
+        if !keys.contains_key(&author) && !key_errors.contains_key(&author) {
+            match PublicKey::from_bytes(&author) {
+                Ok(key) => {
+                    keys.insert(author, key);
+                }
+                Err(e) => {
+                    key_errors.insert(author, e);
+                }
+            }
+        }
+    }
+    let keys: &HashMap<[u8; 32], PublicKey> = keys;
+    let chunk_len = items.len().div_ceil(rayon::current_num_threads().max(1)).max(64);
+    let chunks: Vec<Vec<Result<(), AppendError>>> = {
+        use rayon::prelude::*;
+        items
+            .par_chunks(chunk_len)
+            .map(|chunk| {
+                let mut results: Vec<Result<(), AppendError>> = vec![Ok(()); chunk.len()];
+                let mut batch = BatchVerifier::with_capacity(chunk.len());
+                let mut positions = Vec::with_capacity(chunk.len());
+                for (k, (_, view)) in chunk.iter().enumerate() {
+                    let author = view.statement.author;
+                    let Some(key) = keys.get(&author) else {
+                        let e = key_errors.get(&author).cloned().unwrap_or(SignatureError::EquationFailed);
+                        results[k] = Err(AppendError::Signature(e));
+                        continue;
+                    };
+                    match batch.push(key, &view.signing_message(), &view.signature) {
+                        Ok(()) => positions.push(k),
+                        Err(e) => results[k] = Err(AppendError::Signature(e)),
+                    }
+                }
+                if let Err(failure) = batch.verify(&mut rand_core::OsRng) {
+                    for index in failure.failed {
+                        if let Some(&k) = positions.get(index) {
+                            results[k] = Err(AppendError::Signature(SignatureError::EquationFailed));
+                        }
+                    }
+                }
+                results
+            })
+            .collect()
+    };
+    chunks.into_iter().flatten().collect()
+}
+
+/// Reads tree nodes from the store: stored ones directly, lower ones recomputed from entries.
+pub(crate) struct StoreSource<'a> {
+    pub(crate) tree: &'a sled::Tree,
+    pub(crate) code: LogCode,
+    pub(crate) size: u64,
+}
+
+impl NodeSource for StoreSource<'_> {
+    type Error = StoreError;
+
+    fn node(&self, id: NodeId) -> Result<Hash, StoreError> {
+        let first = id.index.checked_shl(u32::from(id.level)).unwrap_or(u64::MAX);
+        let width = 1u64.checked_shl(u32::from(id.level)).unwrap_or(u64::MAX);
+        if first.saturating_add(width) > self.size {
+            return Err(corrupt(
+                &self.code,
+                None,
+                format!("asked for node {}/{} beyond size {}", id.level, id.index, self.size),
+            ));
+        }
+        if id.level >= STORED_MIN_LEVEL {
+            let bytes = self
+                .tree
+                .get(keys::node(&self.code, id))?
+                .ok_or_else(|| corrupt(&self.code, None, format!("tree node {}/{} missing", id.level, id.index)))?;
+            return bytes
+                .as_ref()
+                .try_into()
+                .map_err(|_| corrupt(&self.code, None, format!("tree node {}/{} is not 32 bytes", id.level, id.index)));
+        }
+        // Recompute from the leaves: at most 2^(STORED_MIN_LEVEL - 1) entries.
+        let mut level: Vec<Hash> = Vec::with_capacity(width as usize);
+        for row in self
+            .tree
+            .range(keys::entry(&self.code, first)..keys::entry(&self.code, first + width))
+        {
+            let (_, bytes) = row?;
+            level.push(Blake3Hasher::leaf(&bytes));
+        }
+        if level.len() as u64 != width {
+            return Err(corrupt(&self.code, Some(first), "entries missing under a tree node"));
+        }
+        while level.len() > 1 {
+            level = level
+                .chunks(2)
+                .map(|pair| match pair {
+                    [left, right] => Blake3Hasher::node(left, right),
+                    [single] => *single,
+                    _ => Blake3Hasher::empty(),
+                })
+                .collect();
+        }
+        level
+            .pop()
+            .ok_or_else(|| corrupt(&self.code, None, "empty tree node"))
+    }
+}
+
+/// A log of a [`Ledger`] seen as raw data, for verification.
+pub(crate) struct StoredLog<'a> {
+    ledger: &'a Ledger,
+    code: LogCode,
+    meta: LogMeta,
+    acknowledged: Option<u64>,
+}
+
+impl<'a> StoredLog<'a> {
+    pub(crate) fn new(ledger: &'a Ledger, code: LogCode, meta: LogMeta, acknowledged: Option<u64>) -> Self {
+        StoredLog {
+            ledger,
+            code,
+            meta,
+            acknowledged,
+        }
+    }
+}
+
+impl crate::verify::LogData for StoredLog<'_> {
+    fn meta(&self) -> &LogMeta {
+        &self.meta
+    }
+
+    fn entries_from(&self, start: u64, max: usize) -> Result<Vec<(u64, Vec<u8>)>, String> {
+        let prefix = keys::table_prefix(keys::tag::ENTRY, &self.code);
+        let mut out = Vec::with_capacity(max.min(1 << 16));
+        for row in self.ledger.main.range(keys::entry(&self.code, start)..) {
+            let (key, value) = row.map_err(|e| e.to_string())?;
+            if !key.starts_with(&prefix) || out.len() >= max {
+                break;
+            }
+            let seq = keys::trailing_u64(&key).ok_or("bad entry key")?;
+            out.push((seq, value.to_vec()));
+        }
+        Ok(out)
+    }
+
+    fn stored_nodes(&self) -> Result<Option<Vec<(NodeId, Vec<u8>)>>, String> {
+        let mut out = Vec::new();
+        for row in self
+            .ledger
+            .main
+            .scan_prefix(keys::table_prefix(keys::tag::NODE, &self.code))
+        {
+            let (key, value) = row.map_err(|e| e.to_string())?;
+            let id = keys::parse_node(&key).ok_or("bad tree node key")?;
+            out.push((id, value.to_vec()));
+        }
+        Ok(Some(out))
+    }
+
+    fn checkpoints(&self) -> Result<Vec<(u64, String)>, String> {
+        self.ledger.checkpoints(&self.code).map_err(|e| e.to_string())
+    }
+
+    fn statement_index(&self) -> Result<Option<Vec<([u8; 32], u64)>>, String> {
+        let mut out = Vec::new();
+        for row in self
+            .ledger
+            .main
+            .scan_prefix(keys::table_prefix(keys::tag::STATEMENT, &self.code))
+        {
+            let (key, value) = row.map_err(|e| e.to_string())?;
+            let hash: [u8; 32] = key.get(7..).and_then(|b| b.try_into().ok()).ok_or("bad statement index key")?;
+            let seq = keys::trailing_u64(&value).filter(|_| value.len() == 8).ok_or("bad statement index value")?;
+            out.push((hash, seq));
+        }
+        Ok(Some(out))
+    }
+
+    fn claimed_size(&self) -> Result<u64, String> {
+        let bytes = self
+            .ledger
+            .main
+            .get(keys::head(&self.code))
+            .map_err(|e| e.to_string())?
+            .ok_or("no head row")?;
+        Head::decode(&bytes).map(|h| h.size).ok_or_else(|| "bad head row".to_string())
+    }
+
+    fn acknowledged_size(&self) -> Option<u64> {
+        self.acknowledged
+    }
+}

@@ -1,0 +1,575 @@
+//! Full verification of a log from its raw stored data: every entry's envelope and
+//! signature, every `seq` and `prev` link, every author's authorisation at that point in
+//! the log, every domain rule, every stored tree node, every kept checkpoint's root and
+//! signature, and the acknowledged size.
+//!
+//! Verification reads bytes and reports; it never panics and never stops at the first
+//! failure (up to [`MAX_REPORTED_FAILURES`] are listed, all are counted). The same code
+//! verifies a store on disk ([`verify_ledger`]) and an export bundle (`bundle`), through
+//! the [`LogData`] trait.
+//!
+//! Speed: signatures dominate, so entries are verified in chunks — decoding, hashing and
+//! batch signature verification spread over every core — while the previous chunk goes
+//! through the sequential checks (links, state, tree) on the calling thread.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use yibao_schema::entry::{EntryRef, GENESIS_PREV};
+use yibao_schema::note::{Checkpoint, KeyKind, SignedCheckpoint, VerifierKey};
+use yibao_schema::policy::Policy;
+use yibao_schema::record::{DivisionCode, Record, RecordKind};
+use yibao_schema::sig::{BatchVerifier, PublicKey};
+use yibao_schema::state::{EntryContext, LogState};
+
+use crate::keys::LogCode;
+use crate::merkle::{Blake3Hasher, Frontier, Hash, MerkleHasher, NodeId};
+use crate::store::{Ledger, LogMeta, STORED_MIN_LEVEL};
+
+/// At most this many failures are kept in a report; the rest are only counted.
+pub const MAX_REPORTED_FAILURES: usize = 1000;
+
+/// Entries read and verified per chunk.
+const CHUNK: usize = 8192;
+
+/// One thing that failed verification.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Failure {
+    /// The log's division code (or what the data claims it is).
+    pub log: String,
+    /// The entry, when one is to blame.
+    pub seq: Option<u64>,
+    /// What is wrong, in a sentence.
+    pub what: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.seq {
+            Some(seq) => write!(f, "log {} seq {}: {}", self.log, seq, self.what),
+            None => write!(f, "log {}: {}", self.log, self.what),
+        }
+    }
+}
+
+/// What verification of one log found.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct LogSummary {
+    /// Division code.
+    pub log: String,
+    /// Entries verified.
+    pub entries: u64,
+    /// Checkpoints verified.
+    pub checkpoints: u64,
+    /// Hex of the tree root over all entries.
+    pub root: String,
+}
+
+/// The outcome of a verification.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Report {
+    /// One summary per log.
+    pub logs: Vec<LogSummary>,
+    /// The first failures found.
+    pub failures: Vec<Failure>,
+    /// How many failures there were in all.
+    pub failure_count: u64,
+}
+
+impl Report {
+    /// True when nothing failed.
+    pub fn is_ok(&self) -> bool {
+        self.failure_count == 0
+    }
+
+    /// Total entries verified.
+    pub fn entries(&self) -> u64 {
+        self.logs.iter().map(|l| l.entries).sum()
+    }
+
+    pub fn fail(&mut self, log: &str, seq: Option<u64>, what: impl Into<String>) {
+        self.failure_count += 1;
+        if self.failures.len() < MAX_REPORTED_FAILURES {
+            self.failures.push(Failure {
+                log: log.to_string(),
+                seq,
+                what: what.into(),
+            });
+        }
+    }
+}
+
+/// The raw data of one log, wherever it is kept.
+pub trait LogData: Sync {
+    /// The log's metadata (its pinned genesis key above all).
+    fn meta(&self) -> &LogMeta;
+    /// Up to `max` stored entries with seq ≥ `start`, in order, as (seq claimed by the
+    /// storage key or position, bytes).
+    fn entries_from(&self, start: u64, max: usize) -> Result<Vec<(u64, Vec<u8>)>, String>;
+    /// Stored tree nodes, when the data has them (a store does; a bundle does not).
+    fn stored_nodes(&self) -> Result<Option<Vec<(NodeId, Vec<u8>)>>, String>;
+    /// Every kept checkpoint as (size claimed by the storage key, text).
+    fn checkpoints(&self) -> Result<Vec<(u64, String)>, String>;
+    /// The stored statement de-duplication index as (statement hash, seq), when the data
+    /// has one (a store does; a bundle does not).
+    fn statement_index(&self) -> Result<Option<Vec<([u8; 32], u64)>>, String>;
+    /// The size the store's head row or the bundle claims.
+    fn claimed_size(&self) -> Result<u64, String>;
+    /// The size acknowledged to submitters (the heads file), if known.
+    fn acknowledged_size(&self) -> Option<u64>;
+}
+
+/// Verifies every log of a ledger on disk.
+pub fn verify_ledger(ledger: &Ledger, progress: &(dyn Fn(u64) + Sync)) -> Report {
+    let mut report = Report::default();
+    let acknowledged = ledger.acknowledged_sizes();
+    for code in ledger.log_codes() {
+        let meta = match ledger.meta(&code) {
+            Ok(meta) => meta,
+            Err(e) => {
+                report.fail(code.as_str(), None, e.to_string());
+                continue;
+            }
+        };
+        let data = crate::store::StoredLog::new(ledger, code, meta, acknowledged.get(&code).copied());
+        verify_log(&data, ledger.policy(), &mut report, progress);
+    }
+    for code in acknowledged.keys() {
+        if !ledger.log_codes().contains(code) {
+            report.fail(code.as_str(), None, "acknowledged in the heads file but missing from the store");
+        }
+    }
+    report
+}
+
+/// What the parallel stage learns about one entry.
+struct Decoded {
+    key_seq: u64,
+    leaf: Hash,
+    body: Result<Body, String>,
+}
+
+struct Body {
+    seq: u64,
+    prev: [u8; 32],
+    origin_ok: bool,
+    timestamp_ms: u64,
+    author: [u8; 32],
+    statement_hash: [u8; 32],
+    record: Result<Record, String>,
+    signature: Result<(), String>,
+}
+
+/// Verifies one log and adds what it finds to `report`.
+pub fn verify_log(data: &dyn LogData, policy: &Policy, report: &mut Report, progress: &(dyn Fn(u64) + Sync)) {
+    let meta = data.meta().clone();
+    let log = meta.division.clone();
+    let mut summary = LogSummary {
+        log: log.clone(),
+        ..LogSummary::default()
+    };
+    let Some(code) = LogCode::parse(&meta.division) else {
+        report.fail(&log, None, "division code is not 6 digits");
+        return;
+    };
+    if meta.origin != code.origin() {
+        report.fail(&log, None, format!("origin `{}` is not `{}`", meta.origin, code.origin()));
+    }
+    let genesis_key: Option<[u8; 32]> = hex::decode(&meta.genesis_key)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok());
+    if genesis_key.is_none() {
+        report.fail(&log, None, "pinned genesis key is not 32 bytes of hex");
+    }
+    let division = match DivisionCode::parse(&meta.division) {
+        Ok(division) => division,
+        Err(e) => {
+            report.fail(&log, None, e.to_string());
+            return;
+        }
+    };
+    let mut checkpoints = match data.checkpoints() {
+        Ok(c) => c,
+        Err(e) => {
+            report.fail(&log, None, format!("cannot read checkpoints: {e}"));
+            Vec::new()
+        }
+    };
+    checkpoints.sort_by_key(|(size, _)| *size);
+    let mut next_checkpoint = 0usize;
+
+    let keys: RwLock<HashMap<[u8; 32], Result<PublicKey, String>>> = RwLock::new(HashMap::new());
+    let mut state = LogState::new(division.clone(), policy.clone());
+    let mut frontier = Frontier::new();
+    let mut computed_nodes: HashMap<NodeId, Hash> = HashMap::new();
+    let mut statements: HashMap<[u8; 32], u64> = HashMap::new();
+    let mut expected_seq = 0u64;
+    let mut last_leaf = GENESIS_PREV;
+
+    let read_chunk = |start: u64| -> Result<Vec<(u64, Vec<u8>)>, String> { data.entries_from(start, CHUNK) };
+    let mut pending: Option<Vec<Decoded>> = None;
+    let mut next_start = 0u64;
+    let mut reading_done = false;
+    loop {
+        // Read and decode the next chunk in parallel with the sequential checks of the
+        // previous one.
+        let (next, ()) = rayon::join(
+            || -> Result<Option<Vec<Decoded>>, String> {
+                if reading_done {
+                    return Ok(None);
+                }
+                let raw = read_chunk(next_start)?;
+                if raw.is_empty() {
+                    return Ok(None);
+                }
+                Ok(Some(decode_chunk(raw, &meta.origin, &keys)))
+            },
+            || {
+                if let Some(chunk) = pending.take() {
+                    for decoded in chunk {
+                        check_sequential(
+                            decoded,
+                            &log,
+                            &mut SequentialState {
+                                state: &mut state,
+                                frontier: &mut frontier,
+                                computed_nodes: &mut computed_nodes,
+                                statements: &mut statements,
+                                meta: &meta,
+                                expected_seq: &mut expected_seq,
+                                last_leaf: &mut last_leaf,
+                                genesis_key: genesis_key.as_ref(),
+                                checkpoints: &checkpoints,
+                                next_checkpoint: &mut next_checkpoint,
+                                summary: &mut summary,
+                            },
+                            report,
+                        );
+                    }
+                    progress(expected_seq);
+                }
+            },
+        );
+        match next {
+            Ok(Some(chunk)) => {
+                next_start = chunk.last().map(|d| d.key_seq.saturating_add(1)).unwrap_or(next_start);
+                pending = Some(chunk);
+            }
+            Ok(None) => {
+                reading_done = true;
+                if pending.is_none() {
+                    break;
+                }
+            }
+            Err(e) => {
+                report.fail(&log, Some(next_start), format!("cannot read entries: {e}"));
+                reading_done = true;
+                if pending.is_none() {
+                    break;
+                }
+            }
+        }
+    }
+
+    // Checkpoints that were not reached: sizes beyond the log or of an empty log.
+    for (size, text) in checkpoints.iter().skip(next_checkpoint) {
+        if *size == 0 && expected_seq == 0 {
+            let empty = Checkpoint {
+                origin: meta.origin.clone(),
+                size: 0,
+                root: Blake3Hasher::empty(),
+                extensions: Vec::new(),
+            };
+            if *text != empty.body() {
+                report.fail(&log, None, "checkpoint 0 is not the empty-tree checkpoint");
+            } else {
+                summary.checkpoints += 1;
+            }
+        } else {
+            report.fail(&log, None, format!("checkpoint for size {size} but the log has {expected_seq} entries"));
+        }
+    }
+
+    // Stored tree nodes must be exactly the ones the entries produce.
+    match data.stored_nodes() {
+        Ok(Some(stored)) => {
+            let mut seen = 0usize;
+            for (id, bytes) in stored {
+                match computed_nodes.get(&id) {
+                    Some(hash) if bytes.as_slice() == hash.as_slice() => seen += 1,
+                    Some(_) => report.fail(&log, None, format!("stored tree node {}/{} differs from the entries", id.level, id.index)),
+                    None => report.fail(&log, None, format!("stored tree node {}/{} is not part of the tree", id.level, id.index)),
+                }
+            }
+            if seen < computed_nodes.len() {
+                report.fail(&log, None, format!("{} stored tree nodes are missing", computed_nodes.len() - seen));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => report.fail(&log, None, format!("cannot read tree nodes: {e}")),
+    }
+
+    match data.statement_index() {
+        Ok(Some(rows)) => {
+            let mut matched = 0usize;
+            for (hash, seq) in rows {
+                match statements.get(&hash) {
+                    Some(&found) if found == seq => matched += 1,
+                    _ => report.fail(&log, Some(seq), "statement index row does not match the entries"),
+                }
+            }
+            if matched < statements.len() {
+                report.fail(&log, None, format!("{} statement index rows are missing", statements.len() - matched));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => report.fail(&log, None, format!("cannot read the statement index: {e}")),
+    }
+    match data.claimed_size() {
+        Ok(size) if size == expected_seq => {}
+        Ok(size) => report.fail(&log, None, format!("head claims {size} entries but {expected_seq} are stored")),
+        Err(e) => report.fail(&log, None, format!("cannot read head: {e}")),
+    }
+    if let Some(acknowledged) = data.acknowledged_size() {
+        if acknowledged > expected_seq {
+            report.fail(&log, None, format!("{acknowledged} entries were acknowledged but only {expected_seq} are stored"));
+        }
+    }
+    if expected_seq > 0 {
+        match checkpoints.last() {
+            Some((size, _)) if *size == expected_seq => {}
+            _ => report.fail(&log, None, format!("no checkpoint covers all {expected_seq} entries")),
+        }
+    }
+    summary.entries = expected_seq;
+    summary.root = hex::encode(frontier.root::<Blake3Hasher>());
+    report.logs.push(summary);
+}
+
+fn decode_chunk(
+    raw: Vec<(u64, Vec<u8>)>,
+    origin: &str,
+    keys: &RwLock<HashMap<[u8; 32], Result<PublicKey, String>>>,
+) -> Vec<Decoded> {
+    use rayon::prelude::*;
+    let per_task = raw.len().div_ceil(rayon::current_num_threads().max(1) * 4).max(256);
+    raw.par_chunks(per_task)
+        .flat_map_iter(|part| decode_part(part, origin, keys))
+        .collect()
+}
+
+fn key_for(
+    author: &[u8; 32],
+    keys: &RwLock<HashMap<[u8; 32], Result<PublicKey, String>>>,
+) -> Result<PublicKey, String> {
+    if let Some(found) = keys.read().ok().and_then(|map| map.get(author).cloned()) {
+        return found;
+    }
+    let checked = PublicKey::from_bytes(author).map_err(|e| e.to_string());
+    if let Ok(mut map) = keys.write() {
+        map.insert(*author, checked.clone());
+    }
+    checked
+}
+
+fn decode_part(
+    part: &[(u64, Vec<u8>)],
+    origin: &str,
+    keys: &RwLock<HashMap<[u8; 32], Result<PublicKey, String>>>,
+) -> Vec<Decoded> {
+    let mut out: Vec<Decoded> = Vec::with_capacity(part.len());
+    let mut batch = BatchVerifier::with_capacity(part.len());
+    let mut in_batch: Vec<usize> = Vec::with_capacity(part.len());
+    for (key_seq, bytes) in part {
+        let leaf = Blake3Hasher::leaf(bytes);
+        let body = match EntryRef::decode(bytes) {
+            Err(e) => Err(e.to_string()),
+            Ok(entry) => {
+                let statement = entry.submission.statement;
+                let record = match RecordKind::parse(statement.kind) {
+                    None => Err(format!("unknown record kind `{}`", statement.kind)),
+                    Some(kind) => Record::decode_payload(kind, entry.submission.payload).map_err(|e| e.to_string()),
+                };
+                let signature = match key_for(&statement.author, keys) {
+                    Err(e) => Err(format!("author key: {e}")),
+                    Ok(key) => match batch.push(&key, &entry.submission.signing_message(), &entry.submission.signature) {
+                        Ok(()) => {
+                            in_batch.push(out.len());
+                            Ok(())
+                        }
+                        Err(e) => Err(format!("signature: {e}")),
+                    },
+                };
+                Ok(Body {
+                    seq: entry.seq,
+                    prev: entry.prev,
+                    origin_ok: statement.origin == origin,
+                    timestamp_ms: statement.timestamp_ms,
+                    author: statement.author,
+                    statement_hash: entry.submission.statement_hash(),
+                    record,
+                    signature,
+                })
+            }
+        };
+        out.push(Decoded {
+            key_seq: *key_seq,
+            leaf,
+            body,
+        });
+    }
+    if let Err(failure) = batch.verify(&mut rand_core::OsRng) {
+        for index in failure.failed {
+            if let Some(Decoded { body: Ok(body), .. }) = in_batch.get(index).and_then(|&k| out.get_mut(k)) {
+                body.signature = Err("signature does not verify".into());
+            }
+        }
+    }
+    out
+}
+
+struct SequentialState<'a> {
+    state: &'a mut LogState,
+    frontier: &'a mut Frontier,
+    computed_nodes: &'a mut HashMap<NodeId, Hash>,
+    statements: &'a mut HashMap<[u8; 32], u64>,
+    meta: &'a LogMeta,
+    expected_seq: &'a mut u64,
+    last_leaf: &'a mut Hash,
+    genesis_key: Option<&'a [u8; 32]>,
+    checkpoints: &'a [(u64, String)],
+    next_checkpoint: &'a mut usize,
+    summary: &'a mut LogSummary,
+}
+
+fn check_sequential(decoded: Decoded, log: &str, s: &mut SequentialState<'_>, report: &mut Report) {
+    let seq = *s.expected_seq;
+    if decoded.key_seq != seq {
+        report.fail(log, Some(seq), format!("entry {seq} is missing (next stored entry is {})", decoded.key_seq));
+    }
+    match &decoded.body {
+        Err(e) => report.fail(log, Some(seq), format!("malformed entry: {e}")),
+        Ok(body) => {
+            if body.seq != seq {
+                report.fail(log, Some(seq), format!("entry says seq {} but is at position {seq}", body.seq));
+            }
+            if body.prev != *s.last_leaf {
+                report.fail(log, Some(seq), "prev does not match the leaf hash of the previous entry");
+            }
+            if !body.origin_ok {
+                report.fail(log, Some(seq), "statement is signed for another log");
+            }
+            if let Err(e) = &body.signature {
+                report.fail(log, Some(seq), e.clone());
+            }
+            if s.statements.insert(body.statement_hash, seq).is_some() {
+                report.fail(log, Some(seq), "the same signed statement appears twice");
+            }
+            if seq == 0 {
+                if let Some(genesis_key) = s.genesis_key {
+                    if &body.author != genesis_key {
+                        report.fail(log, Some(0), "entry 0 is not signed by the log's pinned bureau key");
+                    }
+                }
+            }
+            match &body.record {
+                Err(e) => report.fail(log, Some(seq), format!("record: {e}")),
+                Ok(record) => {
+                    if seq == 0 {
+                        check_genesis_meta(record, s.meta, log, report);
+                    }
+                    let ctx = EntryContext {
+                        division: s.state.division().clone(),
+                        seq,
+                        timestamp_ms: body.timestamp_ms,
+                        author: body.author,
+                    };
+                    match s.state.check(&ctx, record) {
+                        Ok(()) => s.state.apply(&ctx, record),
+                        Err(violation) => report.fail(log, Some(seq), violation.to_string()),
+                    }
+                }
+            }
+        }
+    }
+    let computed = &mut *s.computed_nodes;
+    if s
+        .frontier
+        .push::<Blake3Hasher>(decoded.leaf, &mut |id, hash| {
+            if id.level >= STORED_MIN_LEVEL {
+                computed.insert(id, hash);
+            }
+        })
+        .is_err()
+    {
+        report.fail(log, Some(seq), "the tree is full");
+    }
+    *s.last_leaf = decoded.leaf;
+    *s.expected_seq = seq + 1;
+    let size = seq + 1;
+    // Checkpoints for this size: the root must match and the bureau key in force must have
+    // signed it.
+    while let Some((checkpoint_size, text)) = s.checkpoints.get(*s.next_checkpoint) {
+        if *checkpoint_size > size {
+            break;
+        }
+        *s.next_checkpoint += 1;
+        if *checkpoint_size == 0 {
+            report.fail(log, None, "the empty-tree checkpoint is kept after entries were added");
+            continue;
+        }
+        if *checkpoint_size < size {
+            continue; // Reported by the caller as unreachable below; cannot happen in order.
+        }
+        verify_checkpoint(text, size, s, log, report);
+    }
+}
+
+/// Entry 0 must say what the log's metadata says: division and name.
+fn check_genesis_meta(record: &Record, meta: &LogMeta, log: &str, report: &mut Report) {
+    match record {
+        Record::KeyEvent(yibao_schema::record::KeyEvent::LogCreated { division, name, .. }) => {
+            if division.as_str() != meta.division {
+                report.fail(log, Some(0), format!("entry 0 names division {division}, the metadata {}", meta.division));
+            }
+            if *name != meta.name {
+                report.fail(log, Some(0), format!("entry 0 names the bureau `{name}`, the metadata `{}`", meta.name));
+            }
+        }
+        _ => report.fail(log, Some(0), "entry 0 is not a log_created key event"),
+    }
+}
+
+fn verify_checkpoint(text: &str, size: u64, s: &mut SequentialState<'_>, log: &str, report: &mut Report) {
+    let signed = match SignedCheckpoint::parse(text) {
+        Ok(signed) => signed,
+        Err(e) => {
+            report.fail(log, None, format!("checkpoint {size}: {e}"));
+            return;
+        }
+    };
+    let expected_origin = match LogCode::parse(log) {
+        Some(code) => code.origin(),
+        None => String::new(),
+    };
+    if signed.checkpoint.origin != expected_origin {
+        report.fail(log, None, format!("checkpoint {size}: origin is `{}`", signed.checkpoint.origin));
+    }
+    if signed.checkpoint.size != size {
+        report.fail(log, None, format!("checkpoint stored under size {size} says size {}", signed.checkpoint.size));
+    }
+    if signed.checkpoint.root != s.frontier.root::<Blake3Hasher>() {
+        report.fail(log, None, format!("checkpoint {size}: root differs from the tree of the entries"));
+    }
+    let Some(bureau_key) = s.state.bureau_key() else {
+        report.fail(log, None, format!("checkpoint {size}: no bureau key in force"));
+        return;
+    };
+    match VerifierKey::from_public_key(&expected_origin, &bureau_key, KeyKind::Ed25519) {
+        Ok(verifier) => match signed.verify(&verifier) {
+            Ok(_) => s.summary.checkpoints += 1,
+            Err(e) => report.fail(log, None, format!("checkpoint {size}: {e}")),
+        },
+        Err(e) => report.fail(log, None, format!("checkpoint {size}: bureau key: {e}")),
+    }
+}

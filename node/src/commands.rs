@@ -1,0 +1,410 @@
+//! The one-node commands of `yibao`: init, checkpoint, verify, officers, submit, show,
+//! list, prove, export and verify-bundle. Each returns the process exit code or an error
+//! that `main` prints; none of them panics on bad input.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context, Result};
+use ed25519_dalek::SigningKey;
+use serde_json::{json, Value};
+use yibao_ledger::appender::system_clock;
+use yibao_ledger::bundle;
+use yibao_ledger::keys::LogCode;
+use yibao_ledger::store::Ledger;
+use yibao_ledger::verify::{self, Report};
+use yibao_schema::entry::{EntryRef, Submission};
+use yibao_schema::policy::Policy;
+use yibao_schema::record::Record;
+
+use crate::node_dir::{self, NodeConfig, NodeDir};
+use crate::output;
+
+fn now_ms() -> u64 {
+    system_clock()()
+}
+
+fn log_code(dir: &NodeDir, log: Option<&str>) -> Result<LogCode> {
+    match log {
+        Some(code) => LogCode::parse(code).ok_or_else(|| anyhow!("--log `{code}` is not a 6-digit division code")),
+        None => dir.own_log(),
+    }
+}
+
+/// `yibao init`.
+pub fn init(data: &Path, county: &str, name: &str) -> Result<ExitCode> {
+    let code = LogCode::parse(county)
+        .ok_or_else(|| anyhow!("--county `{county}` is not a 6-digit administrative division code (e.g. 141125)"))?;
+    if name.trim().is_empty() {
+        bail!("--name must not be empty");
+    }
+    let dir = NodeDir::new(data);
+    if dir.config_path().exists() {
+        bail!("{} already holds a node (node.json exists)", data.display());
+    }
+    std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
+    let key = node_dir::generate_key();
+    node_dir::write_key(&dir.bureau_key_path(), &key)?;
+    let ledger = Ledger::open(&dir.ledger_path(), Policy::default())?;
+    let receipt = ledger.create_log(code, name, key.clone(), now_ms())?;
+    let config = NodeConfig {
+        version: 1,
+        division: code.to_string(),
+        name: name.to_string(),
+        origin: code.origin(),
+    };
+    let mut text = serde_json::to_string_pretty(&config)?;
+    text.push('\n');
+    std::fs::write(dir.config_path(), text)?;
+    let meta = ledger.meta(&code)?;
+    println!("created node for {} ({}) in {}", name, code, data.display());
+    println!("bureau key: {} (mode 0600)", dir.bureau_key_path().display());
+    println!("verifier key: {}", bundle::genesis_vkey(&meta).map_err(|e| anyhow!(e))?);
+    println!("entry {} (log created) is durable; first checkpoint:", receipt.seq);
+    print!("{}", ledger.latest_checkpoint(&code)?);
+    ledger.close()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `yibao checkpoint`.
+pub fn checkpoint(data: &Path, log: Option<&str>, vkey: bool) -> Result<ExitCode> {
+    let dir = NodeDir::new(data);
+    let code = log_code(&dir, log)?;
+    let ledger = dir.open_ledger()?;
+    if vkey {
+        let state = ledger.state(&code)?;
+        let key = state
+            .bureau_key()
+            .ok_or_else(|| anyhow!("log {code} has no bureau key yet"))?;
+        let vkey = yibao_schema::note::VerifierKey::from_public_key(
+            &code.origin(),
+            &key,
+            yibao_schema::note::KeyKind::Ed25519,
+        )?;
+        println!("{vkey}");
+    } else {
+        print!("{}", ledger.latest_checkpoint(&code)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(report: &Report, json_path: Option<&Path>) -> Result<ExitCode> {
+    for log in &report.logs {
+        println!(
+            "log {}: {} entries, {} checkpoints verified, root {}",
+            log.log, log.entries, log.checkpoints, log.root
+        );
+    }
+    if let Some(path) = json_path {
+        let text = serde_json::to_string_pretty(report)?;
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if report.is_ok() {
+        println!("verified: every signature, link, authorisation, rule, tree node and checkpoint");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("FAILED: {} problem(s)", report.failure_count);
+        for failure in &report.failures {
+            println!("  {failure}");
+        }
+        if report.failure_count as usize > report.failures.len() {
+            println!("  … and {} more", report.failure_count as usize - report.failures.len());
+        }
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// `yibao verify`: exit 0 when everything verifies, 1 with a report otherwise.
+pub fn verify(data: &Path, json_path: Option<&Path>) -> Result<ExitCode> {
+    let dir = NodeDir::new(data);
+    dir.config()?;
+    let ledger = match Ledger::open(&dir.ledger_path(), Policy::default()) {
+        Ok(ledger) => ledger,
+        Err(e) => {
+            // A store that cannot be opened is a verification failure, reported as such.
+            let mut report = Report::default();
+            report.fail(&dir.config()?.division, None, format!("the ledger cannot be opened: {e}"));
+            return print_report(&report, json_path);
+        }
+    };
+    let report = verify::verify_ledger(&ledger, &|_| {});
+    print_report(&report, json_path)
+}
+
+/// Builds a key-event record from its JSON form.
+fn key_event(fields: Value) -> Result<Record> {
+    let mut value = json!({ "kind": "key_event" });
+    if let (Some(target), Some(source)) = (value.as_object_mut(), fields.as_object()) {
+        for (k, v) in source {
+            target.insert(k.clone(), v.clone());
+        }
+    }
+    serde_json::from_value(value).context("invalid key event")
+}
+
+fn append_records(ledger: &Ledger, code: &LogCode, key: &SigningKey, records: Vec<(String, Record)>) -> Result<bool> {
+    let origin = code.origin();
+    let now = now_ms();
+    let mut submissions = Vec::new();
+    let mut labels = Vec::new();
+    for (label, record) in records {
+        let payload = record
+            .encode_payload()
+            .map_err(|e| anyhow!("{label}: cannot encode: {e}"))?;
+        submissions.push(Submission::sign(key, &origin, now, record.kind().as_str(), payload)?);
+        labels.push((label, record.kind()));
+    }
+    let results = ledger.append_batch(code, submissions, now)?;
+    let mut all_ok = true;
+    for ((label, kind), result) in labels.iter().zip(results) {
+        match result {
+            Ok(receipt) if receipt.duplicate => {
+                println!("{label}: already in the log at seq {} ({})", receipt.seq, kind.as_str())
+            }
+            Ok(receipt) => println!(
+                "{label}: appended at seq {} ({}), durable, checkpoint size {}",
+                receipt.seq,
+                kind.as_str(),
+                receipt.checkpoint_size
+            ),
+            Err(e) => {
+                all_ok = false;
+                eprintln!("{label}: refused: {e}");
+            }
+        }
+    }
+    Ok(all_ok)
+}
+
+fn bureau(data: &Path) -> Result<(NodeDir, Ledger, LogCode, SigningKey)> {
+    let dir = NodeDir::new(data);
+    let code = dir.own_log()?;
+    let key = node_dir::read_key(&dir.bureau_key_path())?;
+    let ledger = dir.open_ledger()?;
+    Ok((dir, ledger, code, key))
+}
+
+/// `yibao officer add`.
+pub fn officer_add(
+    data: &Path,
+    roles: &[String],
+    officer_id: &str,
+    surname: &str,
+    public_key: Option<&str>,
+    key_out: Option<&Path>,
+) -> Result<ExitCode> {
+    let (_, ledger, code, bureau_key) = bureau(data)?;
+    let officer_public = match (public_key, key_out) {
+        (Some(hex_key), _) => {
+            let bytes = hex::decode(hex_key).context("--public-key is not hex")?;
+            if bytes.len() != 32 {
+                bail!("--public-key must be 32 bytes (64 hex digits), found {}", bytes.len());
+            }
+            hex_key.to_lowercase()
+        }
+        (None, Some(path)) => {
+            let key = node_dir::generate_key();
+            node_dir::write_key(path, &key)?;
+            println!("officer key written to {} (mode 0600)", path.display());
+            hex::encode(key.verifying_key().to_bytes())
+        }
+        (None, None) => bail!("give --public-key (from `yibao keygen`) or --key-out to generate one"),
+    };
+    let record = key_event(json!({
+        "event": "officer_added",
+        "key": officer_public,
+        "officer_id": officer_id,
+        "surname": surname,
+        "roles": roles,
+    }))?;
+    let ok = append_records(&ledger, &code, &bureau_key, vec![("officer add".into(), record)])?;
+    println!("officer public key: {officer_public}");
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+/// `yibao officer revoke`.
+pub fn officer_revoke(data: &Path, public_key: &str, reason: &str) -> Result<ExitCode> {
+    let (_, ledger, code, bureau_key) = bureau(data)?;
+    let record = key_event(json!({ "event": "officer_revoked", "key": public_key.to_lowercase(), "reason": reason }))?;
+    let ok = append_records(&ledger, &code, &bureau_key, vec![("officer revoke".into(), record)])?;
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+/// `yibao officer list`.
+pub fn officer_list(data: &Path) -> Result<ExitCode> {
+    let dir = NodeDir::new(data);
+    let code = dir.own_log()?;
+    let ledger = dir.open_ledger()?;
+    let state = ledger.state(&code)?;
+    let officers = state.officers();
+    if officers.is_empty() {
+        println!("no officers yet; add one with `yibao officer add`");
+    }
+    for officer in officers {
+        let status = match officer.revoked_seq {
+            Some(seq) => format!("revoked at seq {seq}"),
+            None => "active".to_string(),
+        };
+        println!(
+            "{}  {}某  {:<12}  roles {:<40}  added at seq {}, {status}",
+            hex::encode(officer.key),
+            officer.surname,
+            officer.officer_id.as_str(),
+            officer.roles.describe(),
+            officer.added_seq
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `yibao keygen`.
+pub fn keygen(out: &Path) -> Result<ExitCode> {
+    let key = node_dir::generate_key();
+    node_dir::write_key(out, &key)?;
+    println!("{}", hex::encode(key.verifying_key().to_bytes()));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads record files: each a JSON record or an array of records. Labels name file and index.
+pub fn read_record_files(files: &[PathBuf]) -> Result<Vec<(String, Record)>> {
+    let mut out = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let value: Value =
+            serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+        let items = match value {
+            Value::Array(items) => items,
+            other => vec![other],
+        };
+        for (i, item) in items.into_iter().enumerate() {
+            let label = format!("{}#{}", file.display(), i);
+            let record: Record = serde_json::from_value(item).with_context(|| format!("{label}: not a valid record"))?;
+            out.push((label, record));
+        }
+    }
+    Ok(out)
+}
+
+/// `yibao submit`.
+pub fn submit(data: &Path, key_path: &Path, files: &[PathBuf]) -> Result<ExitCode> {
+    let dir = NodeDir::new(data);
+    let code = dir.own_log()?;
+    let key = node_dir::read_key(key_path)?;
+    let records = read_record_files(files)?;
+    let ledger = dir.open_ledger()?;
+    let ok = append_records(&ledger, &code, &key, records)?;
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+/// `yibao show`.
+pub fn show(data: &Path, log: Option<&str>, seq: u64) -> Result<ExitCode> {
+    let dir = NodeDir::new(data);
+    let code = log_code(&dir, log)?;
+    let ledger = dir.open_ledger()?;
+    let bytes = ledger.entry(&code, seq)?;
+    println!("{}", serde_json::to_string_pretty(&output::entry_json(code.as_str(), &bytes))?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `yibao list`.
+pub fn list(data: &Path, log: Option<&str>, kind: Option<&str>, from: u64, limit: u64) -> Result<ExitCode> {
+    let dir = NodeDir::new(data);
+    let code = log_code(&dir, log)?;
+    let ledger = dir.open_ledger()?;
+    let size = ledger.size(&code)?;
+    let mut shown = 0u64;
+    let mut start = from;
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    while start < size && shown < limit {
+        let chunk = ledger.entries(&code, start, 1024)?;
+        if chunk.is_empty() {
+            break;
+        }
+        for (seq, bytes) in &chunk {
+            start = seq + 1;
+            if shown >= limit {
+                break;
+            }
+            match EntryRef::decode(bytes) {
+                Ok(entry) => {
+                    let statement = entry.submission.statement;
+                    if kind.is_some_and(|k| k != statement.kind) {
+                        continue;
+                    }
+                    writeln!(
+                        out,
+                        "{seq:>8}  {}  {:<22} author {}",
+                        output::shanghai_time(statement.timestamp_ms),
+                        statement.kind,
+                        &hex::encode(statement.author)[..16]
+                    )?;
+                }
+                Err(e) => writeln!(out, "{seq:>8}  MALFORMED: {e}")?,
+            }
+            shown += 1;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `yibao prove`.
+pub fn prove(data: &Path, log: Option<&str>, seq: u64) -> Result<ExitCode> {
+    let dir = NodeDir::new(data);
+    let code = log_code(&dir, log)?;
+    let ledger = dir.open_ledger()?;
+    let checkpoint = ledger.latest_checkpoint(&code)?;
+    let size = ledger.size(&code)?;
+    let proof = ledger.inclusion_proof(&code, seq, size)?;
+    let bytes = ledger.entry(&code, seq)?;
+    let leaf = <yibao_ledger::merkle::Blake3Hasher as yibao_ledger::merkle::MerkleHasher>::leaf(&bytes);
+    let value = json!({
+        "log": code.as_str(),
+        "origin": code.origin(),
+        "seq": seq,
+        "tree_size": size,
+        "leaf_hash": hex::encode(leaf),
+        "inclusion_proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
+        "root": hex::encode(ledger.root(&code)?),
+        "checkpoint": checkpoint,
+        "entry": hex::encode(&bytes),
+    });
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `yibao export`.
+pub fn export(data: &Path, out: &Path, logs: &[String]) -> Result<ExitCode> {
+    let dir = NodeDir::new(data);
+    let ledger = dir.open_ledger()?;
+    let codes = logs
+        .iter()
+        .map(|code| LogCode::parse(code).ok_or_else(|| anyhow!("--log `{code}` is not a 6-digit division code")))
+        .collect::<Result<Vec<_>>>()?;
+    let file = std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut writer = BufWriter::new(file);
+    let written = bundle::export(&ledger, &codes, &mut writer)?;
+    writer
+        .into_inner()
+        .map_err(|e| anyhow!("cannot write {}: {}", out.display(), e.error()))?
+        .sync_all()?;
+    println!("exported {written} entries to {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `yibao verify-bundle`.
+pub fn verify_bundle(file: &Path, vkeys: &[String], json_path: Option<&Path>) -> Result<ExitCode> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let report = match bundle::verify_bundle(&bytes, &Policy::default(), vkeys, &|_| {}) {
+        Ok(report) => report,
+        Err(e) => {
+            let mut report = Report::default();
+            report.fail("bundle", None, e.to_string());
+            report
+        }
+    };
+    if vkeys.is_empty() {
+        println!("note: no --vkey pinned; the bundle's own keys were trusted");
+    }
+    print_report(&report, json_path)
+}

@@ -1,0 +1,8 @@
+//! The `yibao` node as a library: the pieces the binary, the integration tests and the
+//! benchmarks share (data directories, display, generated workloads). The command-line
+//! grammar itself lives in `main.rs`.
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
+
+pub mod node_dir;
+pub mod output;
+pub mod workload;

@@ -1,0 +1,527 @@
+//! Realistic generated records for benchmarks, tests and the demo: institutions, cases
+//! (inspection → findings → decision → rectification through to closed out → sometimes an
+//! exposure notice) and grade sets at the policy ratio, each signed by an officer whose
+//! role allows it (inspectors and adjudicators are different people: 查办分离).
+//!
+//! Records are built as JSON, the same form officers write, and parsed into `Record`, so
+//! the generator exercises the public format. Everything is deterministic from a seed.
+//! Not here: anything that decides what is valid (the ledger does).
+
+use anyhow::{anyhow, bail, Context, Result};
+use ed25519_dalek::SigningKey;
+use rayon::prelude::*;
+use serde_json::{json, Value};
+use yibao_ledger::keys::LogCode;
+use yibao_ledger::store::Ledger;
+use yibao_schema::entry::Submission;
+use yibao_schema::record::Record;
+
+/// The officers of one generated county.
+#[derive(Debug, Clone)]
+pub struct Officers {
+    /// Signs key events.
+    pub bureau: SigningKey,
+    /// Registers institutions.
+    pub administrator: SigningKey,
+    /// Opens inspections, records findings, tracks rectification.
+    pub inspector: SigningKey,
+    /// Decides cases and grades institutions.
+    pub adjudicator: SigningKey,
+    /// Publishes exposure notices.
+    pub publisher: SigningKey,
+}
+
+/// Which officer signs a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signer {
+    /// The bureau key.
+    Bureau,
+    /// The administrator.
+    Administrator,
+    /// The inspector.
+    Inspector,
+    /// The adjudicator.
+    Adjudicator,
+    /// The publisher.
+    Publisher,
+}
+
+impl Officers {
+    /// Deterministic officers from a seed.
+    pub fn from_seed(seed: u64) -> Officers {
+        let key = |role: u8| {
+            let mut bytes = [0u8; 32];
+            bytes[..8].copy_from_slice(&seed.to_le_bytes());
+            bytes[8] = role;
+            bytes[31] = 0x59; // 'Y'
+            SigningKey::from_bytes(&bytes)
+        };
+        Officers {
+            bureau: key(1),
+            administrator: key(2),
+            inspector: key(3),
+            adjudicator: key(4),
+            publisher: key(5),
+        }
+    }
+
+    /// The key for a signer.
+    pub fn key(&self, signer: Signer) -> &SigningKey {
+        match signer {
+            Signer::Bureau => &self.bureau,
+            Signer::Administrator => &self.administrator,
+            Signer::Inspector => &self.inspector,
+            Signer::Adjudicator => &self.adjudicator,
+            Signer::Publisher => &self.publisher,
+        }
+    }
+
+    /// The key events that authorise the four officers (to be signed by the bureau key).
+    pub fn key_events(&self) -> Result<Vec<(Signer, Record)>> {
+        let add = |key: &SigningKey, id: &str, surname: &str, role: &str| -> Result<(Signer, Record)> {
+            Ok((
+                Signer::Bureau,
+                parse(json!({
+                    "kind": "key_event",
+                    "event": "officer_added",
+                    "key": hex::encode(key.verifying_key().to_bytes()),
+                    "officer_id": id,
+                    "surname": surname,
+                    "roles": [role],
+                }))?,
+            ))
+        };
+        Ok(vec![
+            add(&self.administrator, "14000000001", "赵", "administrator")?,
+            add(&self.inspector, "14000000002", "王", "inspector")?,
+            add(&self.adjudicator, "14000000003", "李", "adjudicator")?,
+            add(&self.publisher, "14000000004", "张", "publisher")?,
+        ])
+    }
+}
+
+/// Parses a JSON record.
+pub fn parse(value: Value) -> Result<Record> {
+    let text = value.to_string();
+    serde_json::from_value(value).with_context(|| format!("generated record is invalid: {text}"))
+}
+
+/// A small deterministic generator (xorshift64*), enough for varied test data.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// From a seed (0 is replaced).
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+
+    /// The next number.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number below `n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// One generated institution.
+#[derive(Debug, Clone)]
+pub struct Institution {
+    /// `H`/`P` + 11 digits.
+    pub code: String,
+    /// Its name.
+    pub name: String,
+    /// Its division.
+    pub division: String,
+    /// Its kind (snake_case).
+    pub kind: &'static str,
+}
+
+const KINDS: [(&str, &str, &str); 6] = [
+    ("H", "public_hospital", "人民医院"),
+    ("H", "private_hospital", "仁和医院"),
+    ("H", "township_health_centre", "乡卫生院"),
+    ("H", "village_clinic", "村卫生室"),
+    ("H", "clinic", "诊所"),
+    ("P", "retail_pharmacy_single", "大药房"),
+];
+
+const TOWNS: [&str; 10] = ["柳林", "穆村", "薛村", "庄上", "留誉", "三交", "成家庄", "高家沟", "李家湾", "陈家湾"];
+
+/// `count` institutions of a county, deterministic.
+pub fn institutions(division: &str, count: u64) -> Vec<Institution> {
+    (0..count)
+        .map(|i| {
+            // Village clinics are the most numerous, as in Liulin (197 of 311).
+            let k = match i % 10 {
+                0 => 0,
+                1 => 1,
+                2 => 2,
+                3..=6 => 3,
+                7 => 4,
+                _ => 5,
+            };
+            let (prefix, kind, suffix) = KINDS[k];
+            let town = TOWNS[(i as usize / 7) % TOWNS.len()];
+            Institution {
+                code: format!("{prefix}{division}{:05}", i + 1),
+                name: format!("{town}{}{suffix}", i + 1),
+                division: division.to_string(),
+                kind,
+            }
+        })
+        .collect()
+}
+
+/// The registration record of an institution.
+pub fn register(inst: &Institution) -> Result<Record> {
+    parse(json!({
+        "kind": "institution_registered",
+        "code": inst.code,
+        "name": inst.name,
+        "institution_kind": inst.kind,
+        "division": inst.division,
+        "address": format!("山西省吕梁市{}", inst.name),
+    }))
+}
+
+/// The records of one case, in order, with their signers.
+pub fn case_records(
+    rng: &mut Rng,
+    division: &str,
+    bureau_name: &str,
+    case_no: u64,
+    inst: &Institution,
+    year: u32,
+    with_notice: bool,
+) -> Result<Vec<(Signer, Record)>> {
+    let case_id = format!("{division}-{year}-{case_no:06}");
+    let types = ["daily", "special", "random", "smart_monitoring"];
+    let opened_on = format!("{year}-{:02}-{:02}", 1 + rng.below(6), 1 + rng.below(28));
+    let mut out = vec![(
+        Signer::Inspector,
+        parse(json!({
+            "kind": "inspection_opened",
+            "case_id": case_id,
+            "inspection_type": types[rng.below(types.len() as u64) as usize],
+            "institution": { "code": inst.code, "name": inst.name, "division": inst.division },
+            "inspecting_body": bureau_name,
+            "opened_on": opened_on,
+        }))?,
+    )];
+    let patterns = [
+        (38, Some(1), "split_hospitalisation", "分解住院"),
+        (38, Some(3), "overbilling", "重复收费"),
+        (38, Some(4), "substitution", "串换项目"),
+        (38, Some(2), "over_treatment", "过度检查"),
+        (40, None, "fictitious_services", "虚构医药服务项目"),
+    ];
+    let findings = 1 + rng.below(2);
+    let mut items = Vec::new();
+    let (mut recovered_total, mut damages_total, mut fines_total) = (0u64, 0u64, 0u64);
+    for f in 0..findings {
+        let (article, item, pattern, label) = patterns[rng.below(patterns.len() as u64) as usize];
+        let amount = 10_000 + rng.below(20_000_000); // 100 yuan to 200,000 yuan, in fen.
+        let finding_id = format!("{case_id}-F{}", f + 1);
+        let mut basis = json!({ "article": article });
+        if let Some(item) = item {
+            basis["item"] = json!(item);
+        }
+        out.push((
+            Signer::Inspector,
+            parse(json!({
+                "kind": "finding",
+                "case_id": case_id,
+                "finding_id": finding_id,
+                "legal_basis": basis,
+                "pattern": pattern,
+                "facts": format!("{}存在{}问题，涉及医保基金{}.{:02}元。", inst.name, label, amount / 100, amount % 100),
+                "amount_involved": amount,
+                "evidence": [hex::encode(blake3::hash(finding_id.as_bytes()).as_bytes())],
+            }))?,
+        ));
+        let damages_multiple = 1000 + 500 * rng.below(3); // 1×, 1.5× or 2×
+        let damages = amount * damages_multiple / 1000;
+        let mut item_json = json!({
+            "finding_id": finding_id,
+            "recovered": amount,
+            "damages": { "basis": amount, "multiple": multiple_text(damages_multiple), "amount": damages },
+        });
+        recovered_total += amount;
+        damages_total += damages;
+        if article == 40 {
+            let m = 2000 + 500 * rng.below(7); // 2× to 5×
+            let fine = round_half_up(amount, m);
+            item_json["fine"] = json!({ "basis": amount, "multiple": multiple_text(m), "amount": fine });
+            fines_total += fine;
+        }
+        items.push(item_json);
+    }
+    let decided_on = format!("{year}-{:02}-{:02}", 7 + rng.below(5), 1 + rng.below(28));
+    out.push((
+        Signer::Adjudicator,
+        parse(json!({
+            "kind": "decision",
+            "case_id": case_id,
+            "decision_id": format!("{case_id}-D"),
+            "decided_on": decided_on,
+            "items": items,
+            "other_handling": if fines_total > 0 { json!([{"suspension": {"scope": "department", "months": 6}}]) } else { json!(["order_to_correct"]) },
+            "settlement_month": format!("{year}-{:02}", 7 + rng.below(5)),
+            "totals": {
+                "recovered": recovered_total,
+                "damages": damages_total,
+                "fines": fines_total,
+                "total": recovered_total + damages_total + fines_total,
+            },
+        }))?,
+    ));
+    let item_id = format!("{case_id}-R1");
+    out.push((
+        Signer::Inspector,
+        parse(json!({
+            "kind": "rectification_item",
+            "item_id": item_id,
+            "case_id": case_id,
+            "institution": inst.code,
+            "problem": "建立医保基金使用内部管理制度，整改违规收费问题",
+            "deadline": format!("{}-{:02}-28", year + 1, 1 + rng.below(6)),
+        }))?,
+    ));
+    // Most items go all the way; some stop along the way, as in real ledgers.
+    let steps = match rng.below(10) {
+        0 => 0,
+        1 => 1,
+        2 => 2,
+        _ => 3,
+    };
+    for (month, status) in ["rectifying", "verified", "closed_out"].iter().enumerate().take(steps) {
+        out.push((
+            Signer::Inspector,
+            parse(json!({
+                "kind": "rectification_update",
+                "item_id": item_id,
+                "status": status,
+                "on": format!("{}-{:02}-10", year + 1, month + 1),
+                "note": "已按要求整改",
+            }))?,
+        ));
+    }
+    if with_notice {
+        let total = recovered_total + damages_total + fines_total;
+        out.push((
+            Signer::Publisher,
+            parse(json!({
+                "kind": "exposure_notice",
+                "notice_id": format!("{case_id}-N"),
+                "case_id": case_id,
+                "decision_id": format!("{case_id}-D"),
+                "title": format!("{}违规使用医保基金案", inst.name),
+                "institution": { "code": inst.code, "name": inst.name, "division": inst.division },
+                "location": "山西省吕梁市",
+                "inspecting_body": bureau_name,
+                "inspection_period": format!("{year}年"),
+                "facts": format!("经查，{}存在违规使用医保基金问题，负责人景某对此负有责任。", inst.name),
+                "categories": ["违规收费"],
+                "amount_involved": recovered_total,
+                "legal_basis": "《医疗保障基金使用监督管理条例》第三十八条",
+                "handling": format!("追回医保基金并处违约金，共计{}.{:02}元。", total / 100, total % 100),
+                "fully_recovered": true,
+                "persons": ["景某"],
+                "published_on": format!("{}-01-15", year + 1),
+            }))?,
+        ));
+    }
+    Ok(out)
+}
+
+fn multiple_text(thousandths: u64) -> String {
+    let whole = thousandths / 1000;
+    let frac = thousandths % 1000;
+    if frac == 0 {
+        whole.to_string()
+    } else {
+        format!("{whole}.{}", format!("{frac:03}").trim_end_matches('0'))
+    }
+}
+
+fn round_half_up(basis: u64, thousandths: u64) -> u64 {
+    (u128::from(basis) * u128::from(thousandths) + 500) as u64 / 1000
+}
+
+/// A grade set for `insts` at 3:4:2:1 (largest-remainder counts), best scores first.
+pub fn grade_set(division: &str, period: &str, insts: &[Institution], rng: &mut Rng) -> Result<Record> {
+    let n = insts.len() as u64;
+    let ratio = [3u64, 4, 2, 1];
+    let mut counts: Vec<u64> = ratio.iter().map(|r| n * r / 10).collect();
+    let mut remainders: Vec<(u64, usize)> = ratio.iter().enumerate().map(|(i, r)| ((n * r) % 10, i)).collect();
+    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut left = n - counts.iter().sum::<u64>();
+    for (_, i) in remainders {
+        if left == 0 {
+            break;
+        }
+        counts[i] += 1;
+        left -= 1;
+    }
+    let mut grades = Vec::new();
+    let mut index = 0usize;
+    for (g, count) in ["A", "B", "C", "D"].iter().zip(counts) {
+        for _ in 0..count {
+            let inst = insts.get(index).ok_or_else(|| anyhow!("grade set ran out of institutions"))?;
+            let base = match *g {
+                "A" => 900,
+                "B" => 800,
+                "C" => 650,
+                _ => 500,
+            };
+            grades.push(json!({ "institution": inst.code, "grade": g, "score": base + rng.below(100) }));
+            index += 1;
+        }
+    }
+    parse(json!({ "kind": "grade_set", "division": division, "period": period, "grades": grades }))
+}
+
+/// A county's worth of records after its officers are added: institutions, then cases,
+/// then one grade set per year. `cases` bounds the number of cases.
+pub fn county_records(division: &str, bureau_name: &str, institutions_count: u64, cases: u64, seed: u64) -> Result<Vec<(Signer, Record)>> {
+    let insts = institutions(division, institutions_count);
+    let mut out = Vec::new();
+    for inst in &insts {
+        out.push((Signer::Administrator, register(inst)?));
+    }
+    let mut rng = Rng::new(seed);
+    for case_no in 0..cases {
+        let inst = &insts[rng.below(insts.len() as u64) as usize];
+        let year = 2021 + (case_no * 4 / cases.max(1)) as u32;
+        out.extend(case_records(&mut rng, division, bureau_name, case_no, inst, year, case_no % 20 == 0)?);
+    }
+    for year in 2021..2025 {
+        out.push((Signer::Adjudicator, grade_set(division, &year.to_string(), &insts, &mut rng)?));
+    }
+    Ok(out)
+}
+
+/// Signs records with their officers' keys, in parallel.
+pub fn sign(officers: &Officers, origin: &str, timestamp_ms: u64, records: &[(Signer, Record)]) -> Result<Vec<Submission>> {
+    records
+        .par_iter()
+        .map(|(signer, record)| {
+            let payload = record.encode_payload().map_err(|e| anyhow!("{e}"))?;
+            Ok(Submission::sign(officers.key(*signer), origin, timestamp_ms, record.kind().as_str(), payload)?)
+        })
+        .collect()
+}
+
+/// Appends submissions in batches and fails on the first refusal.
+pub fn append_all(ledger: &Ledger, code: &LogCode, submissions: Vec<Submission>, now_ms: u64) -> Result<()> {
+    let mut pending = submissions.into_iter().peekable();
+    while pending.peek().is_some() {
+        let batch: Vec<Submission> = pending.by_ref().take(4096).collect();
+        for result in ledger.append_batch(code, batch, now_ms)? {
+            if let Err(e) = result {
+                bail!("generated record refused: {e}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A county ledger with officers, ready for benchmark runs of independent cases.
+#[derive(Debug)]
+pub struct Workload {
+    officers: Officers,
+    origin: String,
+    division: String,
+    bureau_name: String,
+    institutions: Vec<Institution>,
+    seed: u64,
+}
+
+const FIXED_TIME_MS: u64 = 1_700_000_000_000;
+
+impl Workload {
+    /// Creates the log in `ledger`, adds officers and registers 300 institutions.
+    pub fn create(ledger: &Ledger, code: LogCode, bureau_name: &str, seed: u64) -> Result<Workload> {
+        let officers = Officers::from_seed(seed);
+        ledger.create_log(code, bureau_name, officers.bureau.clone(), FIXED_TIME_MS)?;
+        let division = code.to_string();
+        let insts = institutions(&division, 300);
+        let mut records = officers.key_events()?;
+        for inst in &insts {
+            records.push((Signer::Administrator, register(inst)?));
+        }
+        let submissions = sign(&officers, &code.origin(), FIXED_TIME_MS, &records)?;
+        append_all(ledger, &code, submissions, FIXED_TIME_MS)?;
+        Ok(Workload {
+            officers,
+            origin: code.origin(),
+            division,
+            bureau_name: bureau_name.to_string(),
+            institutions: insts,
+            seed,
+        })
+    }
+
+    /// Pre-signed submissions for `submitters` threads, each a sequence of whole cases with
+    /// case numbers of its own, enough for `seconds` at a generous rate.
+    pub fn submissions_for_run(&self, submitters: usize, seconds: u64) -> Result<Vec<Vec<Submission>>> {
+        let per_thread_entries = (150_000 * seconds) / submitters.max(1) as u64 + 64;
+        let run = self.seed.wrapping_add(submitters as u64 * 1_000_003);
+        (0..submitters)
+            .into_par_iter()
+            .map(|t| {
+                let mut rng = Rng::new(run ^ (t as u64 + 1));
+                let mut records = Vec::new();
+                let mut case_no = (run % 1_000) * 10_000_000 + t as u64 * 100_000;
+                while (records.len() as u64) < per_thread_entries {
+                    let inst = &self.institutions[rng.below(self.institutions.len() as u64) as usize];
+                    records.extend(case_records(&mut rng, &self.division, &self.bureau_name, case_no, inst, 2023, false)?);
+                    case_no += 1;
+                }
+                let now = FIXED_TIME_MS + 1 + t as u64;
+                records
+                    .iter()
+                    .map(|(signer, record)| {
+                        let payload = record.encode_payload().map_err(|e| anyhow!("{e}"))?;
+                        Ok(Submission::sign(self.officers.key(*signer), &self.origin, now, record.kind().as_str(), payload)?)
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect()
+    }
+}
+
+/// Builds a ledger of about `entries` entries for one county (officers, 300 institutions,
+/// cases, grade sets) and returns the total bytes of its stored entries.
+pub fn build_ledger(ledger: &Ledger, code: LogCode, bureau_name: &str, entries: u64, seed: u64) -> Result<u64> {
+    let officers = Officers::from_seed(seed);
+    ledger.create_log(code, bureau_name, officers.bureau.clone(), FIXED_TIME_MS)?;
+    let division = code.to_string();
+    let key_submissions = sign(&officers, &code.origin(), FIXED_TIME_MS, &officers.key_events()?)?;
+    append_all(ledger, &code, key_submissions, FIXED_TIME_MS)?;
+    // About 6.5 entries per case.
+    let cases = (entries.saturating_sub(310) * 2 / 13).max(1);
+    let records = county_records(&division, bureau_name, 300, cases, seed)?;
+    let target = entries.saturating_sub(ledger.size(&code)?) as usize;
+    let records = &records[..records.len().min(target)];
+    for chunk in records.chunks(65_536) {
+        let submissions = sign(&officers, &code.origin(), FIXED_TIME_MS, chunk)?;
+        append_all(ledger, &code, submissions, FIXED_TIME_MS)?;
+    }
+    let size = ledger.size(&code)?;
+    let mut raw = 0u64;
+    let mut start = 0u64;
+    while start < size {
+        let chunk = ledger.entries(&code, start, 65_536)?;
+        raw += chunk.iter().map(|(_, bytes)| bytes.len() as u64).sum::<u64>();
+        start += chunk.len().max(1) as u64;
+    }
+    Ok(raw)
+}
