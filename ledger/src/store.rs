@@ -782,8 +782,10 @@ impl Ledger {
         let text = signed.to_text();
         batch.insert(keys::checkpoint(code, head.size), text.as_bytes());
         let previous = head.latest_checkpoint;
-        if previous != 0
-            && previous != head.last_retained_checkpoint
+        if previous == 0 {
+            // The unsigned empty-tree checkpoint is only for a log with no entries.
+            batch.remove(keys::checkpoint(code, 0));
+        } else if previous != head.last_retained_checkpoint
             && previous - head.last_retained_checkpoint < CHECKPOINT_RETAIN_EVERY
         {
             batch.remove(keys::checkpoint(code, previous));

