@@ -6,7 +6,7 @@
 //!   verify, corrupted proofs are refused, our generated proofs equal the happy paths,
 //!   and the roots of sizes 0–8 match `tree-roots.json`.
 //! * `blake3/`: our own frozen BLAKE3 vectors over the same eight leaf inputs. They were
-//!   written once by the ignored test `write_blake3_vectors` and are committed; the
+//!   written once from `render_blake3_vectors` (by hand) and are committed; the
 //!   assertions only read them, so any change of hash or tree shape fails here.
 //!
 //! This file is deliberately not where random or exhaustive testing lives
@@ -613,25 +613,6 @@ fn to_json<T: Serialize>(value: &T) -> String {
     let mut text = serde_json::to_string_pretty(value).unwrap();
     text.push('\n');
     text
-}
-
-/// Writes the frozen BLAKE3 vectors. Run once by hand, review, commit:
-/// `cargo test -p yibao-ledger --test merkle_vectors -- --ignored write_blake3_vectors`.
-/// It refuses to overwrite files that exist: changing frozen vectors is a format change.
-#[test]
-#[ignore = "writes the frozen BLAKE3 vectors; run once by hand"]
-fn write_blake3_vectors() {
-    let set = blake3_set();
-    for (name, text) in render_blake3_vectors() {
-        let path = set.join(&name);
-        assert!(
-            !path.exists(),
-            "{} exists; frozen vectors are not rewritten",
-            path.display()
-        );
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(&path, text).unwrap();
-    }
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! This file holds the command-line grammar only; each command lives in `commands`,
 //! `bench` or `demo`. Exit codes: 0 success, 1 verification found problems, 2 the command
 //! could not run (bad arguments, unreadable files, refused records).
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod bench;
 mod commands;

@@ -311,16 +311,15 @@ fn decompress_canonical(
         .ok_or(SignatureError::InvalidPoint { which })
 }
 
-/// One pushed signature: either ready for the equation or already rejected at push.
-enum BatchEntry {
-    Ready {
-        s: Scalar,
-        r: EdwardsPoint,
-        k: Scalar,
-        /// Index into [`BatchVerifier::keys`].
-        key_index: usize,
-    },
-    Rejected,
+/// One pushed signature that passed the encoding checks, ready for the equation.
+struct ReadyEntry {
+    /// The push index.
+    index: usize,
+    s: Scalar,
+    r: EdwardsPoint,
+    k: Scalar,
+    /// Index into [`BatchVerifier::keys`].
+    key_index: usize,
 }
 
 /// Verifies many signatures at once under the same rule as [`verify_with`].
@@ -331,11 +330,12 @@ enum BatchEntry {
 /// signature whose push returned an error is always listed there.
 #[derive(Default)]
 pub struct BatchVerifier {
-    entries: Vec<BatchEntry>,
+    ready: Vec<ReadyEntry>,
+    /// Push indices of signatures rejected at push, in increasing order.
+    rejected: Vec<usize>,
     /// The distinct keys of the batch; their equation terms are merged.
     keys: Vec<PublicKey>,
     key_positions: HashMap<[u8; 32], usize>,
-    rejected: usize,
 }
 
 impl BatchVerifier {
@@ -347,7 +347,7 @@ impl BatchVerifier {
     /// An empty batch with room for `capacity` signatures.
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
-            entries: Vec::with_capacity(capacity),
+            ready: Vec::with_capacity(capacity),
             ..Self::default()
         }
     }
@@ -360,17 +360,18 @@ impl BatchVerifier {
         message: &[u8],
         signature: &[u8; 64],
     ) -> Result<(), SignatureError> {
+        let index = self.len();
         let parsed = match ParsedSignature::parse(signature) {
             Ok(parsed) => parsed,
             Err(error) => {
-                self.entries.push(BatchEntry::Rejected);
-                self.rejected += 1;
+                self.rejected.push(index);
                 return Err(error);
             }
         };
         let k = challenge(&parsed.r_bytes, &key.bytes, message);
         let key_index = self.key_index(key);
-        self.entries.push(BatchEntry::Ready {
+        self.ready.push(ReadyEntry {
+            index,
             s: parsed.s,
             r: parsed.r,
             k,
@@ -382,9 +383,9 @@ impl BatchVerifier {
     /// The position of `key` in `self.keys`, adding it if new.
     fn key_index(&mut self, key: &PublicKey) -> usize {
         // Consecutive signatures by the same author are the common case.
-        if let Some(BatchEntry::Ready { key_index, .. }) = self.entries.last() {
-            if self.keys.get(*key_index).map(|k| k.bytes) == Some(key.bytes) {
-                return *key_index;
+        if let Some(last) = self.ready.last() {
+            if self.keys.get(last.key_index).map(|k| k.bytes) == Some(key.bytes) {
+                return last.key_index;
             }
         }
         let next = self.keys.len();
@@ -397,12 +398,12 @@ impl BatchVerifier {
 
     /// The number of signatures pushed, including rejected ones.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.ready.len() + self.rejected.len()
     }
 
     /// True if nothing was pushed.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     /// Verifies the whole batch. On failure, lists every signature that fails singly.
@@ -411,22 +412,21 @@ impl BatchVerifier {
     /// except that a batch containing an invalid signature is accepted with probability
     /// at most about 2^−125 over `rng`.
     pub fn verify(self, rng: &mut impl CryptoRngCore) -> Result<(), BatchFailure> {
-        let ready = self.entries.len().saturating_sub(self.rejected);
-        let batch_holds = ready == 0 || self.batch_equation_holds(ready, rng);
-        if batch_holds && self.rejected == 0 {
-            return Ok(());
+        let batch_holds = self.ready.is_empty() || self.batch_equation_holds(rng);
+        let mut failed = self.rejected.clone();
+        if !batch_holds {
+            // Some signature fails: find which, singly.
+            failed.extend(
+                self.ready
+                    .iter()
+                    .filter(|entry| !self.single_holds(entry))
+                    .map(|entry| entry.index),
+            );
+            failed.sort_unstable();
         }
-        let failed: Vec<usize> = self
-            .entries
-            .iter()
-            .enumerate()
-            .filter(|(_, entry)| !(batch_holds && matches!(entry, BatchEntry::Ready { .. })))
-            .filter(|(_, entry)| !self.single_holds(entry))
-            .map(|(index, _)| index)
-            .collect();
         if failed.is_empty() {
-            // Every signature verifies singly, so the batch equation cannot have failed;
-            // the single answer is the rule's answer.
+            // Every signature verifies singly (so the batch equation cannot really have
+            // failed); the single answer is the rule's answer.
             Ok(())
         } else {
             Err(BatchFailure { failed })
@@ -434,21 +434,17 @@ impl BatchVerifier {
     }
 
     /// The single check for one entry.
-    fn single_holds(&self, entry: &BatchEntry) -> bool {
-        match entry {
-            BatchEntry::Rejected => false,
-            BatchEntry::Ready { s, r, k, key_index } => self
-                .keys
-                .get(*key_index)
-                .is_some_and(|key| cofactored_equation_holds(s, r, k, &key.minus_point)),
-        }
+    fn single_holds(&self, entry: &ReadyEntry) -> bool {
+        self.keys.get(entry.key_index).is_some_and(|key| {
+            cofactored_equation_holds(&entry.s, &entry.r, &entry.k, &key.minus_point)
+        })
     }
 
     /// [8](−(Σ z_i S_i) B + Σ z_i R_i + Σ_keys (Σ z_i k_i) A) = 0 over the ready entries.
-    fn batch_equation_holds(&self, ready: usize, rng: &mut impl CryptoRngCore) -> bool {
-        let mut coefficient_bytes = vec![0u8; 16 * ready];
+    fn batch_equation_holds(&self, rng: &mut impl CryptoRngCore) -> bool {
+        let mut coefficient_bytes = vec![0u8; 16 * self.ready.len()];
         rng.fill_bytes(&mut coefficient_bytes);
-        let mut coefficients = coefficient_bytes.chunks_exact(16).map(|chunk| {
+        let coefficients = coefficient_bytes.chunks_exact(16).map(|chunk| {
             let mut bytes = [0u8; 16];
             for (dst, src) in bytes.iter_mut().zip(chunk) {
                 *dst = *src;
@@ -456,30 +452,24 @@ impl BatchVerifier {
             Scalar::from(u128::from_le_bytes(bytes))
         });
 
+        let terms = 1 + self.ready.len() + self.keys.len();
+        let mut scalars = Vec::with_capacity(terms);
+        let mut points = Vec::with_capacity(terms);
         // Term 0 is the base point; its coefficient is filled in after the loop.
-        let mut scalars = Vec::with_capacity(1 + ready + self.keys.len());
-        let mut points = Vec::with_capacity(1 + ready + self.keys.len());
         scalars.push(Scalar::ZERO);
         points.push(ED25519_BASEPOINT_POINT);
         let mut base_coefficient = Scalar::ZERO;
         let mut key_coefficients = vec![Scalar::ZERO; self.keys.len()];
-        for entry in &self.entries {
-            let BatchEntry::Ready { s, r, k, key_index } = entry else {
-                continue;
-            };
-            // INVARIANT: there is one coefficient per ready entry, and key indices always
-            // point into `self.keys`; if either broke, the batch fails and the single
-            // checks decide.
-            let Some(z) = coefficients.next() else {
+        for (entry, z) in self.ready.iter().zip(coefficients) {
+            // INVARIANT: key indices always point into `self.keys`; if that broke, the
+            // batch fails and the single checks decide.
+            let Some(key_coefficient) = key_coefficients.get_mut(entry.key_index) else {
                 return false;
             };
-            let Some(key_coefficient) = key_coefficients.get_mut(*key_index) else {
-                return false;
-            };
-            base_coefficient += z * s;
-            *key_coefficient += z * k;
+            base_coefficient += z * entry.s;
+            *key_coefficient += z * entry.k;
             scalars.push(z);
-            points.push(*r);
+            points.push(entry.r);
         }
         if let Some(first) = scalars.first_mut() {
             *first = -base_coefficient;
@@ -503,6 +493,7 @@ pub struct BatchFailure {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests may unwrap: a panic is a test failure.
 mod tests {
     use super::*;
 

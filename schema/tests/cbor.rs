@@ -1760,7 +1760,7 @@ fn check_arbitrary_bytes(bytes: &[u8]) {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 2048,
+        cases: 4096,
         failure_persistence: None,
         ..ProptestConfig::default()
     })]

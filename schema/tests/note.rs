@@ -5,6 +5,9 @@
 //!
 //! Not for: the Ed25519 edge cases themselves (see `sig_rule.rs`).
 
+// Tests may unwrap: a panic is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use ed25519_dalek::SigningKey;

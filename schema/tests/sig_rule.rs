@@ -6,6 +6,9 @@
 //! Not for: speed (the lead benchmarks against ed25519-dalek's `verify_batch`), or the
 //! note formats (see `note.rs`).
 
+// Tests may unwrap: a panic is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;

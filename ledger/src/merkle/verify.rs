@@ -4,7 +4,8 @@
 //! This is what every verifier runs: a node checking a peer's checkpoint, an auditor's
 //! offline tool, the public viewer. It is deliberately pure: no source, no I/O, no
 //! allocation. A proof of the wrong length for its sizes is refused as malformed before
-//! any hashing, apart from a proof of the right shape that does not lead to the roots.
+//! any hashing; that refusal is kept apart from a proof of the right shape that does not
+//! lead to the roots (verification failed).
 //!
 //! A proof binds a leaf (or an old tree) to a tree size AND a root together: callers must
 //! take both from the same signed checkpoint. With the root kept and only the size
@@ -24,7 +25,7 @@
 //!   no proof for this case and transparency-dev/merkle refuses it ("consistency proof
 //!   from empty tree is meaningless"); we accept it because a witness or node that has
 //!   seen only the empty checkpoint of a new log must be able to move on, and the C2SP
-//!   tlog-witness protocol likewise sends an empty proof from size 0.
+//!   tlog-witness protocol likewise requires the proof from old size 0 to be empty.
 
 use super::hasher::{Hash, MerkleHasher};
 use super::position::{bit_length, LeafIndex, TreeSize};

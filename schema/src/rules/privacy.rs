@@ -33,12 +33,18 @@ pub fn is_surname(s: &str) -> bool {
     (1..=2).contains(&count)
 }
 
-/// Whether `s` is a masked person: a surname (one or two Han characters) followed by 某 or
-/// 某某, and nothing else — 景某, 钱某某, 欧阳某.
+/// Whether `s` is a masked person: a surname followed by 某 or 某某, and nothing else —
+/// 景某, 钱某某, 欧阳某. The surname is one Han character, or a known compound surname
+/// (`COMPOUND_SURNAMES`), so that 张三某 is refused.
 pub fn is_masked_person(s: &str) -> bool {
     let trimmed = s.trim_end_matches(MASK);
     let masks = s.chars().count() - trimmed.chars().count();
-    (1..=2).contains(&masks) && is_surname(trimmed)
+    let surname_ok = match trimmed.chars().count() {
+        1 => is_surname(trimmed),
+        2 => COMPOUND_SURNAMES.contains(&trimmed),
+        _ => false,
+    };
+    (1..=2).contains(&masks) && surname_ok
 }
 
 /// Role words after which a full name would identify a private person.
@@ -48,9 +54,12 @@ const ROLE_WORDS: [&str; 8] = ["患者", "参保人", "医生", "院长", "负�
 /// word (see the module documentation).
 const SURNAMES: &str = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭肖田董袁潘蒋蔡杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦傅方白邹孟熊秦邱江尹薛闫阎段雷侯龙史陶黎贺顾毛郝龚邵万钱覃武戴莫孔汤温景霍牛樊葛邢齐乔伍庞颜倪庄聂章鲁岳翟殷詹耿兰焦俞左柳甘祝宁符舒阮柯纪梅童凌毕季裴涂苗谷盛翁冉骆蓝游辛靳柴蒙鲍华喻祁蒲房滕饶牟艾尤穆卓缪褚娄窦戚岑党宫卜晏席卫米柏宗瞿佟臧闵苟邬边卞姬栾隋刁荣巫寇桑郎甄丛仲虞敖巩佘池麻苑迟";
 
-/// Common two-character surnames.
-const COMPOUND_SURNAMES: [&str; 14] = [
+/// Two-character (compound) surnames. In a masked person a two-character surname must be
+/// one of these, so that 张三某 (a given name leaking before 某) is refused.
+const COMPOUND_SURNAMES: [&str; 40] = [
     "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒", "夏侯", "令狐",
+    "端木", "百里", "东郭", "南宫", "西门", "独孤", "呼延", "闻人", "澹台", "公冶", "宗政", "濮阳", "太叔", "申屠",
+    "钟离", "仲孙", "拓跋", "万俟", "司空", "左丘", "乐正", "第五", "赫连", "淳于", "单于", "轩辕",
 ];
 
 /// Characters after 周 that make it a weekday (周一 … 周日, 周末), not a surname.
@@ -193,7 +202,7 @@ mod tests {
         for good in ["景某", "钱某某", "欧阳某", "欧阳某某"] {
             assert!(is_masked_person(good), "{good}");
         }
-        for bad in ["景", "景某某某", "张三", "某某", "景某a", "John某", "某景某", "欧阳三某"] {
+        for bad in ["景", "景某某某", "张三", "某某", "景某a", "John某", "某景某", "欧阳三某", "张三某"] {
             assert!(!is_masked_person(bad), "{bad}");
         }
     }

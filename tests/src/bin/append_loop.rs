@@ -24,10 +24,12 @@ fn main() -> Result<()> {
     let seed: u64 = args.next().ok_or_else(|| anyhow!("missing SEED"))?.parse().context("SEED")?;
     let ledger = Arc::new(Ledger::open(&dir, Policy::default())?);
     let code = county();
+    let officers = Officers::from_seed(seed);
     if ledger.log_codes().is_empty() {
         setup_county(&ledger, seed, 50)?;
+    } else {
+        ledger.set_signer(&code, officers.bureau.clone())?;
     }
-    let officers = Officers::from_seed(seed);
     let insts = workload::institutions(COUNTY, 50);
     let (appender, _writer) = Appender::start(ledger.clone(), code, system_clock())?;
     let start_micros = std::time::SystemTime::now()
