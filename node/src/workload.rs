@@ -247,7 +247,7 @@ pub fn case_records(
             }))?,
         ));
         let damages_multiple = 1000 + 500 * rng.below(3); // 1×, 1.5× or 2×
-        let damages = amount * damages_multiple / 1000;
+        let damages = round_half_up(amount, damages_multiple);
         let mut item_json = json!({
             "finding_id": finding_id,
             "recovered": amount,

@@ -221,7 +221,11 @@ impl Policy {
 
     /// The articles the policy knows, in order, e.g. "38, 39, 40, 41".
     pub fn article_list(&self) -> String {
-        let numbers: Vec<String> = self.articles.iter().map(|a| a.article.to_string()).collect();
+        let numbers: Vec<String> = self
+            .articles
+            .iter()
+            .map(|a| a.article.to_string())
+            .collect();
         numbers.join(", ")
     }
 
@@ -238,7 +242,8 @@ impl Policy {
         }
         let inverted = |field: String| Err(PolicyError::InvertedRange { field });
         for (i, article) in self.articles.iter().enumerate() {
-            if self.articles[..i].iter().any(|a| a.article == article.article) {
+            let earlier = self.articles.get(..i).unwrap_or(&[]);
+            if earlier.iter().any(|a| a.article == article.article) {
                 return Err(PolicyError::DuplicateArticle(article.article));
             }
             let ordered = match article.fine {
@@ -290,16 +295,31 @@ mod tests {
 
     #[test]
     fn broken_policies_are_refused() {
-        let mut p = Policy::default();
-        p.grade_ratio = [0; 4];
+        let p = Policy {
+            grade_ratio: [0; 4],
+            ..Policy::default()
+        };
         assert_eq!(p.validate(), Err(PolicyError::EmptyGradeRatio));
         let mut p = Policy::default();
         p.damages.min = Multiple::whole(6);
-        assert!(matches!(p.validate(), Err(PolicyError::InvertedRange { .. })));
+        assert!(matches!(
+            p.validate(),
+            Err(PolicyError::InvertedRange { .. })
+        ));
         let mut p = Policy::default();
         let first = p.articles[0];
         p.articles.push(first);
         assert_eq!(p.validate(), Err(PolicyError::DuplicateArticle(38)));
+    }
+
+    #[test]
+    fn policy_cbor_round_trip_is_canonical() {
+        let p = Policy::default();
+        let bytes = crate::cbor::to_vec(&p).unwrap();
+        let back: Policy = crate::cbor::from_slice_canonical(&bytes).unwrap();
+        assert_eq!(back, p);
+        // Multiples are integers of thousandths in CBOR: 5× is 5000 (0x19 0x13 0x88).
+        assert!(bytes.windows(3).any(|w| w == [0x19, 0x13, 0x88]));
     }
 
     #[test]

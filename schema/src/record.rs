@@ -22,8 +22,8 @@ use crate::cbor;
 
 pub use json::JsonError;
 pub use values::{
-    Bytes32, CaseId, Date, DecisionId, DivisionCode, Fen, FindingId, InstitutionCode, ItemId, Month, Multiple,
-    NoticeId, OfficerId, Period, ValueError, MAX_ID_CHARS, MAX_YEAR, MIN_YEAR,
+    Bytes32, CaseId, Date, DecisionId, DivisionCode, Fen, FindingId, InstitutionCode, ItemId,
+    Month, Multiple, NoticeId, OfficerId, Period, ValueError, MAX_ID_CHARS, MAX_YEAR, MIN_YEAR,
 };
 
 use json::{join_field, join_index, without_field, PathDeserializer};
@@ -143,7 +143,12 @@ pub enum Role {
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 4] = [Role::Inspector, Role::Adjudicator, Role::Publisher, Role::Administrator];
+    pub const ALL: [Role; 4] = [
+        Role::Inspector,
+        Role::Adjudicator,
+        Role::Publisher,
+        Role::Administrator,
+    ];
 
     /// The snake_case name.
     pub const fn as_str(self) -> &'static str {
@@ -229,7 +234,10 @@ impl InstitutionKind {
     /// Whether this kind is a pharmacy (code prefix `P`) rather than a medical institution
     /// (code prefix `H`).
     pub const fn is_pharmacy(self) -> bool {
-        matches!(self, InstitutionKind::RetailPharmacySingle | InstitutionKind::RetailPharmacyChain)
+        matches!(
+            self,
+            InstitutionKind::RetailPharmacySingle | InstitutionKind::RetailPharmacyChain
+        )
     }
 
     /// The snake_case name.
@@ -896,9 +904,12 @@ impl Serialize for Correction {
         state.serialize_field("target_kind", &self.target_kind)?;
         state.serialize_field("reason", &self.reason)?;
         match &self.replacement {
-            Some(replacement) if human_readable => state.serialize_field("replacement", replacement)?,
+            Some(replacement) if human_readable => {
+                state.serialize_field("replacement", replacement)?
+            }
             Some(replacement) => {
-                if replacement.kind() != self.target_kind || !nested_kind_allowed(self.target_kind) {
+                if replacement.kind() != self.target_kind || !nested_kind_allowed(self.target_kind)
+                {
                     return Err(ser::Error::custom(format!(
                         "replacement: a {} cannot replace a {}",
                         replacement.kind(),
@@ -1079,16 +1090,30 @@ impl Record {
     pub fn decode_payload(kind: RecordKind, bytes: &[u8]) -> Result<Record, PayloadError> {
         let decoded = match kind {
             RecordKind::KeyEvent => cbor::from_slice_canonical(bytes).map(Record::KeyEvent),
-            RecordKind::InstitutionRegistered => cbor::from_slice_canonical(bytes).map(Record::InstitutionRegistered),
-            RecordKind::InstitutionUpdated => cbor::from_slice_canonical(bytes).map(Record::InstitutionUpdated),
-            RecordKind::InspectionOpened => cbor::from_slice_canonical(bytes).map(Record::InspectionOpened),
+            RecordKind::InstitutionRegistered => {
+                cbor::from_slice_canonical(bytes).map(Record::InstitutionRegistered)
+            }
+            RecordKind::InstitutionUpdated => {
+                cbor::from_slice_canonical(bytes).map(Record::InstitutionUpdated)
+            }
+            RecordKind::InspectionOpened => {
+                cbor::from_slice_canonical(bytes).map(Record::InspectionOpened)
+            }
             RecordKind::Finding => cbor::from_slice_canonical(bytes).map(Record::Finding),
             RecordKind::Decision => cbor::from_slice_canonical(bytes).map(Record::Decision),
-            RecordKind::RectificationItem => cbor::from_slice_canonical(bytes).map(Record::RectificationItem),
-            RecordKind::RectificationUpdate => cbor::from_slice_canonical(bytes).map(Record::RectificationUpdate),
+            RecordKind::RectificationItem => {
+                cbor::from_slice_canonical(bytes).map(Record::RectificationItem)
+            }
+            RecordKind::RectificationUpdate => {
+                cbor::from_slice_canonical(bytes).map(Record::RectificationUpdate)
+            }
             RecordKind::GradeSet => cbor::from_slice_canonical(bytes).map(Record::GradeSet),
-            RecordKind::GradeRevision => cbor::from_slice_canonical(bytes).map(Record::GradeRevision),
-            RecordKind::ExposureNotice => cbor::from_slice_canonical(bytes).map(Record::ExposureNotice),
+            RecordKind::GradeRevision => {
+                cbor::from_slice_canonical(bytes).map(Record::GradeRevision)
+            }
+            RecordKind::ExposureNotice => {
+                cbor::from_slice_canonical(bytes).map(Record::ExposureNotice)
+            }
             RecordKind::Correction => cbor::from_slice_canonical(bytes).map(Record::Correction),
         };
         decoded.map_err(|source| PayloadError::Decode { kind, source })
@@ -1111,7 +1136,10 @@ impl Record {
                 .map(|(i, item)| Record::from_json_value_at(item, join_index("", i)))
                 .collect(),
             Value::Object(_) => Record::from_json_value_at(&value, "").map(|r| vec![r]),
-            _ => Err(JsonError::at("", "a record file must hold a JSON array of records")),
+            _ => Err(JsonError::at(
+                "",
+                "a record file must hold a JSON array of records",
+            )),
         }
     }
 
@@ -1121,10 +1149,16 @@ impl Record {
     }
 
     /// Reads a record from a parsed JSON value found at `path` (used for error messages).
-    pub(crate) fn from_json_value_at(value: &Value, path: impl Into<String>) -> Result<Record, JsonError> {
+    pub(crate) fn from_json_value_at(
+        value: &Value,
+        path: impl Into<String>,
+    ) -> Result<Record, JsonError> {
         let path: String = path.into();
         let Value::Object(map) = value else {
-            return Err(JsonError::at(path, "a record must be a JSON object with a \"kind\" field"));
+            return Err(JsonError::at(
+                path,
+                "a record must be a JSON object with a \"kind\" field",
+            ));
         };
         let kind_path = join_field(&path, "kind");
         let kind = match map.get("kind") {
@@ -1133,7 +1167,10 @@ impl Record {
                 let known: Vec<&str> = RecordKind::ALL.iter().map(|k| k.as_str()).collect();
                 JsonError::at(
                     kind_path.clone(),
-                    format!("unknown record kind {name:?}; expected one of {}", known.join(", ")),
+                    format!(
+                        "unknown record kind {name:?}; expected one of {}",
+                        known.join(", ")
+                    ),
                 )
             })?,
             Some(_) => return Err(JsonError::at(kind_path, "the kind must be a string")),
@@ -1142,13 +1179,23 @@ impl Record {
         let de = PathDeserializer::new(&rest, path.clone());
         let record = match kind {
             RecordKind::KeyEvent => Record::KeyEvent(KeyEvent::deserialize(de)?),
-            RecordKind::InstitutionRegistered => Record::InstitutionRegistered(InstitutionRegistered::deserialize(de)?),
-            RecordKind::InstitutionUpdated => Record::InstitutionUpdated(InstitutionUpdated::deserialize(de)?),
-            RecordKind::InspectionOpened => Record::InspectionOpened(InspectionOpened::deserialize(de)?),
+            RecordKind::InstitutionRegistered => {
+                Record::InstitutionRegistered(InstitutionRegistered::deserialize(de)?)
+            }
+            RecordKind::InstitutionUpdated => {
+                Record::InstitutionUpdated(InstitutionUpdated::deserialize(de)?)
+            }
+            RecordKind::InspectionOpened => {
+                Record::InspectionOpened(InspectionOpened::deserialize(de)?)
+            }
             RecordKind::Finding => Record::Finding(Finding::deserialize(de)?),
             RecordKind::Decision => Record::Decision(Decision::deserialize(de)?),
-            RecordKind::RectificationItem => Record::RectificationItem(RectificationItem::deserialize(de)?),
-            RecordKind::RectificationUpdate => Record::RectificationUpdate(RectificationUpdate::deserialize(de)?),
+            RecordKind::RectificationItem => {
+                Record::RectificationItem(RectificationItem::deserialize(de)?)
+            }
+            RecordKind::RectificationUpdate => {
+                Record::RectificationUpdate(RectificationUpdate::deserialize(de)?)
+            }
             RecordKind::GradeSet => Record::GradeSet(GradeSet::deserialize(de)?),
             RecordKind::GradeRevision => Record::GradeRevision(GradeRevision::deserialize(de)?),
             RecordKind::ExposureNotice => Record::ExposureNotice(ExposureNotice::deserialize(de)?),
@@ -1158,13 +1205,16 @@ impl Record {
                     return Err(JsonError::at(path, "a record must be a JSON object"));
                 };
                 let without_replacement = without_field(rest_map, "replacement");
-                let mut correction =
-                    Correction::deserialize(PathDeserializer::new(&without_replacement, path.clone()))?;
+                let mut correction = Correction::deserialize(PathDeserializer::new(
+                    &without_replacement,
+                    path.clone(),
+                ))?;
                 match rest_map.get("replacement") {
                     None | Some(Value::Null) => {}
                     Some(replacement) => {
                         let replacement_path = join_field(&path, "replacement");
-                        let nested = Record::from_json_value_at(replacement, replacement_path.clone())?;
+                        let nested =
+                            Record::from_json_value_at(replacement, replacement_path.clone())?;
                         if !nested_kind_allowed(nested.kind()) {
                             return Err(JsonError::at(
                                 join_field(&replacement_path, "kind"),

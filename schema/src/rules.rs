@@ -21,9 +21,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::policy::{FineRule, Policy};
 use crate::record::{
-    Correction, Decision, ExposureNotice, Fen, Finding, Grade, GradeRevision, GradeSet, Handling, InspectionOpened,
-    InstitutionKind, InstitutionRegistered, InstitutionUpdated, KeyEvent, Multiple, Pattern, PayloadError, Penalty,
-    Record, RecordKind, RectificationItem, RectificationUpdate,
+    Correction, Decision, ExposureNotice, Fen, Finding, Grade, GradeRevision, GradeSet, Handling,
+    InspectionOpened, InstitutionKind, InstitutionRegistered, InstitutionUpdated, KeyEvent,
+    Multiple, Pattern, PayloadError, Penalty, Record, RecordKind, RectificationItem,
+    RectificationUpdate,
 };
 
 pub use privacy::{find_personal_data, is_masked_person, is_surname};
@@ -68,8 +69,6 @@ pub enum Rule {
     Sequence,
     /// The entry belongs to another division's log.
     Origin,
-    /// The entry's timestamp goes backwards.
-    Timestamp,
     /// A date is impossible in context (after the entry's own date, before the case).
     Date,
     /// A text field is empty, too long or holds control characters; a list is too long.
@@ -84,7 +83,7 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule.
-    pub const ALL: [Rule; 24] = [
+    pub const ALL: [Rule; 23] = [
         Rule::Encoding,
         Rule::Money,
         Rule::Arithmetic,
@@ -103,7 +102,6 @@ impl Rule {
         Rule::Genesis,
         Rule::Sequence,
         Rule::Origin,
-        Rule::Timestamp,
         Rule::Date,
         Rule::Text,
         Rule::LegalBasis,
@@ -132,7 +130,6 @@ impl Rule {
             Rule::Genesis => "genesis",
             Rule::Sequence => "sequence",
             Rule::Origin => "origin",
-            Rule::Timestamp => "timestamp",
             Rule::Date => "date",
             Rule::Text => "text",
             Rule::LegalBasis => "legal-basis",
@@ -276,7 +273,10 @@ fn text_problem(value: &str, limit: TextLimit) -> Option<String> {
         chars += 1;
         let allowed_control = limit.multiline && (c == '\n' || c == '\t');
         if c.is_control() && !allowed_control {
-            return Some(format!("contains the control character U+{:04X}", u32::from(c)));
+            return Some(format!(
+                "contains the control character U+{:04X}",
+                u32::from(c)
+            ));
         }
         if matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') {
             return Some(format!(
@@ -289,12 +289,19 @@ fn text_problem(value: &str, limit: TextLimit) -> Option<String> {
         return Some("must not be empty".into());
     }
     if chars > limit.max_chars {
-        return Some(format!("is {chars} characters long; at most {} are allowed", limit.max_chars));
+        return Some(format!(
+            "is {chars} characters long; at most {} are allowed",
+            limit.max_chars
+        ));
     }
     None
 }
 
-fn check_text(value: &str, limit: TextLimit, field: impl FnOnce() -> String) -> Result<(), RuleViolation> {
+fn check_text(
+    value: &str,
+    limit: TextLimit,
+    field: impl FnOnce() -> String,
+) -> Result<(), RuleViolation> {
     match text_problem(value, limit) {
         None => Ok(()),
         Some(reason) => Err(violation(Rule::Text, field(), reason)),
@@ -314,18 +321,29 @@ fn check_optional_text(
 
 fn check_count(len: usize, max: usize, field: &str, what: &str) -> Result<(), RuleViolation> {
     if len > max {
-        Err(violation(Rule::Text, field, format!("has {len} {what}; at most {max} are allowed")))
+        Err(violation(
+            Rule::Text,
+            field,
+            format!("has {len} {what}; at most {max} are allowed"),
+        ))
     } else {
         Ok(())
     }
 }
 
-fn check_amount(amount: Fen, policy: &Policy, field: impl FnOnce() -> String) -> Result<(), RuleViolation> {
+fn check_amount(
+    amount: Fen,
+    policy: &Policy,
+    field: impl FnOnce() -> String,
+) -> Result<(), RuleViolation> {
     if amount > policy.max_amount {
         Err(violation(
             Rule::Money,
             field(),
-            format!("{amount} is above the policy maximum of {}", policy.max_amount),
+            format!(
+                "{amount} is above the policy maximum of {}",
+                policy.max_amount
+            ),
         ))
     } else {
         Ok(())
@@ -443,7 +461,11 @@ fn validate_key_event(event: &KeyEvent) -> Result<(), RuleViolation> {
                 ));
             }
             if roles.is_empty() {
-                return Err(violation(Rule::Authorisation, "roles", "an officer needs at least one role"));
+                return Err(violation(
+                    Rule::Authorisation,
+                    "roles",
+                    "an officer needs at least one role",
+                ));
             }
             for (i, role) in roles.iter().enumerate() {
                 if roles.get(..i).is_some_and(|earlier| earlier.contains(role)) {
@@ -474,7 +496,11 @@ fn check_code_matches_kind(
             format!(
                 "the code {code} does not match the kind {}: {} codes start with {expected}",
                 kind.as_str(),
-                if kind.is_pharmacy() { "pharmacy" } else { "medical institution" }
+                if kind.is_pharmacy() {
+                    "pharmacy"
+                } else {
+                    "medical institution"
+                }
             ),
         ));
     }
@@ -490,7 +516,11 @@ fn validate_institution_registered(r: &InstitutionRegistered) -> Result<(), Rule
 
 fn validate_institution_updated(r: &InstitutionUpdated) -> Result<(), RuleViolation> {
     if r.changes.is_empty() {
-        return Err(violation(Rule::Text, "changes", "must change at least one field"));
+        return Err(violation(
+            Rule::Text,
+            "changes",
+            "must change at least one field",
+        ));
     }
     if let Some(kind) = r.changes.institution_kind {
         check_code_matches_kind(&r.code, kind, "changes.institution_kind")?;
@@ -585,10 +615,19 @@ fn check_penalty_arithmetic(p: &Penalty, field: &str) -> Result<(), RuleViolatio
 
 fn validate_decision(r: &Decision, policy: &Policy) -> Result<(), RuleViolation> {
     if r.items.is_empty() {
-        return Err(violation(Rule::Reference, "items", "a decision must decide at least one finding"));
+        return Err(violation(
+            Rule::Reference,
+            "items",
+            "a decision must decide at least one finding",
+        ));
     }
     check_count(r.items.len(), MAX_DECISION_ITEMS, "items", "items")?;
-    check_count(r.other_handling.len(), MAX_HANDLINGS, "other_handling", "entries")?;
+    check_count(
+        r.other_handling.len(),
+        MAX_HANDLINGS,
+        "other_handling",
+        "entries",
+    )?;
     let mut seen = HashSet::with_capacity(r.items.len());
     let (mut recovered, mut damages, mut fines) = (0u128, 0u128, 0u128);
     for (i, item) in r.items.iter().enumerate() {
@@ -596,7 +635,10 @@ fn validate_decision(r: &Decision, policy: &Policy) -> Result<(), RuleViolation>
             return Err(violation(
                 Rule::Duplicate,
                 format!("items[{i}].finding_id"),
-                format!("the finding {} is decided twice in this decision", item.finding_id),
+                format!(
+                    "the finding {} is decided twice in this decision",
+                    item.finding_id
+                ),
             ));
         }
         check_amount(item.recovered, policy, || format!("items[{i}].recovered"))?;
@@ -651,7 +693,9 @@ fn validate_decision(r: &Decision, policy: &Policy) -> Result<(), RuleViolation>
     ];
     for (field, computed, stated) in totals {
         if computed != u128::from(stated.get()) {
-            let shown = u64::try_from(computed).map(|c| Fen::new(c).to_string()).unwrap_or_else(|_| format!("{computed} fen"));
+            let shown = u64::try_from(computed)
+                .map(|c| Fen::new(c).to_string())
+                .unwrap_or_else(|_| format!("{computed} fen"));
             return Err(violation(
                 Rule::Arithmetic,
                 field,
@@ -660,7 +704,10 @@ fn validate_decision(r: &Decision, policy: &Policy) -> Result<(), RuleViolation>
         }
     }
     for (i, handling) in r.other_handling.iter().enumerate() {
-        if r.other_handling.get(..i).is_some_and(|earlier| earlier.contains(handling)) {
+        if r.other_handling
+            .get(..i)
+            .is_some_and(|earlier| earlier.contains(handling))
+        {
             return Err(violation(
                 Rule::Duplicate,
                 format!("other_handling[{i}]"),
@@ -690,7 +737,10 @@ fn validate_decision(r: &Decision, policy: &Policy) -> Result<(), RuleViolation>
                     ));
                 }
             }
-            Handling::OrderToCorrect | Handling::Summons | Handling::AgreementTermination | Handling::Referral { .. } => {}
+            Handling::OrderToCorrect
+            | Handling::Summons
+            | Handling::AgreementTermination
+            | Handling::Referral { .. } => {}
         }
     }
     Ok(())
@@ -751,7 +801,11 @@ fn validate_rectification_update(r: &RectificationUpdate) -> Result<(), RuleViol
 
 fn validate_grade_set(r: &GradeSet, policy: &Policy) -> Result<(), RuleViolation> {
     if r.grades.is_empty() {
-        return Err(violation(Rule::GradeRatio, "grades", "a grade set must grade at least one institution"));
+        return Err(violation(
+            Rule::GradeRatio,
+            "grades",
+            "a grade set must grade at least one institution",
+        ));
     }
     check_count(r.grades.len(), MAX_GRADES, "grades", "assignments")?;
     let mut seen = HashSet::with_capacity(r.grades.len());
@@ -768,7 +822,10 @@ fn validate_grade_set(r: &GradeSet, policy: &Policy) -> Result<(), RuleViolation
             return Err(violation(
                 Rule::GradeScore,
                 format!("grades[{i}].score"),
-                format!("{} points is above the maximum of {}", g.score, policy.max_grade_score),
+                format!(
+                    "{} points is above the maximum of {}",
+                    g.score, policy.max_grade_score
+                ),
             ));
         }
         check_optional_text(g.reason.as_ref(), SHORT, || format!("grades[{i}].reason"))?;
@@ -778,7 +835,11 @@ fn validate_grade_set(r: &GradeSet, policy: &Policy) -> Result<(), RuleViolation
     }
     let n = r.grades.len() as u64;
     let Some(expected) = expected_grade_counts(n, policy) else {
-        return Err(violation(Rule::GradeRatio, "grades", "the policy's grade ratio is all zeros"));
+        return Err(violation(
+            Rule::GradeRatio,
+            "grades",
+            "the policy's grade ratio is all zeros",
+        ));
     };
     if counts != expected {
         return Err(violation(
@@ -800,13 +861,20 @@ fn validate_grade_revision(r: &GradeRevision, policy: &Policy) -> Result<(), Rul
         return Err(violation(
             Rule::GradeScore,
             "score",
-            format!("{} points is above the maximum of {}", r.score, policy.max_grade_score),
+            format!(
+                "{} points is above the maximum of {}",
+                r.score, policy.max_grade_score
+            ),
         ));
     }
     check_text(&r.reason, REASON, name("reason"))
 }
 
-fn check_public_text(value: &str, limit: TextLimit, field: impl Fn() -> String) -> Result<(), RuleViolation> {
+fn check_public_text(
+    value: &str,
+    limit: TextLimit,
+    field: impl Fn() -> String,
+) -> Result<(), RuleViolation> {
     check_text(value, limit, &field)?;
     match find_personal_data(value) {
         None => Ok(()),
@@ -822,9 +890,18 @@ fn validate_exposure_notice(r: &ExposureNotice, policy: &Policy) -> Result<(), R
     check_public_text(&r.inspection_period, SHORT, name("inspection_period"))?;
     check_public_text(&r.facts, FACTS, name("facts"))?;
     if r.categories.is_empty() {
-        return Err(violation(Rule::Text, "categories", "a notice names at least one violation category"));
+        return Err(violation(
+            Rule::Text,
+            "categories",
+            "a notice names at least one violation category",
+        ));
     }
-    check_count(r.categories.len(), MAX_CATEGORIES, "categories", "categories")?;
+    check_count(
+        r.categories.len(),
+        MAX_CATEGORIES,
+        "categories",
+        "categories",
+    )?;
     for (i, category) in r.categories.iter().enumerate() {
         check_public_text(category, SHORT, || format!("categories[{i}]"))?;
     }

@@ -565,6 +565,76 @@ mod tests {
         assert_eq!(all.iter().filter(|e| e.is_malformed()).count(), 3);
     }
 
+    /// A signature by `secret` whose R is `r·B + torsion` (mixed order when the torsion
+    /// point is not the identity, small order when `r` is zero).
+    fn crafted(
+        secret: &Scalar,
+        public: &PublicKey,
+        r: Scalar,
+        torsion: EdwardsPoint,
+        message: &[u8],
+    ) -> [u8; 64] {
+        let r_bytes = (EdwardsPoint::mul_base(&r) + torsion).compress().to_bytes();
+        let s = r + challenge(&r_bytes, public.as_bytes(), message) * secret;
+        let mut signature = [0u8; 64];
+        signature[..32].copy_from_slice(&r_bytes);
+        signature[32..].copy_from_slice(s.as_bytes());
+        signature
+    }
+
+    /// The batch equation itself (not the single fallback behind it) accepts valid
+    /// batches that include small-order and mixed-order R, and rejects a corrupted one.
+    #[test]
+    fn batch_equation_accepts_torsion_in_r_and_rejects_corruption() {
+        use curve25519_dalek::constants::EIGHT_TORSION;
+        use rand_core::RngCore;
+        let mut rng = rand_core::OsRng;
+        let signers: Vec<ed25519_dalek::SigningKey> = (1..=3u8)
+            .map(|seed| ed25519_dalek::SigningKey::from_bytes(&[seed; 32]))
+            .collect();
+        for round in 0..20usize {
+            let mut batch = BatchVerifier::new();
+            for i in 0..40usize {
+                let signer = &signers[(i + round) % 3];
+                let public = PublicKey::from_signing_key(signer).unwrap();
+                let message = [round as u8, i as u8];
+                let signature = match i % 3 {
+                    0 => sign(signer, &message),
+                    1 => {
+                        let mut wide = [0u8; 64];
+                        rng.fill_bytes(&mut wide);
+                        let r = Scalar::from_bytes_mod_order_wide(&wide);
+                        crafted(
+                            &signer.to_scalar(),
+                            &public,
+                            r,
+                            EIGHT_TORSION[1 + i % 7],
+                            &message,
+                        )
+                    }
+                    _ => crafted(
+                        &signer.to_scalar(),
+                        &public,
+                        Scalar::ZERO,
+                        EIGHT_TORSION[i % 8],
+                        &message,
+                    ),
+                };
+                batch.push(&public, &message, &signature).unwrap();
+            }
+            assert!(batch.batch_equation_holds(&mut rng), "round {round}");
+            // Corrupt one k: the equation must now fail.
+            batch.ready[round].k += Scalar::ONE;
+            assert!(!batch.batch_equation_holds(&mut rng), "round {round}");
+            assert_eq!(
+                batch.verify(&mut rng),
+                Err(BatchFailure {
+                    failed: vec![round]
+                })
+            );
+        }
+    }
+
     #[test]
     fn key_terms_are_merged_per_key() {
         let key = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);

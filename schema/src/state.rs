@@ -35,10 +35,10 @@ use std::hash::Hash;
 
 use crate::policy::Policy;
 use crate::record::{
-    Correction, Date, Decision, DivisionCode, ExposureNotice, Fen, Finding, GradeRevision, GradeSet, InspectionOpened,
-    InspectionType, InstitutionCode, InstitutionKind, InstitutionRegistered, InstitutionStatus, InstitutionUpdated,
-    KeyEvent, OfficerId, Period, Record, RecordKind, RectificationItem, RectificationStatus, RectificationUpdate,
-    Role,
+    Correction, Date, Decision, DivisionCode, ExposureNotice, Fen, Finding, GradeRevision,
+    GradeSet, InspectionOpened, InspectionType, InstitutionCode, InstitutionKind,
+    InstitutionRegistered, InstitutionStatus, InstitutionUpdated, KeyEvent, OfficerId, Period,
+    Record, RecordKind, RectificationItem, RectificationStatus, RectificationUpdate, Role,
 };
 use crate::rules::{self, Rule, RuleViolation};
 
@@ -61,10 +61,16 @@ pub struct EntryContext {
 pub const fn roles_for(kind: RecordKind) -> &'static [Role] {
     match kind {
         RecordKind::KeyEvent | RecordKind::Correction => &[],
-        RecordKind::InstitutionRegistered | RecordKind::InstitutionUpdated => &[Role::Administrator],
-        RecordKind::InspectionOpened | RecordKind::Finding | RecordKind::RectificationItem => &[Role::Inspector],
+        RecordKind::InstitutionRegistered | RecordKind::InstitutionUpdated => {
+            &[Role::Administrator]
+        }
+        RecordKind::InspectionOpened | RecordKind::Finding | RecordKind::RectificationItem => {
+            &[Role::Inspector]
+        }
         RecordKind::RectificationUpdate => &[Role::Inspector, Role::Adjudicator],
-        RecordKind::Decision | RecordKind::GradeSet | RecordKind::GradeRevision => &[Role::Adjudicator],
+        RecordKind::Decision | RecordKind::GradeSet | RecordKind::GradeRevision => {
+            &[Role::Adjudicator]
+        }
         RecordKind::ExposureNotice => &[Role::Publisher],
     }
 }
@@ -326,7 +332,6 @@ pub struct LogState {
     policy: Policy,
     /// One slot per entry, indexed by seq.
     entries: Vec<EntrySlot>,
-    last_timestamp_ms: Option<u64>,
     bureau_key: Option<[u8; 32]>,
     former_bureau_keys: Vec<[u8; 32]>,
     officers: Vec<Officer>,
@@ -366,7 +371,6 @@ impl LogState {
             division,
             policy,
             entries: Vec::new(),
-            last_timestamp_ms: None,
             bureau_key: None,
             former_bureau_keys: Vec::new(),
             officers: Vec::new(),
@@ -446,12 +450,18 @@ impl LogState {
 
     /// The status of a rectification item, if it exists and is not withdrawn.
     pub fn rectification_status(&self, item_id: &str) -> Option<ItemStatus> {
-        self.items.get(item_id).filter(|(_, i)| !i.withdrawn).map(|(_, i)| i.status)
+        self.items
+            .get(item_id)
+            .filter(|(_, i)| !i.withdrawn)
+            .map(|(_, i)| i.status)
     }
 
     /// The agreement status of a registered institution, if registered here.
     pub fn institution_status(&self, code: &InstitutionCode) -> Option<InstitutionStatus> {
-        self.institutions.get(code).filter(|(_, i)| !i.withdrawn).map(|(_, i)| i.status)
+        self.institutions
+            .get(code)
+            .filter(|(_, i)| !i.withdrawn)
+            .map(|(_, i)| i.status)
     }
 
     /// Whether a case with this id was opened in this log and not withdrawn.
@@ -461,7 +471,9 @@ impl LogState {
 
     /// Whether the finding exists and has a live decision.
     pub fn is_decided(&self, finding_id: &str) -> bool {
-        self.findings.get(finding_id).is_some_and(|(_, f)| f.decision.is_some())
+        self.findings
+            .get(finding_id)
+            .is_some_and(|(_, f)| f.decision.is_some())
     }
 
     /// Counts of cases, findings, decisions, rectification items and notices (live or not).
@@ -502,7 +514,11 @@ impl LogState {
         Date::from_timestamp_ms_china(ctx.timestamp_ms)
     }
 
-    fn check_not_after_entry(ctx: &EntryContext, date: Date, field: &str) -> Result<(), RuleViolation> {
+    fn check_not_after_entry(
+        ctx: &EntryContext,
+        date: Date,
+        field: &str,
+    ) -> Result<(), RuleViolation> {
         match LogState::entry_date(ctx) {
             Some(today) if date > today => Err(violation(
                 Rule::Date,
@@ -542,7 +558,11 @@ impl LogState {
     }
 
     /// Checks, then applies if the record is accepted.
-    pub fn check_and_apply(&mut self, ctx: &EntryContext, record: &Record) -> Result<(), RuleViolation> {
+    pub fn check_and_apply(
+        &mut self,
+        ctx: &EntryContext,
+        record: &Record,
+    ) -> Result<(), RuleViolation> {
         self.check(ctx, record)?;
         self.apply(ctx, record);
         Ok(())
@@ -553,7 +573,10 @@ impl LogState {
             return Err(violation(
                 Rule::Origin,
                 "division",
-                format!("the entry belongs to the log of {}, not of {}", ctx.division, self.division),
+                format!(
+                    "the entry belongs to the log of {}, not of {}",
+                    ctx.division, self.division
+                ),
             ));
         }
         let expected = self.next_seq();
@@ -561,21 +584,17 @@ impl LogState {
             return Err(violation(
                 Rule::Sequence,
                 "seq",
-                format!("the next entry of this log is seq {expected}, not {}", ctx.seq),
+                format!(
+                    "the next entry of this log is seq {expected}, not {}",
+                    ctx.seq
+                ),
             ));
-        }
-        if let Some(last) = self.last_timestamp_ms {
-            if ctx.timestamp_ms < last {
-                return Err(violation(
-                    Rule::Timestamp,
-                    "timestamp_ms",
-                    format!("{} is earlier than the previous entry's {last}", ctx.timestamp_ms),
-                ));
-            }
         }
         let created = match record {
             Record::KeyEvent(KeyEvent::LogCreated {
-                division, bureau_key, ..
+                division,
+                bureau_key,
+                ..
             }) => Some((division, bureau_key)),
             _ => None,
         };
@@ -604,7 +623,10 @@ impl LogState {
             (0, None) => Err(violation(
                 Rule::Genesis,
                 "kind",
-                format!("the first entry of a log must be a log_created key event, not a {}", record.kind()),
+                format!(
+                    "the first entry of a log must be a log_created key event, not a {}",
+                    record.kind()
+                ),
             )),
             (_, Some(_)) => Err(violation(
                 Rule::Genesis,
@@ -615,7 +637,11 @@ impl LogState {
         }
     }
 
-    fn check_authorisation(&self, ctx: &EntryContext, record: &Record) -> Result<(), RuleViolation> {
+    fn check_authorisation(
+        &self,
+        ctx: &EntryContext,
+        record: &Record,
+    ) -> Result<(), RuleViolation> {
         let kind = record.kind();
         if ctx.seq == 0 {
             // Genesis was checked in `check_context`: the named key signs it.
@@ -628,12 +654,17 @@ impl LogState {
                 Err(violation(
                     Rule::Authorisation,
                     "author",
-                    format!("key events must be signed by the current bureau key, not {}…", short_key(&ctx.author)),
+                    format!(
+                        "key events must be signed by the current bureau key, not {}…",
+                        short_key(&ctx.author)
+                    ),
                 ))
             };
         }
         let required: &[Role] = match record {
-            Record::Correction(c) if matches!(c.target_kind, RecordKind::KeyEvent | RecordKind::Correction) => {
+            Record::Correction(c)
+                if matches!(c.target_kind, RecordKind::KeyEvent | RecordKind::Correction) =>
+            {
                 // `rules::validate` refuses these with the `correction` rule.
                 return Ok(());
             }
@@ -646,9 +677,14 @@ impl LogState {
         };
         let Some(officer) = self.officer(&ctx.author) else {
             let reason = if self.bureau_key == Some(ctx.author) {
-                format!("the bureau key signs key events only; {what} must be signed by an officer key")
+                format!(
+                    "the bureau key signs key events only; {what} must be signed by an officer key"
+                )
             } else {
-                format!("the key {}… is not an officer key of this log", short_key(&ctx.author))
+                format!(
+                    "the key {}… is not an officer key of this log",
+                    short_key(&ctx.author)
+                )
             };
             return Err(violation(Rule::Authorisation, "author", reason));
         };
@@ -656,7 +692,10 @@ impl LogState {
             return Err(violation(
                 Rule::Authorisation,
                 "author",
-                format!("the key of officer {} was revoked at seq {revoked}", officer.officer_id),
+                format!(
+                    "the key of officer {} was revoked at seq {revoked}",
+                    officer.officer_id
+                ),
             ));
         }
         if !officer.roles.contains_any(required) {
@@ -688,8 +727,13 @@ impl LogState {
                 }
                 if let Some(officer) = self.officer(&key.0) {
                     let reason = match officer.revoked_seq {
-                        Some(seq) => format!("the key was revoked at seq {seq}; a revoked key is never added again"),
-                        None => format!("the key is already the key of officer {}", officer.officer_id),
+                        Some(seq) => format!(
+                            "the key was revoked at seq {seq}; a revoked key is never added again"
+                        ),
+                        None => format!(
+                            "the key is already the key of officer {}",
+                            officer.officer_id
+                        ),
                     };
                     return Err(violation(Rule::Duplicate, "key", reason));
                 }
@@ -702,7 +746,8 @@ impl LogState {
                     format!("{}… is not an officer key of this log", short_key(&key.0)),
                 )),
                 Some(Officer {
-                    revoked_seq: Some(seq), ..
+                    revoked_seq: Some(seq),
+                    ..
                 }) => Err(violation(
                     Rule::Transition,
                     "key",
@@ -711,7 +756,9 @@ impl LogState {
                 Some(_) => Ok(()),
             },
             KeyEvent::BureauKeyRotated { new_key } => {
-                if self.bureau_key == Some(new_key.0) || self.former_bureau_keys.contains(&new_key.0) {
+                if self.bureau_key == Some(new_key.0)
+                    || self.former_bureau_keys.contains(&new_key.0)
+                {
                     return Err(violation(
                         Rule::Duplicate,
                         "new_key",
@@ -755,8 +802,13 @@ impl LogState {
         Ok(())
     }
 
-    fn check_institution_updated(&self, r: &InstitutionUpdated, replacing: Option<u32>) -> Result<(), RuleViolation> {
-        let Some((_, institution)) = self.institutions.get(&r.code).filter(|(_, i)| !i.withdrawn) else {
+    fn check_institution_updated(
+        &self,
+        r: &InstitutionUpdated,
+        replacing: Option<u32>,
+    ) -> Result<(), RuleViolation> {
+        let Some((_, institution)) = self.institutions.get(&r.code).filter(|(_, i)| !i.withdrawn)
+        else {
             return Err(violation(
                 Rule::Reference,
                 "code",
@@ -815,7 +867,9 @@ impl LogState {
                     ),
                 ));
             }
-            if r.inspection_type == InspectionType::CityDirect && !institution_division.is_within_city_of(&self.division) {
+            if r.inspection_type == InspectionType::CityDirect
+                && !institution_division.is_within_city_of(&self.division)
+            {
                 return Err(violation(
                     Rule::CrossCounty,
                     "institution.division",
@@ -835,7 +889,11 @@ impl LogState {
                 ),
             ));
         }
-        if let Some((_, registered)) = self.institutions.get(&r.institution.code).filter(|(_, i)| !i.withdrawn) {
+        if let Some((_, registered)) = self
+            .institutions
+            .get(&r.institution.code)
+            .filter(|(_, i)| !i.withdrawn)
+        {
             if registered.division != institution_division {
                 return Err(violation(
                     Rule::Reference,
@@ -850,7 +908,12 @@ impl LogState {
         Ok(())
     }
 
-    fn live_case(&self, case_id: &str, rule: Rule, field: &str) -> Result<(u32, &CaseState), RuleViolation> {
+    fn live_case(
+        &self,
+        case_id: &str,
+        rule: Rule,
+        field: &str,
+    ) -> Result<(u32, &CaseState), RuleViolation> {
         match self.cases.get(case_id) {
             Some((_, case)) if case.withdrawn => Err(violation(
                 rule,
@@ -872,10 +935,14 @@ impl LogState {
             return Err(violation(
                 Rule::Duplicate,
                 "finding_id",
-                format!("the finding {} was already recorded in this log", r.finding_id),
+                format!(
+                    "the finding {} was already recorded in this log",
+                    r.finding_id
+                ),
             ));
         }
-        if case.institution_division != self.division && !case.inspection_type.may_cross_divisions() {
+        if case.institution_division != self.division && !case.inspection_type.may_cross_divisions()
+        {
             return Err(violation(
                 Rule::CrossCounty,
                 "case_id",
@@ -902,7 +969,10 @@ impl LogState {
             return Err(violation(
                 Rule::Duplicate,
                 "decision_id",
-                format!("the decision {} was already recorded in this log", r.decision_id),
+                format!(
+                    "the decision {} was already recorded in this log",
+                    r.decision_id
+                ),
             ));
         }
         LogState::check_not_after_entry(ctx, r.decided_on, "decided_on")?;
@@ -910,7 +980,10 @@ impl LogState {
             return Err(violation(
                 Rule::Date,
                 "decided_on",
-                format!("{} is before the case was opened on {}", r.decided_on, case.opened_on),
+                format!(
+                    "{} is before the case was opened on {}",
+                    r.decided_on, case.opened_on
+                ),
             ));
         }
         for (i, item) in r.items.iter().enumerate() {
@@ -926,14 +999,20 @@ impl LogState {
                 return Err(violation(
                     Rule::Reference,
                     field(),
-                    format!("the finding {} belongs to another case, not {}", item.finding_id, r.case_id),
+                    format!(
+                        "the finding {} belongs to another case, not {}",
+                        item.finding_id, r.case_id
+                    ),
                 ));
             }
             if finding.withdrawn {
                 return Err(violation(
                     Rule::Reference,
                     field(),
-                    format!("the finding {} was withdrawn by a correction", item.finding_id),
+                    format!(
+                        "the finding {} was withdrawn by a correction",
+                        item.finding_id
+                    ),
                 ));
             }
             if let Some(decision) = finding.decision {
@@ -941,7 +1020,10 @@ impl LogState {
                     return Err(violation(
                         Rule::Duplicate,
                         field(),
-                        format!("the finding {} is already decided; each finding is decided once", item.finding_id),
+                        format!(
+                            "the finding {} is already decided; each finding is decided once",
+                            item.finding_id
+                        ),
                     ));
                 }
             }
@@ -1001,12 +1083,19 @@ impl LogState {
         Ok(())
     }
 
-    fn check_rectification_item(&self, r: &RectificationItem, replacing: Option<u32>) -> Result<(), RuleViolation> {
+    fn check_rectification_item(
+        &self,
+        r: &RectificationItem,
+        replacing: Option<u32>,
+    ) -> Result<(), RuleViolation> {
         if replacing.is_none() && self.items.find(r.item_id.as_str()).is_some() {
             return Err(violation(
                 Rule::Duplicate,
                 "item_id",
-                format!("the rectification item {} was already recorded in this log", r.item_id),
+                format!(
+                    "the rectification item {} was already recorded in this log",
+                    r.item_id
+                ),
             ));
         }
         match &r.case_id {
@@ -1016,12 +1105,20 @@ impl LogState {
                     return Err(violation(
                         Rule::Reference,
                         "institution",
-                        format!("the case {case_id} concerns {}, not {}", case.institution, r.institution),
+                        format!(
+                            "the case {case_id} concerns {}, not {}",
+                            case.institution, r.institution
+                        ),
                     ));
                 }
             }
             None => {
-                if self.institutions.get(&r.institution).filter(|(_, i)| !i.withdrawn).is_none() {
+                if self
+                    .institutions
+                    .get(&r.institution)
+                    .filter(|(_, i)| !i.withdrawn)
+                    .is_none()
+                {
                     return Err(violation(
                         Rule::Reference,
                         "institution",
@@ -1052,14 +1149,21 @@ impl LogState {
         }
     }
 
-    fn check_rectification_update(&self, ctx: &EntryContext, r: &RectificationUpdate) -> Result<(), RuleViolation> {
+    fn check_rectification_update(
+        &self,
+        ctx: &EntryContext,
+        r: &RectificationUpdate,
+    ) -> Result<(), RuleViolation> {
         let (_, item) = self.live_item(r.item_id.as_str())?;
         LogState::check_not_after_entry(ctx, r.on, "on")?;
         match item.status.next() {
             None => Err(violation(
                 Rule::Transition,
                 "status",
-                format!("the item {} is closed out (销号); nothing follows", r.item_id),
+                format!(
+                    "the item {} is closed out (销号); nothing follows",
+                    r.item_id
+                ),
             )),
             Some(next) if next == r.status => Ok(()),
             Some(next) => Err(violation(
@@ -1091,10 +1195,16 @@ impl LogState {
             return Err(violation(
                 Rule::Duplicate,
                 "period",
-                format!("a grade set for {} {} already exists; revise or correct it", r.division, r.period),
+                format!(
+                    "a grade set for {} {} already exists; revise or correct it",
+                    r.division, r.period
+                ),
             ));
         }
-        let registrations_known = self.registered_per_division.get(&r.division).is_some_and(|&n| n > 0);
+        let registrations_known = self
+            .registered_per_division
+            .get(&r.division)
+            .is_some_and(|&n| n > 0);
         if registrations_known {
             for (i, g) in r.grades.iter().enumerate() {
                 let registered = self
@@ -1105,7 +1215,10 @@ impl LogState {
                     return Err(violation(
                         Rule::Reference,
                         format!("grades[{i}].institution"),
-                        format!("{} is not registered in this log for division {}", g.institution, r.division),
+                        format!(
+                            "{} is not registered in this log for division {}",
+                            g.institution, r.division
+                        ),
                     ));
                 }
             }
@@ -1120,14 +1233,20 @@ impl LogState {
                 return Err(violation(
                     Rule::Reference,
                     "period",
-                    format!("the grade set for {} {} was withdrawn", r.division, r.period),
+                    format!(
+                        "the grade set for {} {} was withdrawn",
+                        r.division, r.period
+                    ),
                 ))
             }
             None => {
                 return Err(violation(
                     Rule::Reference,
                     "period",
-                    format!("there is no grade set for {} {} in this log", r.division, r.period),
+                    format!(
+                        "there is no grade set for {} {} in this log",
+                        r.division, r.period
+                    ),
                 ))
             }
         };
@@ -1135,7 +1254,10 @@ impl LogState {
             return Err(violation(
                 Rule::Reference,
                 "institution",
-                format!("{} is not graded in the set for {} {}", r.institution, r.division, r.period),
+                format!(
+                    "{} is not graded in the set for {} {}",
+                    r.institution, r.division, r.period
+                ),
             ));
         }
         Ok(())
@@ -1151,16 +1273,23 @@ impl LogState {
             return Err(violation(
                 Rule::Duplicate,
                 "notice_id",
-                format!("the notice {} was already published in this log", r.notice_id),
+                format!(
+                    "the notice {} was already published in this log",
+                    r.notice_id
+                ),
             ));
         }
-        let (case_idx, case) = self.live_case(r.case_id.as_str(), Rule::ExposureReference, "case_id")?;
+        let (case_idx, case) =
+            self.live_case(r.case_id.as_str(), Rule::ExposureReference, "case_id")?;
         let (decision_idx, decision) = match self.decisions.get(r.decision_id.as_str()) {
             Some((_, d)) if d.withdrawn => {
                 return Err(violation(
                     Rule::ExposureReference,
                     "decision_id",
-                    format!("the decision {} was withdrawn by a correction", r.decision_id),
+                    format!(
+                        "the decision {} was withdrawn by a correction",
+                        r.decision_id
+                    ),
                 ))
             }
             Some(found) => found,
@@ -1168,7 +1297,10 @@ impl LogState {
                 return Err(violation(
                     Rule::ExposureReference,
                     "decision_id",
-                    format!("no decision {} was recorded in this log; a notice publishes a decision", r.decision_id),
+                    format!(
+                        "no decision {} was recorded in this log; a notice publishes a decision",
+                        r.decision_id
+                    ),
                 ))
             }
         };
@@ -1176,14 +1308,20 @@ impl LogState {
             return Err(violation(
                 Rule::ExposureReference,
                 "decision_id",
-                format!("the decision {} belongs to another case, not {}", r.decision_id, r.case_id),
+                format!(
+                    "the decision {} belongs to another case, not {}",
+                    r.decision_id, r.case_id
+                ),
             ));
         }
         if case.institution != r.institution.code {
             return Err(violation(
                 Rule::ExposureReference,
                 "institution.code",
-                format!("the case {} concerns {}, not {}", r.case_id, case.institution, r.institution.code),
+                format!(
+                    "the case {} concerns {}, not {}",
+                    r.case_id, case.institution, r.institution.code
+                ),
             ));
         }
         if let Some(target) = replacing.and_then(|idx| self.notices.row(idx)) {
@@ -1200,13 +1338,21 @@ impl LogState {
             return Err(violation(
                 Rule::Date,
                 "published_on",
-                format!("{} is before the decision of {}", r.published_on, decision.decided_on),
+                format!(
+                    "{} is before the decision of {}",
+                    r.published_on, decision.decided_on
+                ),
             ));
         }
         Ok(())
     }
 
-    fn check_correction(&self, ctx: &EntryContext, author: u32, c: &Correction) -> Result<(), RuleViolation> {
+    fn check_correction(
+        &self,
+        ctx: &EntryContext,
+        author: u32,
+        c: &Correction,
+    ) -> Result<(), RuleViolation> {
         let Some(slot) = self.slot(c.target_seq).filter(|_| c.target_seq < ctx.seq) else {
             return Err(violation(
                 Rule::Correction,
@@ -1218,7 +1364,10 @@ impl LogState {
             return Err(violation(
                 Rule::Correction,
                 "target_kind",
-                format!("the entry {} is a {}, not a {}", c.target_seq, slot.kind, c.target_kind),
+                format!(
+                    "the entry {} is a {}, not a {}",
+                    c.target_seq, slot.kind, c.target_kind
+                ),
             ));
         }
         if slot.withdrawn {
@@ -1236,7 +1385,8 @@ impl LogState {
                 format!("a replacement keeps the {what} of the entry it corrects"),
             )
         };
-        let within = |result: Result<(), RuleViolation>| result.map_err(|v| v.within("replacement"));
+        let within =
+            |result: Result<(), RuleViolation>| result.map_err(|v| v.within("replacement"));
         let replacement = c.replacement.as_deref();
         match (c.target_kind, replacement) {
             (RecordKind::InstitutionRegistered, Some(Record::InstitutionRegistered(r))) => {
@@ -1246,7 +1396,10 @@ impl LogState {
                 within(self.check_institution_registered(r, Some(object)))
             }
             (RecordKind::InstitutionUpdated, replacement) => {
-                let latest = self.institutions.row(object).and_then(|i| i.last_update_seq);
+                let latest = self
+                    .institutions
+                    .row(object)
+                    .and_then(|i| i.last_update_seq);
                 if latest != Some(c.target_seq) {
                     return Err(violation(
                         Rule::Correction,
@@ -1271,8 +1424,10 @@ impl LogState {
                         if self.cases.find(r.case_id.as_str()) != Some(object) {
                             return Err(identity("case_id", "case id"));
                         }
-                        let same_institution =
-                            self.cases.row(object).is_some_and(|case| case.institution == r.institution.code);
+                        let same_institution = self
+                            .cases
+                            .row(object)
+                            .is_some_and(|case| case.institution == r.institution.code);
                         if live_findings > 0 && !same_institution {
                             return Err(violation(
                                 Rule::Correction,
@@ -1285,7 +1440,9 @@ impl LogState {
                     _ if live_findings > 0 => Err(violation(
                         Rule::Correction,
                         "target_seq",
-                        format!("the case has {live_findings} findings; withdraw them before the case"),
+                        format!(
+                            "the case has {live_findings} findings; withdraw them before the case"
+                        ),
                     )),
                     _ => Ok(()),
                 }
@@ -1310,7 +1467,8 @@ impl LogState {
                         if self.findings.find(r.finding_id.as_str()) != Some(object) {
                             return Err(identity("finding_id", "finding id"));
                         }
-                        let same_case = self.findings.row(object).map(|f| f.case) == self.cases.find(r.case_id.as_str());
+                        let same_case = self.findings.row(object).map(|f| f.case)
+                            == self.cases.find(r.case_id.as_str());
                         if !same_case {
                             return Err(identity("case_id", "case id"));
                         }
@@ -1333,8 +1491,8 @@ impl LogState {
                         if self.decisions.find(r.decision_id.as_str()) != Some(object) {
                             return Err(identity("decision_id", "decision id"));
                         }
-                        let same_case =
-                            self.decisions.row(object).map(|d| d.case) == self.cases.find(r.case_id.as_str());
+                        let same_case = self.decisions.row(object).map(|d| d.case)
+                            == self.cases.find(r.case_id.as_str());
                         if !same_case {
                             return Err(identity("case_id", "case id"));
                         }
@@ -1351,7 +1509,11 @@ impl LogState {
             }
             (RecordKind::RectificationUpdate, replacement) => {
                 let Some(item) = self.items.row(object) else {
-                    return Err(violation(Rule::Correction, "target_seq", "the update's item is unknown"));
+                    return Err(violation(
+                        Rule::Correction,
+                        "target_seq",
+                        "the update's item is unknown",
+                    ));
                 };
                 if item.last_update_seq != Some(c.target_seq) {
                     return Err(violation(
@@ -1380,8 +1542,15 @@ impl LogState {
                 within(self.check_grade_set(r, Some(object)))
             }
             (RecordKind::GradeRevision, Some(Record::GradeRevision(r))) => {
-                let Some(target) = self.revisions.get(usize::try_from(object).unwrap_or(usize::MAX)) else {
-                    return Err(violation(Rule::Correction, "target_seq", "the revision's grade set is unknown"));
+                let Some(target) = self
+                    .revisions
+                    .get(usize::try_from(object).unwrap_or(usize::MAX))
+                else {
+                    return Err(violation(
+                        Rule::Correction,
+                        "target_seq",
+                        "the revision's grade set is unknown",
+                    ));
                 };
                 if self.grade_sets.find(&(r.division, r.period)) != Some(target.set) {
                     return Err(identity("period", "division and period"));
@@ -1509,7 +1678,6 @@ impl LogState {
             withdrawn: false,
             object,
         });
-        self.last_timestamp_ms = Some(self.last_timestamp_ms.map_or(ctx.timestamp_ms, |t| t.max(ctx.timestamp_ms)));
     }
 
     fn apply_key_event(&mut self, seq: u64, event: &KeyEvent) -> u32 {
@@ -1545,7 +1713,10 @@ impl LogState {
             }
             KeyEvent::OfficerRevoked { key, .. } => {
                 let idx = self.officer_index(&key.0);
-                if let Some(officer) = self.officers.get_mut(usize::try_from(idx).unwrap_or(usize::MAX)) {
+                if let Some(officer) = self
+                    .officers
+                    .get_mut(usize::try_from(idx).unwrap_or(usize::MAX))
+                {
                     if officer.revoked_seq.is_none() {
                         officer.revoked_seq = Some(seq);
                     }
@@ -1667,7 +1838,10 @@ impl LogState {
             Some(replacement) => self.apply_replacement(object, replacement),
             None => {
                 self.apply_withdrawal(slot.kind, object);
-                if let Some(s) = usize::try_from(c.target_seq).ok().and_then(|i| self.entries.get_mut(i)) {
+                if let Some(s) = usize::try_from(c.target_seq)
+                    .ok()
+                    .and_then(|i| self.entries.get_mut(i))
+                {
                     s.withdrawn = true;
                 }
             }
@@ -1815,7 +1989,10 @@ mod tests {
             &[Role::Inspector, Role::Adjudicator]
         );
         assert_eq!(roles_for(RecordKind::ExposureNotice), &[Role::Publisher]);
-        assert_eq!(roles_for(RecordKind::InstitutionRegistered), &[Role::Administrator]);
+        assert_eq!(
+            roles_for(RecordKind::InstitutionRegistered),
+            &[Role::Administrator]
+        );
         assert!(roles_for(RecordKind::KeyEvent).is_empty());
     }
 
@@ -1829,7 +2006,10 @@ mod tests {
 
     #[test]
     fn item_status_steps() {
-        assert_eq!(ItemStatus::Open.next(), Some(RectificationStatus::Rectifying));
+        assert_eq!(
+            ItemStatus::Open.next(),
+            Some(RectificationStatus::Rectifying)
+        );
         assert_eq!(ItemStatus::ClosedOut.next(), None);
         assert_eq!(ItemStatus::ClosedOut.previous(), ItemStatus::Verified);
     }

@@ -6,6 +6,8 @@
 //!
 //! This file is not a benchmark: it makes no timing assertions.
 
+#![allow(clippy::unwrap_used)] // Tests may unwrap: a panic is a test failure with a message.
+
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -1245,6 +1247,85 @@ fn encoding_refuses_values_outside_the_subset() {
 }
 
 #[test]
+fn duplicate_keys_are_refused_in_order_too() {
+    struct Adjacent;
+    impl Serialize for Adjacent {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut map = serializer.serialize_map(Some(3))?;
+            map.serialize_entry("a", &1u8)?;
+            map.serialize_entry("a", &2u8)?;
+            map.serialize_entry("bb", &3u8)?;
+            map.end()
+        }
+    }
+    assert_eq!(
+        to_vec(&Adjacent).unwrap_err(),
+        EncodeError::DuplicateMapKey {
+            key: "a".to_owned()
+        }
+    );
+}
+
+#[test]
+fn sequences_of_unknown_length_get_their_head_inserted() {
+    /// Serialises the even numbers below `limit` through an iterator whose length serde
+    /// cannot know in advance, so `serialize_seq(None)` is used.
+    struct Evens(u64);
+    impl Serialize for Evens {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.collect_seq((0..self.0).filter(|n| n % 2 == 0))
+        }
+    }
+    #[derive(Serialize)]
+    struct Holder {
+        zz: Vec<Evens>,
+        a: Evens,
+    }
+    let holder = Holder {
+        zz: vec![Evens(0), Evens(3), Evens(60)],
+        a: Evens(50),
+    };
+    let encoded = to_vec(&holder).unwrap();
+    let expected = TestValue::Map(vec![
+        (
+            "a".to_owned(),
+            TestValue::Array((0..50).step_by(2).map(TestValue::Uint).collect()),
+        ),
+        (
+            "zz".to_owned(),
+            TestValue::Array(vec![
+                TestValue::Array(vec![]),
+                TestValue::Array(vec![TestValue::Uint(0), TestValue::Uint(2)]),
+                TestValue::Array((0..60).step_by(2).map(TestValue::Uint).collect()),
+            ]),
+        ),
+    ]);
+    assert_eq!(encoded, to_vec(&expected).unwrap());
+    // 25 items need the one-byte count form: 0x98 0x19.
+    assert_eq!(&encoded[..5], &[0xa2, 0x61, b'a', 0x98, 0x19]);
+    assert_eq!(from_slice::<TestValue>(&encoded).unwrap(), expected);
+}
+
+#[test]
+fn ignored_values_are_still_checked_strictly() {
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Small {
+        a: u64,
+    }
+    // {"a": 1, "zz": {"b": 1, "a": 2}}: the unknown field's keys are out of order.
+    let bytes = hex("a2 6161 01 627a7a a2 6162 01 6161 02");
+    assert_eq!(
+        from_slice::<Small>(&bytes).unwrap_err(),
+        DecodeError::MapKeysOutOfOrder { offset: 11 }
+    );
+    let bytes = hex("a2 6161 01 627a7a 62 c328");
+    assert_eq!(
+        from_slice::<Small>(&bytes).unwrap_err(),
+        DecodeError::InvalidUtf8 { offset: 7 }
+    );
+}
+
+#[test]
 fn encoder_serialize_appends_or_leaves_the_buffer_unchanged() {
     let mut encoder = Encoder::new();
     encoder.array(2).uint(7);
@@ -1726,6 +1807,22 @@ fn arbitrary_value() -> impl Strategy<Value = TestValue> {
     })
 }
 
+/// Reverses the entry order of every map (keys stay unique), so that the serializer has to
+/// sort them.
+fn reverse_maps(value: TestValue) -> TestValue {
+    match value {
+        TestValue::Array(items) => TestValue::Array(items.into_iter().map(reverse_maps).collect()),
+        TestValue::Map(entries) => TestValue::Map(
+            entries
+                .into_iter()
+                .rev()
+                .map(|(key, value)| (key, reverse_maps(value)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 /// Checks the fuzz property on arbitrary bytes: no panic; `validate`, the serde decoder
 /// and the low-level decoder agree; and accepted bytes re-encode exactly.
 fn check_arbitrary_bytes(bytes: &[u8]) {
@@ -1777,6 +1874,13 @@ proptest! {
         let mut decoder = Decoder::new(&encoded);
         prop_assert_eq!(&TestValue::decode_low_level(&mut decoder).unwrap(), &value);
         decoder.finish().unwrap();
+    }
+
+    #[test]
+    fn map_entry_order_does_not_change_the_encoding(value in arbitrary_value()) {
+        let canonical = to_vec(&value).unwrap();
+        let reversed = reverse_maps(value.clone());
+        prop_assert_eq!(to_vec(&reversed).unwrap(), canonical);
     }
 
     #[test]

@@ -9,7 +9,9 @@ use std::fs;
 use std::path::PathBuf;
 
 use yibao_schema::policy::Policy;
-use yibao_schema::record::{Bytes32, DivisionCode, Fen, KeyEvent, OfficerId, Record, RecordKind, Role};
+use yibao_schema::record::{
+    Bytes32, DivisionCode, Fen, KeyEvent, OfficerId, Record, RecordKind, Role,
+};
 use yibao_schema::state::{EntryContext, ItemStatus, LogState};
 
 const BUREAU: [u8; 32] = [0xB0; 32];
@@ -108,19 +110,33 @@ impl Replay {
 #[test]
 fn every_example_record_is_accepted_in_file_order() {
     let files = example_files();
-    assert!(files.len() >= 7, "expected the example files, found {}", files.len());
+    assert!(
+        files.len() >= 7,
+        "expected the example files, found {}",
+        files.len()
+    );
     let mut replay = Replay::new();
     let mut total_records = 0;
     for (_name, records) in &files {
         for record in records {
-            assert_ne!(record.kind(), RecordKind::KeyEvent, "example files hold no key events");
+            assert_ne!(
+                record.kind(),
+                RecordKind::KeyEvent,
+                "example files hold no key events"
+            );
             replay.append(author_for(record.kind()), record);
             total_records += 1;
         }
     }
     assert_eq!(replay.state.next_seq(), 5 + total_records);
-    assert_eq!(replay.state.rectification_status("LLYB-2021-ZG-001"), Some(ItemStatus::ClosedOut));
-    assert_eq!(replay.state.rectification_status("LLYB-2021-ZG-007"), Some(ItemStatus::Open));
+    assert_eq!(
+        replay.state.rectification_status("LLYB-2021-ZG-001"),
+        Some(ItemStatus::ClosedOut)
+    );
+    assert_eq!(
+        replay.state.rectification_status("LLYB-2021-ZG-007"),
+        Some(ItemStatus::Open)
+    );
     assert!(replay.state.is_decided("LLYB-2021-JC-001-F3"));
     assert!(!replay.state.is_decided("LLYB-2021-HC-002-F1"));
 }
@@ -150,10 +166,16 @@ fn liulin_decision_totals_335529_yuan() {
         })
         .expect("the Liulin decision");
     assert_eq!(decision.totals.recovered, Fen::from_yuan(111_843).unwrap());
-    assert_eq!(decision.totals.damages, Fen::from_yuan(2 * 111_843).unwrap());
+    assert_eq!(
+        decision.totals.damages,
+        Fen::from_yuan(2 * 111_843).unwrap()
+    );
     assert_eq!(decision.totals.total, Fen::new(33_552_900));
     assert_eq!(decision.totals.total, Fen::from_yuan(335_529).unwrap());
-    assert_eq!(decision.settlement_month.map(|m| m.to_string()).as_deref(), Some("2021-06"));
+    assert_eq!(
+        decision.settlement_month.map(|m| m.to_string()).as_deref(),
+        Some("2021-06")
+    );
 }
 
 #[test]
@@ -175,7 +197,13 @@ fn phantom_beds_case_carries_exact_fractional_multiples() {
             (fine.multiple.unwrap().to_string(), fine.amount.get())
         })
         .collect();
-    assert_eq!(fines, vec![("1.5".to_string(), 4_815_000), ("3.5".to_string(), 13_650_000)]);
+    assert_eq!(
+        fines,
+        vec![
+            ("1.5".to_string(), 4_815_000),
+            ("3.5".to_string(), 13_650_000)
+        ]
+    );
 }
 
 #[test]
@@ -193,10 +221,17 @@ fn example_records_survive_a_json_round_trip() {
 fn example_records_survive_a_payload_round_trip() {
     for (name, records) in example_files() {
         for record in records {
-            let bytes = record.encode_payload().unwrap_or_else(|e| panic!("{name}: {e}"));
-            let back = Record::decode_payload(record.kind(), &bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let bytes = record
+                .encode_payload()
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let back = Record::decode_payload(record.kind(), &bytes)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(back, record, "{name}");
-            assert_eq!(back.encode_payload().unwrap(), bytes, "{name}: re-encoding differs");
+            assert_eq!(
+                back.encode_payload().unwrap(),
+                bytes,
+                "{name}: re-encoding differs"
+            );
         }
     }
 }

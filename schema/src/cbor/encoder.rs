@@ -172,7 +172,9 @@ impl Encoder {
     }
 
     /// Appends one serde value in canonical form (as [`super::to_vec`] would encode it).
-    /// On error nothing is appended.
+    /// On error nothing is appended. The nesting limit counts from the value itself: arrays
+    /// and maps the caller opened around it are not counted, so keep the total within
+    /// [`super::MAX_DEPTH`].
     pub fn serialize<T: Serialize + ?Sized>(
         &mut self,
         value: &T,

@@ -31,6 +31,13 @@
 //! `is_human_readable()` is false on both sides, so types pick their binary form (for
 //! example 32-byte keys as byte strings rather than hex).
 //!
+//! # Errors
+//!
+//! Decoding errors carry the byte offset of the offending item's first byte. A declared
+//! length or count larger than what remains of the input is [`DecodeError::LengthTooLarge`]
+//! (so a truncated string or array reports that, never allocating from the length); input
+//! that ends inside an item head or before an item is [`DecodeError::UnexpectedEnd`].
+//!
 //! This module deliberately does not do general-purpose CBOR: it cannot represent floats
 //! or tags, and it refuses every input it would not itself have written.
 

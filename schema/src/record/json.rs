@@ -8,7 +8,9 @@
 
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
+use serde::de::{
+    self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
+};
 use serde::forward_to_deserialize_any;
 use serde_json::{Map, Value};
 
@@ -134,7 +136,9 @@ impl<'de> Deserializer<'de> for PathDeserializer<'de> {
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
         if self.value.is_null() {
             let path = self.path;
-            visitor.visit_none().map_err(|e: JsonError| e.located(&path))
+            visitor
+                .visit_none()
+                .map_err(|e: JsonError| e.located(&path))
         } else {
             visitor.visit_some(self)
         }
@@ -194,7 +198,10 @@ struct PathSeq<'a, 'p> {
 impl<'de> SeqAccess<'de> for PathSeq<'de, '_> {
     type Error = JsonError;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, JsonError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, JsonError> {
         match self.items.next() {
             Some((index, value)) => seed
                 .deserialize(PathDeserializer::new(value, join_index(self.path, index)))
@@ -217,11 +224,15 @@ struct PathMap<'a, 'p> {
 impl<'de> MapAccess<'de> for PathMap<'de, '_> {
     type Error = JsonError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, JsonError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, JsonError> {
         match self.entries.next() {
             Some((key, value)) => {
                 self.pending = Some((key, value));
-                seed.deserialize(de::value::BorrowedStrDeserializer::new(key)).map(Some)
+                seed.deserialize(de::value::BorrowedStrDeserializer::new(key))
+                    .map(Some)
             }
             None => Ok(None),
         }
@@ -229,8 +240,12 @@ impl<'de> MapAccess<'de> for PathMap<'de, '_> {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, JsonError> {
         match self.pending.take() {
-            Some((key, value)) => seed.deserialize(PathDeserializer::new(value, join_field(self.path, key))),
-            None => Err(de::Error::custom("a map value was requested before its key")),
+            Some((key, value)) => {
+                seed.deserialize(PathDeserializer::new(value, join_field(self.path, key)))
+            }
+            None => Err(de::Error::custom(
+                "a map value was requested before its key",
+            )),
         }
     }
 
@@ -249,8 +264,13 @@ impl<'de> EnumAccess<'de> for PathEnum<'de> {
     type Error = JsonError;
     type Variant = PathVariant<'de>;
 
-    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, PathVariant<'de>), JsonError> {
-        let variant = seed.deserialize(de::value::BorrowedStrDeserializer::<JsonError>::new(self.variant))?;
+    fn variant_seed<V: DeserializeSeed<'de>>(
+        self,
+        seed: V,
+    ) -> Result<(V::Value, PathVariant<'de>), JsonError> {
+        let variant = seed.deserialize(de::value::BorrowedStrDeserializer::<JsonError>::new(
+            self.variant,
+        ))?;
         let path = if self.value.is_some() {
             join_field(&self.path, self.variant)
         } else {
@@ -277,28 +297,45 @@ impl<'de> VariantAccess<'de> for PathVariant<'de> {
     fn unit_variant(self) -> Result<(), JsonError> {
         match self.value {
             None | Some(Value::Null) => Ok(()),
-            Some(_) => Err(JsonError::at(self.path, "this variant takes no value; write it as a plain string")),
+            Some(_) => Err(JsonError::at(
+                self.path,
+                "this variant takes no value; write it as a plain string",
+            )),
         }
     }
 
     fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, JsonError> {
         match self.value {
             Some(value) => seed.deserialize(PathDeserializer::new(value, self.path)),
-            None => Err(JsonError::at(self.path, "this variant needs a value: write {\"variant\": value}")),
+            None => Err(JsonError::at(
+                self.path,
+                "this variant needs a value: write {\"variant\": value}",
+            )),
         }
     }
 
-    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, JsonError> {
+    fn tuple_variant<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, JsonError> {
         match self.value {
             Some(value) => PathDeserializer::new(value, self.path).deserialize_any(visitor),
             None => Err(JsonError::at(self.path, "this variant needs a value")),
         }
     }
 
-    fn struct_variant<V: Visitor<'de>>(self, _fields: &'static [&'static str], visitor: V) -> Result<V::Value, JsonError> {
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, JsonError> {
         match self.value {
             Some(value) => PathDeserializer::new(value, self.path).deserialize_any(visitor),
-            None => Err(JsonError::at(self.path, "this variant needs its fields: write {\"variant\": {…}}")),
+            None => Err(JsonError::at(
+                self.path,
+                "this variant needs its fields: write {\"variant\": {…}}",
+            )),
         }
     }
 }

@@ -114,12 +114,17 @@ impl fmt::Display for Fen {
         let yuan = self.0 / 100;
         let fen = self.0 % 100;
         let digits = yuan.to_string();
+        // Groups of three from the right: the first group takes the remainder.
+        let first = match digits.len() % 3 {
+            0 => digits.len().min(3),
+            n => n,
+        };
+        let (head, tail) = digits.split_at(first);
         let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
-                grouped.push(',');
-            }
-            grouped.push(c);
+        grouped.push_str(head);
+        for chunk in tail.as_bytes().chunks(3) {
+            grouped.push(',');
+            grouped.push_str(std::str::from_utf8(chunk).unwrap_or(""));
         }
         write!(f, "{grouped}.{fen:02} yuan")
     }
@@ -143,9 +148,11 @@ impl<'de> Deserialize<'de> for Fen {
                 Ok(Fen(v))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Fen, E> {
-                u64::try_from(v)
-                    .map(Fen)
-                    .map_err(|_| E::custom(format!("amount {v} is negative; amounts are never negative")))
+                u64::try_from(v).map(Fen).map_err(|_| {
+                    E::custom(format!(
+                        "amount {v} is negative; amounts are never negative"
+                    ))
+                })
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Fen, E> {
                 Err(E::custom(format!(
@@ -202,7 +209,9 @@ impl Multiple {
             None => (s, None),
         };
         if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(err("must be a decimal number such as \"1.5\" or \"2\" (no sign, no exponent)"));
+            return Err(err(
+                "must be a decimal number such as \"1.5\" or \"2\" (no sign, no exponent)",
+            ));
         }
         if whole.len() > 6 {
             return Err(err("is too large (at most 999999.999)"));
@@ -217,7 +226,9 @@ impl Multiple {
                 return Err(err("must have digits after the decimal point"));
             }
             if frac.len() > 3 {
-                return Err(err("has more than 3 decimal places; multiples are exact to 0.001"));
+                return Err(err(
+                    "has more than 3 decimal places; multiples are exact to 0.001",
+                ));
             }
             let mut scale = 100;
             for b in frac.bytes() {
@@ -318,13 +329,25 @@ impl DivisionCode {
     pub fn parse(s: &str) -> Result<Self, ValueError> {
         let bytes = s.as_bytes();
         let Ok(code) = <[u8; 6]>::try_from(bytes) else {
-            return Err(ValueError::new("division code", s, "must be exactly 6 digits (GB/T 2260), e.g. \"141125\""));
+            return Err(ValueError::new(
+                "division code",
+                s,
+                "must be exactly 6 digits (GB/T 2260), e.g. \"141125\"",
+            ));
         };
         if !code.iter().all(u8::is_ascii_digit) {
-            return Err(ValueError::new("division code", s, "must be exactly 6 digits (GB/T 2260), e.g. \"141125\""));
+            return Err(ValueError::new(
+                "division code",
+                s,
+                "must be exactly 6 digits (GB/T 2260), e.g. \"141125\"",
+            ));
         }
         if !PROVINCE_PREFIXES.iter().any(|p| p[..] == code[..2]) {
-            return Err(ValueError::new("division code", s, "does not start with a GB/T 2260 province code"));
+            return Err(ValueError::new(
+                "division code",
+                s,
+                "does not start with a GB/T 2260 province code",
+            ));
         }
         Ok(DivisionCode(code))
     }
@@ -353,7 +376,10 @@ impl fmt::Display for DivisionCode {
         f.write_str(self.as_str())
     }
 }
-string_serde!(DivisionCode, "a 6-digit division code as a string, e.g. \"141125\"");
+string_serde!(
+    DivisionCode,
+    "a 6-digit division code as a string, e.g. \"141125\""
+);
 
 /// A national medical-insurance institution code (定点医药机构编码): `H` + 11 digits for
 /// medical institutions, `P` + 11 digits for retail pharmacies, e.g. `H14112500001`.
@@ -389,7 +415,10 @@ impl fmt::Display for InstitutionCode {
         f.write_str(self.as_str())
     }
 }
-string_serde!(InstitutionCode, "an institution code as a string, e.g. \"H14112500001\"");
+string_serde!(
+    InstitutionCode,
+    "an institution code as a string, e.g. \"H14112500001\""
+);
 
 // ---------------------------------------------------------------------------------------
 // Dates and periods
@@ -408,7 +437,11 @@ fn parse_year(what: &'static str, input: &str, digits: &str) -> Result<i32, Valu
         .parse()
         .map_err(|_| ValueError::new(what, input, "the year must be 4 digits"))?;
     if !(MIN_YEAR..=MAX_YEAR).contains(&year) {
-        return Err(ValueError::new(what, input, format!("the year must be between {MIN_YEAR} and {MAX_YEAR}")));
+        return Err(ValueError::new(
+            what,
+            input,
+            format!("the year must be between {MIN_YEAR} and {MAX_YEAR}"),
+        ));
     }
     Ok(year)
 }
@@ -431,14 +464,17 @@ impl Date {
     pub fn parse(s: &str) -> Result<Self, ValueError> {
         let shape = "must be a date written YYYY-MM-DD, e.g. \"2021-06-30\"";
         let mut parts = s.split('-');
-        let (Some(y), Some(m), Some(d), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(y), Some(m), Some(d), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(ValueError::new("date", s, shape));
         };
         let year = parse_year("date", s, y)?;
         let (Some(month), Some(day)) = (parse_two_digits(m), parse_two_digits(d)) else {
             return Err(ValueError::new("date", s, shape));
         };
-        Self::from_ymd(year, month, day).ok_or_else(|| ValueError::new("date", s, "is not a real calendar date"))
+        Self::from_ymd(year, month, day)
+            .ok_or_else(|| ValueError::new("date", s, "is not a real calendar date"))
     }
 
     /// The date `year-month-day`, or `None` if there is no such day.
@@ -447,7 +483,9 @@ impl Date {
             return None;
         }
         let month = time::Month::try_from(month).ok()?;
-        time::Date::from_calendar_date(year, month, day).ok().map(Date)
+        time::Date::from_calendar_date(year, month, day)
+            .ok()
+            .map(Date)
     }
 
     /// The date in China Standard Time (UTC+8) of a timestamp in milliseconds since the
@@ -492,7 +530,13 @@ impl Date {
 
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year(), self.month(), self.day())
+        write!(
+            f,
+            "{:04}-{:02}-{:02}",
+            self.year(),
+            self.month(),
+            self.day()
+        )
     }
 }
 string_serde!(Date, "a date as a string, YYYY-MM-DD");
@@ -555,7 +599,8 @@ pub enum Period {
 impl Period {
     /// Parses `YYYY`, `YYYY-H1|H2` or `YYYY-Q1..Q4`.
     pub fn parse(s: &str) -> Result<Self, ValueError> {
-        let shape = "must be a year (\"2023\"), a half year (\"2023-H1\") or a quarter (\"2023-Q3\")";
+        let shape =
+            "must be a year (\"2023\"), a half year (\"2023-H1\") or a quarter (\"2023-Q3\")";
         let (y, rest) = match s.split_once('-') {
             Some((y, rest)) => (y, Some(rest)),
             None => (s, None),
@@ -590,7 +635,10 @@ impl fmt::Display for Period {
         }
     }
 }
-string_serde!(Period, "a period as a string, e.g. \"2023\", \"2023-H1\" or \"2023-Q4\"");
+string_serde!(
+    Period,
+    "a period as a string, e.g. \"2023\", \"2023-H1\" or \"2023-Q4\""
+);
 
 // ---------------------------------------------------------------------------------------
 // Identifiers
@@ -604,7 +652,11 @@ fn check_id(what: &'static str, s: &str) -> Result<(), ValueError> {
         return Err(ValueError::new(what, s, "must not be empty"));
     }
     if s.chars().count() > MAX_ID_CHARS {
-        return Err(ValueError::new(what, s, format!("is longer than {MAX_ID_CHARS} characters")));
+        return Err(ValueError::new(
+            what,
+            s,
+            format!("is longer than {MAX_ID_CHARS} characters"),
+        ));
     }
     if s.chars().any(char::is_control) {
         return Err(ValueError::new(what, s, "contains a control character"));
@@ -690,11 +742,20 @@ pub struct Bytes32(pub [u8; 32]);
 impl Bytes32 {
     /// Parses 64 lowercase hex digits.
     pub fn parse_hex(s: &str) -> Result<Self, ValueError> {
-        if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-            return Err(ValueError::new("32-byte value", s, "must be 64 lowercase hex digits"));
+        if s.len() != 64
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err(ValueError::new(
+                "32-byte value",
+                s,
+                "must be 64 lowercase hex digits",
+            ));
         }
         let mut out = [0u8; 32];
-        hex::decode_to_slice(s, &mut out).map_err(|e| ValueError::new("32-byte value", s, e.to_string()))?;
+        hex::decode_to_slice(s, &mut out)
+            .map_err(|e| ValueError::new("32-byte value", s, e.to_string()))?;
         Ok(Bytes32(out))
     }
 
@@ -747,7 +808,9 @@ impl<'de> Deserialize<'de> for Bytes32 {
         impl<'de> de::Visitor<'de> for Bytes32Visitor {
             type Value = Bytes32;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("32 bytes: 64 lowercase hex digits in JSON, a 32-byte byte string in CBOR")
+                f.write_str(
+                    "32 bytes: 64 lowercase hex digits in JSON, a 32-byte byte string in CBOR",
+                )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Bytes32, E> {
                 Bytes32::parse_hex(v).map_err(E::custom)
@@ -780,7 +843,9 @@ mod tests {
             assert_eq!(m.thousandths(), thousandths, "{text}");
             assert_eq!(m.to_string(), shown, "{text}");
         }
-        for bad in ["1.5555", "-1", "+1", "1e3", "", ".5", "1.", "1,5", "1234567"] {
+        for bad in [
+            "1.5555", "-1", "+1", "1e3", "", ".5", "1.", "1,5", "1234567",
+        ] {
             assert!(Multiple::parse(bad).is_err(), "{bad} should be refused");
         }
     }
@@ -789,19 +854,31 @@ mod tests {
     fn fen_displays_as_grouped_yuan() {
         assert_eq!(Fen::new(33_552_900).to_string(), "335,529.00 yuan");
         assert_eq!(Fen::new(5).to_string(), "0.05 yuan");
+        assert_eq!(Fen::new(100_000_000).to_string(), "1,000,000.00 yuan");
+        assert_eq!(Fen::new(12_345_600).to_string(), "123,456.00 yuan");
         assert_eq!(Fen::from_yuan(111_843), Some(Fen::new(11_184_300)));
     }
 
     #[test]
     fn codes_are_checked() {
         assert!(DivisionCode::parse("141125").is_ok());
-        assert_eq!(DivisionCode::parse("141125").unwrap().city().as_str(), "141100");
+        assert_eq!(
+            DivisionCode::parse("141125").unwrap().city().as_str(),
+            "141100"
+        );
         for bad in ["14112", "1411255", "99a125", "991125", "000000"] {
             assert!(DivisionCode::parse(bad).is_err(), "{bad}");
         }
         assert!(InstitutionCode::parse("H14112500001").is_ok());
-        assert!(InstitutionCode::parse("P14112500001").unwrap().is_pharmacy());
-        for bad in ["X14112500001", "H1411250000", "h14112500001", "H1411250000a"] {
+        assert!(InstitutionCode::parse("P14112500001")
+            .unwrap()
+            .is_pharmacy());
+        for bad in [
+            "X14112500001",
+            "H1411250000",
+            "h14112500001",
+            "H1411250000a",
+        ] {
             assert!(InstitutionCode::parse(bad).is_err(), "{bad}");
         }
     }
@@ -809,7 +886,13 @@ mod tests {
     #[test]
     fn dates_months_periods() {
         assert!(Date::parse("2024-02-29").is_ok());
-        for bad in ["2023-02-29", "2021-6-30", "2021/06/30", "21-06-30", "2021-06-30T00:00"] {
+        for bad in [
+            "2023-02-29",
+            "2021-6-30",
+            "2021/06/30",
+            "21-06-30",
+            "2021-06-30T00:00",
+        ] {
             assert!(Date::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(Month::parse("2021-06").unwrap().to_string(), "2021-06");
@@ -822,8 +905,14 @@ mod tests {
         }
         // 2021-06-30T16:00:00Z is 2021-07-01 00:00 in Beijing.
         let ms = 1_625_068_800_000;
-        assert_eq!(Date::from_timestamp_ms_china(ms).unwrap().to_string(), "2021-07-01");
-        assert_eq!(Date::from_timestamp_ms_china(ms - 1).unwrap().to_string(), "2021-06-30");
+        assert_eq!(
+            Date::from_timestamp_ms_china(ms).unwrap().to_string(),
+            "2021-07-01"
+        );
+        assert_eq!(
+            Date::from_timestamp_ms_china(ms - 1).unwrap().to_string(),
+            "2021-06-30"
+        );
     }
 
     #[test]

@@ -48,7 +48,16 @@ pub fn is_masked_person(s: &str) -> bool {
 }
 
 /// Role words after which a full name would identify a private person.
-const ROLE_WORDS: [&str; 8] = ["患者", "参保人", "医生", "院长", "负责人", "法定代表人", "药师", "护士"];
+const ROLE_WORDS: [&str; 8] = [
+    "患者",
+    "参保人",
+    "医生",
+    "院长",
+    "负责人",
+    "法定代表人",
+    "药师",
+    "护士",
+];
 
 /// Common single-character surnames, without those that are everyday words after a role
 /// word (see the module documentation).
@@ -57,9 +66,10 @@ const SURNAMES: &str = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高�
 /// Two-character (compound) surnames. In a masked person a two-character surname must be
 /// one of these, so that 张三某 (a given name leaking before 某) is refused.
 const COMPOUND_SURNAMES: [&str; 40] = [
-    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒", "夏侯", "令狐",
-    "端木", "百里", "东郭", "南宫", "西门", "独孤", "呼延", "闻人", "澹台", "公冶", "宗政", "濮阳", "太叔", "申屠",
-    "钟离", "仲孙", "拓跋", "万俟", "司空", "左丘", "乐正", "第五", "赫连", "淳于", "单于", "轩辕",
+    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒",
+    "夏侯", "令狐", "端木", "百里", "东郭", "南宫", "西门", "独孤", "呼延", "闻人", "澹台", "公冶",
+    "宗政", "濮阳", "太叔", "申屠", "钟离", "仲孙", "拓跋", "万俟", "司空", "左丘", "乐正", "第五",
+    "赫连", "淳于", "单于", "轩辕",
 ];
 
 /// Characters after 周 that make it a weekday (周一 … 周日, 周末), not a surname.
@@ -102,20 +112,35 @@ fn find_number(chars: &[char]) -> Option<String> {
         let next = chars.get(i);
         let len = digits.len();
         if len == 18 && !is_ascii_letter_or_digit(next) {
-            return Some(format!("contains what looks like a resident ID number ({}…); remove it", digits.get(..6).unwrap_or("")));
+            return Some(format!(
+                "contains what looks like a resident ID number ({}…); remove it",
+                digits.get(..6).unwrap_or("")
+            ));
         }
-        if len == 17 && matches!(next, Some('X' | 'x')) && !is_ascii_letter_or_digit(chars.get(i + 1)) {
-            return Some(format!("contains what looks like a resident ID number ({}…); remove it", digits.get(..6).unwrap_or("")));
+        if len == 17
+            && matches!(next, Some('X' | 'x'))
+            && !is_ascii_letter_or_digit(chars.get(i + 1))
+        {
+            return Some(format!(
+                "contains what looks like a resident ID number ({}…); remove it",
+                digits.get(..6).unwrap_or("")
+            ));
         }
-        let mobile_prefix = |d: &str| d.starts_with('1') && matches!(d.as_bytes().get(1), Some(b'3'..=b'9'));
+        let mobile_prefix =
+            |d: &str| d.starts_with('1') && matches!(d.as_bytes().get(1), Some(b'3'..=b'9'));
         if len == 11 && mobile_prefix(&digits) && !is_ascii_letter_or_digit(next) {
-            return Some(format!("contains what looks like a mobile number ({}…); remove it", digits.get(..3).unwrap_or("")));
+            return Some(format!(
+                "contains what looks like a mobile number ({}…); remove it",
+                digits.get(..3).unwrap_or("")
+            ));
         }
         // A mobile number written in groups: 138-1234-5678 or 138 1234 5678.
         if len == 3 && mobile_prefix(&digits) {
             if let Some(end) = grouped_tail(chars, i) {
                 if !is_ascii_letter_or_digit(chars.get(end)) {
-                    return Some(format!("contains what looks like a mobile number ({digits}…); remove it"));
+                    return Some(format!(
+                        "contains what looks like a mobile number ({digits}…); remove it"
+                    ));
                 }
             }
         }
@@ -153,14 +178,15 @@ fn find_named_role(text: &str) -> Option<String> {
                     rest = rest.get(c.len_utf8()..).unwrap_or("");
                 }
             }
-            let surname = if let Some(compound) = COMPOUND_SURNAMES.iter().find(|s| rest.starts_with(**s)) {
-                *compound
-            } else {
-                match rest.chars().next() {
-                    Some(c) if SURNAMES.contains(c) => rest.get(..c.len_utf8()).unwrap_or(""),
-                    _ => continue,
-                }
-            };
+            let surname =
+                if let Some(compound) = COMPOUND_SURNAMES.iter().find(|s| rest.starts_with(**s)) {
+                    *compound
+                } else {
+                    match rest.chars().next() {
+                        Some(c) if SURNAMES.contains(c) => rest.get(..c.len_utf8()).unwrap_or(""),
+                        _ => continue,
+                    }
+                };
             let given = rest.get(surname.len()..).unwrap_or("");
             let mut given_chars = given.chars();
             let Some(first) = given_chars.next() else {
@@ -172,7 +198,15 @@ fn find_named_role(text: &str) -> Option<String> {
             if surname == "周" && WEEKDAY_AFTER_ZHOU.contains(first) {
                 continue;
             }
-            let name: String = surname.chars().chain(given.chars().take_while(|c| is_han(*c) && *c != MASK).take(2)).collect();
+            let name: String = surname
+                .chars()
+                .chain(
+                    given
+                        .chars()
+                        .take_while(|c| is_han(*c) && *c != MASK)
+                        .take(2),
+                )
+                .collect();
             return Some(format!(
                 "“{role}{name}” looks like a full personal name after a role word; write the surname followed by 某 ({surname}某) (heuristic check)"
             ));
@@ -202,7 +236,17 @@ mod tests {
         for good in ["景某", "钱某某", "欧阳某", "欧阳某某"] {
             assert!(is_masked_person(good), "{good}");
         }
-        for bad in ["景", "景某某某", "张三", "某某", "景某a", "John某", "某景某", "欧阳三某", "张三某"] {
+        for bad in [
+            "景",
+            "景某某某",
+            "张三",
+            "某某",
+            "景某a",
+            "John某",
+            "某景某",
+            "欧阳三某",
+            "张三某",
+        ] {
             assert!(!is_masked_person(bad), "{bad}");
         }
     }

@@ -1,0 +1,525 @@
+//! Tamper tests: damage a copy of a pristine ledger and check that the damage is always
+//! caught — a clean refusal to open or a failed verification report, never a panic and
+//! never a silent pass over changed data.
+//!
+//! Two kinds of damage:
+//! * logical, through sled itself: one row of one table (entries E, tree nodes N,
+//!   checkpoints C, head H, metadata M, statement index S) has a bit flipped, is
+//!   truncated or is deleted, or two entry rows are swapped. The outcome must be a
+//!   refusal or a failed report that names the log (and, for entries, the entry's seq
+//!   wherever the report can know it);
+//! * raw, on the files: a byte flipped or the file truncated at a random offset of a
+//!   random file (sled's `db`, `conf`, `snap.*`, and the `heads` file). Here a third
+//!   outcome is allowed: the ledger verifies and every entry and checkpoint reads back
+//!   byte-identical to the pristine copy (the damage hit space nothing uses).
+//!
+//! Every run is seeded (ChaCha8), so a failure names its seed, iteration and damage and
+//! reproduces.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use yibao_ledger::keys::{self, tag};
+use yibao_ledger::store::{Ledger, StoreError, CHECKPOINT_RETAIN_EVERY, HEADS_FILE, STORED_MIN_LEVEL};
+use yibao_ledger::verify::{verify_ledger, Report};
+use yibao_node::workload::Officers;
+use yibao_schema::policy::Policy;
+use yibao_tests::{county, setup_county, COUNTY, TIME_MS};
+
+/// Damaged copies examined per class of logical damage (one tag, one kind of damage).
+const ITERATIONS_PER_CLASS: usize = 30;
+/// Damaged copies examined by the raw file test.
+const RAW_ITERATIONS: usize = 240;
+/// Batches of cases appended to the pristine ledger, and cases per batch.
+const BATCHES: u64 = 10;
+const CASES_PER_BATCH: u64 = 22;
+
+/// A closed ledger with a known content, to be copied and damaged.
+struct Pristine {
+    _dir: tempfile::TempDir,
+    /// The ledger directory (holding `sled/` and `heads`).
+    path: PathBuf,
+    /// Every entry's bytes, by seq.
+    entries: Vec<Vec<u8>>,
+    /// Every kept checkpoint, by size.
+    checkpoints: Vec<(u64, String)>,
+    /// The keys of the main tree's rows, by table tag.
+    rows: BTreeMap<u8, Vec<Vec<u8>>>,
+}
+
+impl Pristine {
+    /// Builds the ledger: the county with 20 institutions, then [`BATCHES`] batches of
+    /// whole cases, with one close and reopen half way so that sled has written a
+    /// snapshot. The tree passes [`CHECKPOINT_RETAIN_EVERY`] so that two checkpoints are
+    /// kept.
+    fn build(seed: u64) -> Pristine {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger");
+        let code = county();
+        let mut ledger = Ledger::open(&path, Policy::default()).unwrap();
+        let (officers, insts) = setup_county(&ledger, seed, 20).unwrap();
+        for n in 0..BATCHES {
+            if n == BATCHES / 2 {
+                ledger.close().unwrap();
+                ledger = Ledger::open(&path, Policy::default()).unwrap();
+                ledger.set_signer(&code, Officers::from_seed(seed).bureau).unwrap();
+            }
+            let submissions =
+                support::cases(&officers, &insts, n * CASES_PER_BATCH, CASES_PER_BATCH, seed.wrapping_mul(1000) + n);
+            for result in ledger.append_batch(&code, submissions, TIME_MS + n).unwrap() {
+                assert!(result.is_ok(), "pristine ledger: a generated record was refused: {result:?}");
+            }
+        }
+        let size = ledger.size(&code).unwrap();
+        let entries: Vec<Vec<u8>> = ledger.entries(&code, 0, size).unwrap().into_iter().map(|(_, bytes)| bytes).collect();
+        let checkpoints = ledger.checkpoints(&code).unwrap();
+        assert!(verify_ledger(&ledger, &|_| {}).is_ok(), "the pristine ledger does not verify");
+        ledger.close().unwrap();
+        assert_eq!(entries.len() as u64, size);
+        assert!(size > CHECKPOINT_RETAIN_EVERY + 16, "pristine ledger too small: {size} entries");
+        assert!(checkpoints.len() >= 2, "the pristine ledger keeps only {} checkpoint(s)", checkpoints.len());
+
+        // List the rows from a scratch copy (opening with sled writes to the directory).
+        let scratch = tempfile::tempdir().unwrap();
+        support::copy_dir(&path, scratch.path());
+        let mut rows: BTreeMap<u8, Vec<Vec<u8>>> = BTreeMap::new();
+        {
+            let db = sled::open(scratch.path().join("sled")).unwrap();
+            let tree = db.open_tree("ledger").unwrap();
+            for row in tree.iter() {
+                let (key, _) = row.unwrap();
+                rows.entry(key[0]).or_default().push(key.to_vec());
+            }
+        }
+        let count = |t: u8| rows.get(&t).map_or(0, Vec::len);
+        assert_eq!(count(tag::ENTRY) as u64, size);
+        assert_eq!(count(tag::STATEMENT) as u64, size);
+        assert_eq!(count(tag::CHECKPOINT), checkpoints.len());
+        assert_eq!((count(tag::HEAD), count(tag::META)), (1, 1));
+        let top = rows[&tag::NODE].iter().filter_map(|key| keys::parse_node(key)).map(|id| id.level).max();
+        assert!(top >= Some(STORED_MIN_LEVEL + 4), "no stored tree nodes of height ≥ 8: {top:?}");
+        let snapshots = std::fs::read_dir(path.join("sled"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("snap."))
+            .count();
+        assert!(snapshots > 0, "sled wrote no snapshot file");
+        Pristine {
+            _dir: dir,
+            path,
+            entries,
+            checkpoints,
+            rows,
+        }
+    }
+
+    /// A fresh copy of the ledger directory.
+    fn copy(&self) -> tempfile::TempDir {
+        let copy = tempfile::tempdir().unwrap();
+        support::copy_dir(&self.path, copy.path());
+        copy
+    }
+}
+
+/// What opening and verifying a damaged copy gave.
+#[derive(Debug)]
+enum Outcome {
+    /// `Ledger::open` refused.
+    Refused(StoreError),
+    /// It opened and verification failed.
+    Reported(Report),
+    /// It opened, verified, and reads back exactly the pristine data.
+    Benign,
+    /// It opened and verified, but what it holds differs from the pristine data.
+    SilentPass(String),
+    /// Something panicked.
+    Panicked(String),
+}
+
+/// Opens the (damaged) ledger at `path`, verifies it and compares it with `pristine`,
+/// catching any panic.
+fn examine(path: &Path, pristine: &Pristine) -> Outcome {
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let ledger = match Ledger::open(path, Policy::default()) {
+            Ok(ledger) => ledger,
+            Err(e) => return Outcome::Refused(e),
+        };
+        let report = verify_ledger(&ledger, &|_| {});
+        if !report.is_ok() {
+            return Outcome::Reported(report);
+        }
+        match differences(&ledger, pristine) {
+            None => Outcome::Benign,
+            Some(what) => Outcome::SilentPass(what),
+        }
+    }));
+    result.unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        Outcome::Panicked(message)
+    })
+}
+
+/// How what `ledger` holds differs from the pristine data, if it does.
+fn differences(ledger: &Ledger, pristine: &Pristine) -> Option<String> {
+    let code = county();
+    if ledger.log_codes() != vec![code] {
+        return Some(format!("logs are {:?}", ledger.log_codes()));
+    }
+    let size = match ledger.size(&code) {
+        Ok(size) => size,
+        Err(e) => return Some(format!("size: {e}")),
+    };
+    if size != pristine.entries.len() as u64 {
+        return Some(format!("{size} entries instead of {}", pristine.entries.len()));
+    }
+    for (seq, expected) in pristine.entries.iter().enumerate() {
+        match ledger.entry(&code, seq as u64) {
+            Ok(bytes) if bytes == *expected => {}
+            Ok(_) => return Some(format!("entry {seq} differs")),
+            Err(e) => return Some(format!("entry {seq}: {e}")),
+        }
+    }
+    match ledger.entries(&code, 0, size) {
+        Ok(all) if all.len() == pristine.entries.len() && all.iter().zip(&pristine.entries).all(|((_, a), b)| a == b) => {}
+        Ok(_) => return Some("the entries read as a range differ".into()),
+        Err(e) => return Some(format!("entries: {e}")),
+    }
+    match ledger.checkpoints(&code) {
+        Ok(checkpoints) if checkpoints == pristine.checkpoints => {}
+        Ok(_) => return Some("the checkpoints differ".into()),
+        Err(e) => return Some(format!("checkpoints: {e}")),
+    }
+    match ledger.latest_checkpoint(&code) {
+        Ok(text) if Some(&text) == pristine.checkpoints.last().map(|(_, t)| t) => None,
+        Ok(_) => Some("the latest checkpoint differs".into()),
+        Err(e) => Some(format!("latest checkpoint: {e}")),
+    }
+}
+
+/// A kind of damage done to one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Damage {
+    /// One bit of the value flipped.
+    Flip,
+    /// The value cut short (possibly to nothing).
+    Truncate,
+    /// The row removed.
+    Delete,
+}
+
+/// Opens the copy's sled database, applies `change` to the main tree, flushes and closes.
+fn with_main_tree<T>(dir: &Path, change: impl FnOnce(&sled::Tree) -> T) -> T {
+    let db = sled::open(dir.join("sled")).unwrap();
+    let tree = db.open_tree("ledger").unwrap();
+    let out = change(&tree);
+    tree.flush().unwrap();
+    db.flush().unwrap();
+    drop(tree);
+    drop(db);
+    out
+}
+
+/// Damages the row `key` of the copy at `dir`, and describes what was done.
+fn damage_row(dir: &Path, key: &[u8], damage: Damage, rng: &mut ChaCha8Rng) -> String {
+    with_main_tree(dir, |tree| {
+        let value = tree.get(key).unwrap().unwrap().to_vec();
+        match damage {
+            Damage::Flip => {
+                let bit = rng.gen_range(0..value.len() * 8);
+                let mut changed = value.clone();
+                changed[bit / 8] ^= 1 << (bit % 8);
+                tree.insert(key, changed).unwrap();
+                format!("bit {bit} of {} flipped", row_name(key))
+            }
+            Damage::Truncate => {
+                let len = rng.gen_range(0..value.len());
+                tree.insert(key, &value[..len]).unwrap();
+                format!("{} truncated from {} to {len} bytes", row_name(key), value.len())
+            }
+            Damage::Delete => {
+                tree.remove(key).unwrap();
+                format!("{} deleted", row_name(key))
+            }
+        }
+    })
+}
+
+/// A readable name for a row key.
+fn row_name(key: &[u8]) -> String {
+    match key[0] {
+        tag::ENTRY => format!("entry {}", keys::trailing_u64(key).unwrap()),
+        tag::NODE => {
+            let id = keys::parse_node(key).unwrap();
+            format!("tree node {}/{}", id.level, id.index)
+        }
+        tag::CHECKPOINT => format!("checkpoint {}", keys::trailing_u64(key).unwrap()),
+        tag::HEAD => "the head row".into(),
+        tag::META => "the metadata row".into(),
+        tag::STATEMENT => format!("statement row {}", hex::encode(&key[7..])),
+        other => format!("row with tag {other}"),
+    }
+}
+
+/// Checks that a logically damaged copy was caught: refused naming the log, or reported
+/// with a failure naming the log — and, when `seqs` is not empty, a failure at each of
+/// those seqs (a refusal may instead blame one of them or no seq at all).
+fn assert_caught(outcome: &Outcome, seqs: &[u64], context: &str) {
+    match outcome {
+        Outcome::Refused(StoreError::Corrupt { log, seq, what }) => {
+            assert_eq!(log, COUNTY, "{context}: refused, naming the wrong log: {what}");
+            if let Some(seq) = seq {
+                assert!(
+                    seqs.is_empty() || seqs.contains(seq),
+                    "{context}: refused, blaming seq {seq} instead of {seqs:?}: {what}"
+                );
+            }
+        }
+        Outcome::Refused(other) => panic!("{context}: refused, but not as corrupt data of the log: {other}"),
+        Outcome::Reported(report) => {
+            assert!(
+                report.failures.iter().any(|f| f.log == COUNTY),
+                "{context}: no failure names log {COUNTY}: {:?}",
+                report.failures
+            );
+            for seq in seqs {
+                assert!(
+                    report.failures.iter().any(|f| f.log == COUNTY && f.seq == Some(*seq)),
+                    "{context}: no failure names seq {seq}: {:?}",
+                    report.failures
+                );
+            }
+        }
+        Outcome::Benign => panic!("{context}: the damage went unnoticed"),
+        Outcome::SilentPass(what) => panic!("{context}: verified although {what}"),
+        Outcome::Panicked(message) => panic!("{context}: panicked: {message}"),
+    }
+}
+
+/// Runs [`ITERATIONS_PER_CLASS`] rounds of each kind of damage on random rows of table
+/// `table`, and returns how many were refused and how many reported.
+fn damage_table(table: u8, seed: u64) -> (usize, usize) {
+    let pristine = Pristine::build(seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ u64::from(table));
+    let rows = &pristine.rows[&table];
+    let (mut refused, mut reported) = (0, 0);
+    for damage in [Damage::Flip, Damage::Truncate, Damage::Delete] {
+        for iteration in 0..ITERATIONS_PER_CLASS {
+            let key = &rows[rng.gen_range(0..rows.len())];
+            let copy = pristine.copy();
+            let what = damage_row(copy.path(), key, damage, &mut rng);
+            let context = format!("seed {seed} table {} {damage:?} #{iteration}: {what}", table as char);
+            let outcome = examine(copy.path(), &pristine);
+            let seqs: Vec<u64> = if table == tag::ENTRY { vec![keys::trailing_u64(key).unwrap()] } else { Vec::new() };
+            assert_caught(&outcome, &seqs, &context);
+            match outcome {
+                Outcome::Refused(_) => refused += 1,
+                _ => reported += 1,
+            }
+        }
+    }
+    eprintln!("table {}: {refused} refused, {reported} reported", table as char);
+    (refused, reported)
+}
+
+#[test]
+fn damaged_entry_rows_are_caught_with_their_seq() {
+    let (refused, reported) = damage_table(tag::ENTRY, 0xe1);
+    // Most entries are neither the last one nor under the tree's ragged edge, so
+    // verification (not opening) is what finds them.
+    assert!(reported > refused, "{refused} refused, {reported} reported");
+}
+
+#[test]
+fn swapped_entry_rows_are_caught_at_both_seqs() {
+    let pristine = Pristine::build(0x5a);
+    let mut rng = ChaCha8Rng::seed_from_u64(0x5a);
+    let size = pristine.entries.len() as u64;
+    let code = county();
+    let (mut refused, mut reported) = (0, 0);
+    for iteration in 0..ITERATIONS_PER_CLASS * 2 {
+        let a = rng.gen_range(0..size);
+        let b = (a + rng.gen_range(1..size)) % size;
+        let copy = pristine.copy();
+        with_main_tree(copy.path(), |tree| {
+            let (ka, kb) = (keys::entry(&code, a), keys::entry(&code, b));
+            let va = tree.get(ka).unwrap().unwrap();
+            let vb = tree.get(kb).unwrap().unwrap();
+            tree.insert(ka, vb).unwrap();
+            tree.insert(kb, va).unwrap();
+        });
+        let outcome = examine(copy.path(), &pristine);
+        assert_caught(&outcome, &[a, b], &format!("swap #{iteration}: entries {a} and {b}"));
+        match outcome {
+            Outcome::Refused(_) => refused += 1,
+            _ => reported += 1,
+        }
+    }
+    eprintln!("swapped entries: {refused} refused, {reported} reported");
+    assert!(reported > 0);
+}
+
+#[test]
+fn damaged_tree_node_rows_are_caught() {
+    let (refused, reported) = damage_table(tag::NODE, 0x4e);
+    assert!(refused + reported == 3 * ITERATIONS_PER_CLASS);
+}
+
+#[test]
+fn damaged_checkpoint_rows_are_caught() {
+    let (refused, reported) = damage_table(tag::CHECKPOINT, 0x43);
+    assert!(refused + reported == 3 * ITERATIONS_PER_CLASS);
+}
+
+#[test]
+fn damaged_head_row_is_refused() {
+    let (refused, reported) = damage_table(tag::HEAD, 0x48);
+    // Everything in the head row is checked against the entries when the log is loaded.
+    assert_eq!((refused, reported), (3 * ITERATIONS_PER_CLASS, 0));
+}
+
+#[test]
+fn damaged_meta_row_is_caught() {
+    let (refused, reported) = damage_table(tag::META, 0x4d);
+    assert!(refused + reported == 3 * ITERATIONS_PER_CLASS);
+}
+
+#[test]
+fn damaged_statement_index_rows_are_reported() {
+    let (refused, reported) = damage_table(tag::STATEMENT, 0x53);
+    // The index is not read when opening; only verification checks it.
+    assert_eq!((refused, reported), (0, 3 * ITERATIONS_PER_CLASS));
+}
+
+/// The files of a ledger directory, with their sizes.
+fn files(dir: &Path) -> Vec<(PathBuf, u64)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            out.extend(files(&entry.path()));
+        } else {
+            out.push((entry.path(), entry.metadata().unwrap().len()));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn raw_file_damage_is_refused_reported_or_harmless() {
+    let seed = 0xf11e;
+    let pristine = Pristine::build(seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let listed = files(&pristine.path);
+    let names: Vec<String> = listed
+        .iter()
+        .map(|(path, _)| path.strip_prefix(&pristine.path).unwrap().display().to_string())
+        .collect();
+    for expected in ["heads", "sled/conf", "sled/db"] {
+        assert!(names.iter().any(|n| n == expected), "no {expected} in {names:?}");
+    }
+    let mut counts: BTreeMap<&str, [usize; 3]> = BTreeMap::new();
+    for iteration in 0..RAW_ITERATIONS {
+        // The data file most of the time: it is where nearly all the bytes are.
+        let which = if rng.gen_bool(0.5) {
+            names.iter().position(|n| n == "sled/db").unwrap()
+        } else {
+            rng.gen_range(0..names.len())
+        };
+        let copy = pristine.copy();
+        let file = copy.path().join(&names[which]);
+        let mut bytes = std::fs::read(&file).unwrap();
+        let what = if bytes.is_empty() || rng.gen_bool(0.2) {
+            let len = rng.gen_range(0..bytes.len().max(1));
+            bytes.truncate(len);
+            format!("{} truncated to {len} bytes", names[which])
+        } else {
+            let offset = rng.gen_range(0..bytes.len());
+            let mask: u8 = rng.gen_range(1..=255);
+            bytes[offset] ^= mask;
+            format!("{} byte {offset} xor {mask:#04x}", names[which])
+        };
+        std::fs::write(&file, &bytes).unwrap();
+        let context = format!("raw #{iteration}: {what}");
+        let slot = counts.entry(file_kind(&names[which])).or_default();
+        let outcome = examine(copy.path(), &pristine);
+        if std::env::var("TAMPER_DEBUG").is_ok() {
+            let short = match &outcome { Outcome::Refused(e) => format!("refused {e}"), Outcome::Reported(r) => format!("reported {:?}", &r.failures[..r.failures.len().min(3)]), o => format!("{o:?}") };
+            eprintln!("DEBUG {context} => {short}");
+        }
+        match outcome {
+            Outcome::Refused(_) => slot[0] += 1,
+            Outcome::Reported(_) => slot[1] += 1,
+            Outcome::Benign => slot[2] += 1,
+            Outcome::SilentPass(diff) => panic!("{context}: verified although {diff}"),
+            Outcome::Panicked(message) => panic!("{context}: panicked: {message}"),
+        }
+    }
+    let total = counts.values().fold([0; 3], |acc, c| [acc[0] + c[0], acc[1] + c[1], acc[2] + c[2]]);
+    for (kind, [refused, reported, benign]) in &counts {
+        eprintln!("raw damage to {kind}: {refused} refused, {reported} reported, {benign} benign");
+    }
+    eprintln!("raw damage in all: {} refused, {} reported, {} benign", total[0], total[1], total[2]);
+    assert!(total[0] > 0, "no raw damage was refused");
+    assert!(total[1] > 0, "no raw damage was reported by verification");
+}
+
+fn file_kind(name: &str) -> &'static str {
+    match name {
+        "heads" => "heads",
+        "sled/conf" => "conf",
+        "sled/db" => "db",
+        n if n.starts_with("sled/snap.") => "snap",
+        _ => "other",
+    }
+}
+
+#[test]
+fn the_heads_file_is_a_guard_only() {
+    let pristine = Pristine::build(0x4ead);
+    let size = pristine.entries.len() as u64;
+
+    // Deleting it loses nothing: the ledger opens, verifies and reads back the same.
+    let copy = pristine.copy();
+    std::fs::remove_file(copy.path().join(HEADS_FILE)).unwrap();
+    assert!(matches!(examine(copy.path(), &pristine), Outcome::Benign), "without the heads file");
+
+    // A smaller count is no loss either.
+    let copy = pristine.copy();
+    std::fs::write(copy.path().join(HEADS_FILE), format!("{COUNTY} {}\n", size - 100)).unwrap();
+    assert!(matches!(examine(copy.path(), &pristine), Outcome::Benign), "with a smaller count");
+
+    // A larger count means acknowledged entries are gone: refused, naming the log.
+    for more in [1, 2, 1000, u64::MAX - size] {
+        let copy = pristine.copy();
+        std::fs::write(copy.path().join(HEADS_FILE), format!("{COUNTY} {}\n", size + more)).unwrap();
+        let outcome = examine(copy.path(), &pristine);
+        assert!(
+            matches!(&outcome, Outcome::Refused(StoreError::Corrupt { log, .. }) if log == COUNTY),
+            "heads count {} for {size} stored entries: {outcome:?}",
+            size + more
+        );
+    }
+
+    // An acknowledged log that is not stored at all: refused.
+    let copy = pristine.copy();
+    std::fs::write(copy.path().join(HEADS_FILE), format!("{COUNTY} {size}\n141126 5\n")).unwrap();
+    let outcome = examine(copy.path(), &pristine);
+    assert!(
+        matches!(&outcome, Outcome::Refused(StoreError::Corrupt { log, .. }) if log == "141126"),
+        "heads file naming a missing log: {outcome:?}"
+    );
+
+    // Garbage: refused, not ignored.
+    let copy = pristine.copy();
+    std::fs::write(copy.path().join(HEADS_FILE), "141125 lots\n").unwrap();
+    assert!(matches!(examine(copy.path(), &pristine), Outcome::Refused(_)), "garbage heads file");
+}
