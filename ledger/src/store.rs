@@ -78,6 +78,9 @@ pub enum StoreError {
         /// What was asked.
         what: String,
     },
+    /// Another process (a running node) holds the ledger's lock.
+    #[error("the ledger at {0} is in use by another process (a running node holds its lock)")]
+    Locked(String),
     /// Creating the log's first entry failed.
     #[error("cannot create log: {0}")]
     Genesis(String),
@@ -120,6 +123,9 @@ pub enum AppendError {
     /// The log is frozen (equivocation proven) and accepts nothing.
     #[error("log {0} is frozen and accepts no entries")]
     Frozen(String),
+    /// Not appended because another submission of an all-or-nothing batch was refused.
+    #[error("not appended: another record submitted with it was refused")]
+    NotAppended,
     /// The batch could not be stored; nothing of it was acknowledged.
     #[error("storage failed, nothing was written: {0}")]
     Storage(String),
@@ -265,12 +271,22 @@ impl Ledger {
             .mode(sled::Mode::LowSpace);
         // sled asserts on some kinds of damage while recovering its files; a damaged store
         // must be a clean refusal to open, not a crash of the process that opens it.
-        let db = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()))
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()))
             .map_err(|_| StoreError::Corrupt {
                 log: "*".into(),
                 seq: None,
                 what: "the database files are damaged (sled could not recover them)".into(),
-            })??;
+            })?;
+        let db = match opened {
+            Ok(db) => db,
+            Err(sled::Error::Io(e))
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.to_string().contains("could not acquire lock") =>
+            {
+                return Err(StoreError::Locked(path.display().to_string()))
+            }
+            Err(e) => return Err(e.into()),
+        };
         let main = db.open_tree("ledger")?;
         let data_file = File::open(path.join("sled").join("db")).ok();
         let ledger = Ledger {
@@ -609,6 +625,28 @@ impl Ledger {
         submissions: Vec<Submission>,
         now_ms: u64,
     ) -> Result<Vec<Result<Receipt, AppendError>>, StoreError> {
+        self.append(code, submissions, now_ms, false)
+    }
+
+    /// Like [`Ledger::append_batch`], but all or nothing: if any submission is refused,
+    /// none is appended, and the others are answered with [`AppendError::NotAppended`].
+    /// This is what an officer submitting one file of records expects.
+    pub fn append_all_or_nothing(
+        &self,
+        code: &LogCode,
+        submissions: Vec<Submission>,
+        now_ms: u64,
+    ) -> Result<Vec<Result<Receipt, AppendError>>, StoreError> {
+        self.append(code, submissions, now_ms, true)
+    }
+
+    fn append(
+        &self,
+        code: &LogCode,
+        submissions: Vec<Submission>,
+        now_ms: u64,
+        all_or_nothing: bool,
+    ) -> Result<Vec<Result<Receipt, AppendError>>, StoreError> {
         let log = self.log(code)?;
         let mut mem = lock(&log);
         if mem.signer.is_none() {
@@ -750,6 +788,15 @@ impl Ledger {
                     )),
                 });
             }
+        }
+        if all_or_nothing && results.iter().any(|r| matches!(r, Some(Err(_)))) {
+            return Ok(results
+                .into_iter()
+                .map(|r| match r {
+                    Some(Err(e)) => Err(e),
+                    _ => Err(AppendError::NotAppended),
+                })
+                .collect());
         }
         if appended.is_empty() {
             return Ok(results

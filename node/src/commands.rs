@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use yibao_ledger::appender::system_clock;
 use yibao_ledger::bundle;
 use yibao_ledger::keys::LogCode;
-use yibao_ledger::store::Ledger;
+use yibao_ledger::store::{AppendError, Ledger, StoreError};
 use yibao_ledger::verify::{self, Report};
 use yibao_schema::entry::{EntryRef, Submission};
 use yibao_schema::policy::Policy;
@@ -118,17 +118,35 @@ fn print_report(report: &Report, json_path: Option<&Path>) -> Result<ExitCode> {
 /// `yibao verify`: exit 0 when everything verifies, 1 with a report otherwise.
 pub fn verify(data: &Path, json_path: Option<&Path>) -> Result<ExitCode> {
     let dir = NodeDir::new(data);
-    dir.config()?;
+    let config = dir.config()?;
+    let mut report = Report::default();
+    if !dir.ledger_path().join("sled").is_dir() {
+        report.fail(&config.division, None, "the ledger is missing from the node directory");
+        return print_report(&report, json_path);
+    }
     let ledger = match Ledger::open(&dir.ledger_path(), Policy::default()) {
         Ok(ledger) => ledger,
+        // A busy node is not a damaged one: that is an error, not a verification failure.
+        Err(e @ StoreError::Locked(_)) => return Err(e.into()),
+        Err(StoreError::Corrupt { log, seq, what }) => {
+            let log = if log == "*" || log == "?" { config.division.clone() } else { log };
+            report.fail(&log, seq, format!("the ledger cannot be opened: {what}"));
+            return print_report(&report, json_path);
+        }
         Err(e) => {
-            // A store that cannot be opened is a verification failure, reported as such.
-            let mut report = Report::default();
-            report.fail(&dir.config()?.division, None, format!("the ledger cannot be opened: {e}"));
+            report.fail(&config.division, None, format!("the ledger cannot be opened: {e}"));
             return print_report(&report, json_path);
         }
     };
-    let report = verify::verify_ledger(&ledger, &|_| {});
+    let report = {
+        let mut report = verify::verify_ledger(&ledger, &|_| {});
+        if let Some(code) = LogCode::parse(&config.division) {
+            if !ledger.log_codes().contains(&code) {
+                report.fail(&config.division, None, "node.json names this log, but the ledger does not hold it");
+            }
+        }
+        report
+    };
     print_report(&report, json_path)
 }
 
@@ -155,7 +173,7 @@ fn append_records(ledger: &Ledger, code: &LogCode, key: &SigningKey, records: Ve
         submissions.push(Submission::sign(key, &origin, now, record.kind().as_str(), payload)?);
         labels.push((label, record.kind()));
     }
-    let results = ledger.append_batch(code, submissions, now)?;
+    let results = ledger.append_all_or_nothing(code, submissions, now)?;
     let mut all_ok = true;
     for ((label, kind), result) in labels.iter().zip(results) {
         match result {
@@ -168,6 +186,10 @@ fn append_records(ledger: &Ledger, code: &LogCode, key: &SigningKey, records: Ve
                 kind.as_str(),
                 receipt.checkpoint_size
             ),
+            Err(AppendError::NotAppended) => {
+                all_ok = false;
+                eprintln!("{label}: not appended (another record in this submission was refused)");
+            }
             Err(e) => {
                 all_ok = false;
                 eprintln!("{label}: refused: {e}");
@@ -194,6 +216,11 @@ pub fn officer_add(
     public_key: Option<&str>,
     key_out: Option<&Path>,
 ) -> Result<ExitCode> {
+    for role in roles {
+        if serde_json::from_value::<yibao_schema::record::Role>(json!(role)).is_err() {
+            bail!("--roles: `{role}` is not a role; roles are inspector, adjudicator, publisher, administrator");
+        }
+    }
     let (_, ledger, code, bureau_key) = bureau(data)?;
     let officer_public = match (public_key, key_out) {
         (Some(hex_key), _) => {
@@ -205,26 +232,47 @@ pub fn officer_add(
         }
         (None, Some(path)) => {
             let key = node_dir::generate_key();
+            // Written before the key event, so an authorised key is never lost; removed
+            // again below if the log refuses the event.
             node_dir::write_key(path, &key)?;
-            println!("officer key written to {} (mode 0600)", path.display());
             hex::encode(key.verifying_key().to_bytes())
         }
         (None, None) => bail!("give --public-key (from `yibao keygen`) or --key-out to generate one"),
     };
-    let record = key_event(json!({
+    let appended = key_event(json!({
         "event": "officer_added",
         "key": officer_public,
         "officer_id": officer_id,
         "surname": surname,
         "roles": roles,
-    }))?;
-    let ok = append_records(&ledger, &code, &bureau_key, vec![("officer add".into(), record)])?;
-    println!("officer public key: {officer_public}");
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    }))
+    .and_then(|record| append_records(&ledger, &code, &bureau_key, vec![("officer add".into(), record)]));
+    match appended {
+        Ok(true) => {
+            if let Some(path) = key_out {
+                println!("officer key written to {} (mode 0600)", path.display());
+            }
+            println!("officer public key: {officer_public}");
+            Ok(ExitCode::SUCCESS)
+        }
+        other => {
+            if let (Some(path), None) = (key_out, public_key) {
+                let _ = std::fs::remove_file(path);
+            }
+            match other {
+                Err(e) => Err(e),
+                _ => Ok(ExitCode::from(2)),
+            }
+        }
+    }
 }
 
 /// `yibao officer revoke`.
 pub fn officer_revoke(data: &Path, public_key: &str, reason: &str) -> Result<ExitCode> {
+    let bytes = hex::decode(public_key).map_err(|_| anyhow!("--public-key `{public_key}` is not hex"))?;
+    if bytes.len() != 32 {
+        bail!("--public-key must be 32 bytes (64 hex digits), found {}", bytes.len());
+    }
     let (_, ledger, code, bureau_key) = bureau(data)?;
     let record = key_event(json!({ "event": "officer_revoked", "key": public_key.to_lowercase(), "reason": reason }))?;
     let ok = append_records(&ledger, &code, &bureau_key, vec![("officer revoke".into(), record)])?;
@@ -292,6 +340,9 @@ pub fn submit(data: &Path, key_path: &Path, files: &[PathBuf]) -> Result<ExitCod
     let code = dir.own_log()?;
     let key = node_dir::read_key(key_path)?;
     let records = read_record_files(files)?;
+    if records.is_empty() {
+        bail!("the files hold no records");
+    }
     let ledger = dir.open_ledger()?;
     let ok = append_records(&ledger, &code, &key, records)?;
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
@@ -309,6 +360,12 @@ pub fn show(data: &Path, log: Option<&str>, seq: u64) -> Result<ExitCode> {
 
 /// `yibao list`.
 pub fn list(data: &Path, log: Option<&str>, kind: Option<&str>, from: u64, limit: u64) -> Result<ExitCode> {
+    if let Some(kind) = kind {
+        if yibao_schema::record::RecordKind::parse(kind).is_none() {
+            let known: Vec<&str> = yibao_schema::record::RecordKind::ALL.iter().map(|k| k.as_str()).collect();
+            bail!("--kind `{kind}` is not a record kind; one of: {}", known.join(", "));
+        }
+    }
     let dir = NodeDir::new(data);
     let code = log_code(&dir, log)?;
     let ledger = dir.open_ledger()?;
@@ -381,19 +438,41 @@ pub fn export(data: &Path, out: &Path, logs: &[String]) -> Result<ExitCode> {
         .iter()
         .map(|code| LogCode::parse(code).ok_or_else(|| anyhow!("--log `{code}` is not a 6-digit division code")))
         .collect::<Result<Vec<_>>>()?;
-    let file = std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let mut writer = BufWriter::new(file);
-    let written = bundle::export(&ledger, &codes, &mut writer)?;
-    writer
-        .into_inner()
-        .map_err(|e| anyhow!("cannot write {}: {}", out.display(), e.error()))?
-        .sync_all()?;
+    for code in &codes {
+        if !ledger.log_codes().contains(code) {
+            bail!("no log {code} in this node's ledger (--log)");
+        }
+    }
+    // Write beside the target and rename, so a failed export leaves no partial bundle.
+    let partial = out.with_extension("partial");
+    let result = (|| -> Result<u64> {
+        let file = std::fs::File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
+        let mut writer = BufWriter::new(file);
+        let written = bundle::export(&ledger, &codes, &mut writer)?;
+        writer
+            .into_inner()
+            .map_err(|e| anyhow!("cannot write {}: {}", partial.display(), e.error()))?
+            .sync_all()?;
+        std::fs::rename(&partial, out).with_context(|| format!("cannot create {}", out.display()))?;
+        Ok(written)
+    })();
+    let written = match result {
+        Ok(written) => written,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
     println!("exported {written} entries to {}", out.display());
     Ok(ExitCode::SUCCESS)
 }
 
 /// `yibao verify-bundle`.
 pub fn verify_bundle(file: &Path, vkeys: &[String], json_path: Option<&Path>) -> Result<ExitCode> {
+    for vkey in vkeys {
+        yibao_schema::note::VerifierKey::parse(vkey)
+            .map_err(|e| anyhow!("--vkey `{vkey}` is not a verifier key (name+keyid+base64): {e}"))?;
+    }
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let report = match bundle::verify_bundle(&bytes, &Policy::default(), vkeys, &|_| {}) {
         Ok(report) => report,

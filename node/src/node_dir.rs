@@ -97,11 +97,32 @@ impl NodeDir {
             .with_context(|| format!("node.json: division `{}` is not 6 digits", config.division))
     }
 
+    /// Opens the ledger without creating it: a node directory whose ledger is missing is
+    /// an error, not an empty ledger.
+    pub fn open_existing_ledger(&self) -> Result<Ledger> {
+        let config = self.config()?;
+        let path = self.ledger_path();
+        if !path.join("sled").is_dir() {
+            bail!(
+                "{}: the ledger of log {} is missing (no {})",
+                self.root.display(),
+                config.division,
+                path.join("sled").display()
+            );
+        }
+        let ledger = Ledger::open(&path, Policy::default())
+            .with_context(|| format!("cannot open the ledger in {}", path.display()))?;
+        let code = self.own_log()?;
+        if !ledger.log_codes().contains(&code) {
+            bail!("{}: node.json names log {code}, which the ledger does not hold", self.root.display());
+        }
+        Ok(ledger)
+    }
+
     /// Opens the ledger read-write and gives it the bureau key when present.
     pub fn open_ledger(&self) -> Result<Ledger> {
         let config = self.config()?;
-        let ledger = Ledger::open(&self.ledger_path(), Policy::default())
-            .with_context(|| format!("cannot open the ledger in {}", self.ledger_path().display()))?;
+        let ledger = self.open_existing_ledger()?;
         let code = self.own_log()?;
         if self.bureau_key_path().exists() {
             let key = read_key(&self.bureau_key_path())?;

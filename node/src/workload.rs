@@ -444,7 +444,8 @@ pub struct Workload {
     seed: u64,
 }
 
-const FIXED_TIME_MS: u64 = 1_700_000_000_000;
+/// 2025-06-15 (UTC): after every date the generator writes, which the date rules require.
+const FIXED_TIME_MS: u64 = 1_750_000_000_000;
 
 impl Workload {
     /// Creates the log in `ledger`, adds officers and registers 300 institutions.

@@ -732,40 +732,79 @@ fn officers_are_added_listed_and_revoked_and_a_revoked_key_signs_nothing() {
 #[test]
 fn officer_add_needs_exactly_one_key_source_and_a_valid_public_key() {
     let node = Node::init();
-    let common = [
-        "officer",
-        "add",
-        "--data",
-        node.data(),
-        "--roles",
-        "inspector",
-        "--officer-id",
-        "14112500017",
-        "--surname",
-        "王",
-    ];
-    let mut neither: Vec<&str> = common.to_vec();
-    yibao(&neither).refused(&["--public-key", "--key-out"]);
     let key_out = node.scratch("both.key");
-    let both_args = [
+    let add = |extra: &[&str]| {
+        let mut args = vec![
+            "officer",
+            "add",
+            "--data",
+            node.data(),
+            "--roles",
+            "inspector",
+            "--officer-id",
+            "14112500017",
+            "--surname",
+            "王",
+        ];
+        args.extend_from_slice(extra);
+        yibao(args)
+    };
+    add(&[]).refused(&["--public-key", "--key-out"]);
+    let valid = "ab".repeat(32);
+    add(&[
         "--public-key",
-        &"ab".repeat(32),
+        &valid,
         "--key-out",
         key_out.to_str().unwrap(),
-    ];
-    let mut both = common.to_vec();
-    both.extend(both_args);
-    yibao(&both).refused(&["--public-key", "--key-out"]);
+    ])
+    .refused(&["--public-key", "--key-out"]);
     assert!(
         !key_out.exists(),
         "a refused officer add writes no key file"
     );
-    neither.extend(["--public-key", "not-hex"]);
-    yibao(&neither).refused(&["--public-key"]);
-    let mut short = common.to_vec();
-    short.extend(["--public-key", "abcd"]);
-    yibao(&short).refused(&["--public-key", "32 bytes"]);
+    add(&["--public-key", "not-hex"]).refused(&["--public-key"]);
+    add(&["--public-key", "abcd"]).refused(&["--public-key", "32 bytes"]);
+    add(&["--public-key", &valid, "--roles", "janitor"]).refused(&["janitor"]);
     assert_eq!(node.size(), 1, "no officer was added");
+}
+
+#[test]
+fn officer_add_refused_by_the_log_reports_no_key_and_can_be_retried() {
+    let node = Node::init();
+    let key_out = node.scratch("zhou.key");
+    let add = |surname: &str| {
+        yibao([
+            "officer",
+            "add",
+            "--data",
+            node.data(),
+            "--roles",
+            "inspector",
+            "--officer-id",
+            "14112500099",
+            "--surname",
+            surname,
+            "--key-out",
+            key_out.to_str().unwrap(),
+        ])
+    };
+    // The surname rule (one or two Han characters) refuses a romanised name.
+    let refused = add("Zhou").refused(&["surname"]);
+    assert!(
+        !refused.stdout.contains("officer public key"),
+        "a refused officer add must not print a public key as if it were authorised: {}",
+        refused.describe()
+    );
+    assert_eq!(node.size(), 1, "no officer was added");
+    let list = yibao(["officer", "list", "--data", node.data()]).ok();
+    assert!(
+        list.stdout.contains("no officers yet"),
+        "{}",
+        list.describe()
+    );
+    // Corrected, the same command (same --key-out) succeeds.
+    add("周").ok();
+    assert_eq!(node.size(), 2);
 }
 
 #[test]

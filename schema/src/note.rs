@@ -618,7 +618,9 @@ impl SignedNote {
     ///
     /// Signatures whose name and key ID match no key are ignored. Every signature that
     /// matches a key must verify, or the whole note is refused. At least one must match.
-    /// Returns the indices of the verified signatures.
+    /// An Ed25519 key (`0x01`) verifies its 64-byte signature over the text; a
+    /// `cosignature/v1` key (`0x04`) verifies its timestamped signature over
+    /// [`cosignature_message`] of the text. Returns the indices of the verified signatures.
     pub fn verify(&self, keys: &[VerifierKey]) -> Result<Vec<usize>, NoteError> {
         let mut verified = Vec::new();
         for (index, signature) in self.signatures.iter().enumerate() {

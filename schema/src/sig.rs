@@ -28,18 +28,25 @@
 //! Because the factor 8 removes every torsion component, each single term
 //! `[8](S_i B − R_i − k_i A_i)` lies in the prime-order subgroup; if all single checks pass
 //! the batch passes, and if any fails the batch fails except with probability about
-//! `2^−125`. When a batch fails, [`BatchVerifier::verify`] re-checks every signature singly
+//! `2^−128`. When a batch fails, [`BatchVerifier::verify`] re-checks every signature singly
 //! and reports exactly the ones that fail, so the answer a caller sees is always the single
 //! answer.
 //!
 //! Signatures made by an honest signer (ed25519-dalek's `SigningKey::sign`, or any
 //! RFC 8032 signer) always pass: their `R` and `A` are multiples of the base point and
-//! their `S` is reduced. Cofactorless verifiers (WebCrypto, OpenSSL, Go's `crypto/ed25519`,
-//! ed25519-dalek's `verify_strict`) can only be *stricter* than this rule, and only on
-//! crafted signatures whose `R` has a torsion component, which honest signers never
-//! produce. ed25519-dalek's own `verify_batch` is cofactorless with random coefficients,
-//! so on such a crafted signature it accepts or rejects depending on the coefficients;
-//! that is why this module exists.
+//! their `S` is reduced.
+//!
+//! Other verifiers. For a key that passes items 2 and 3, a cofactorless verifier that
+//! requires `S < L` and compares `R` by its bytes (WebCrypto, OpenSSL, Go's
+//! `crypto/ed25519`, ed25519-dalek's `verify_strict`) can only be *stricter* than this
+//! rule, and only on crafted signatures whose `R` has a torsion component, which honest
+//! signers never produce. Those verifiers do not check keys, though: they accept
+//! small-order and torsioned keys (for which forgeries are easy) and some of them accept
+//! non-canonical key encodings. So a verifier written elsewhere must apply items 2 and 3
+//! to every key itself, once, when the key is admitted (manifest or key event).
+//! ed25519-dalek's own `verify_batch` is cofactorless with random coefficients, so on a
+//! crafted signature it accepts or rejects depending on the coefficients; that is why
+//! this module exists.
 //!
 //! # What this module is not for
 //!
@@ -410,7 +417,7 @@ impl BatchVerifier {
     ///
     /// The result is always the same as verifying each signature with [`verify_with`],
     /// except that a batch containing an invalid signature is accepted with probability
-    /// at most about 2^−125 over `rng`.
+    /// at most 2^−128 over `rng`.
     pub fn verify(self, rng: &mut impl CryptoRngCore) -> Result<(), BatchFailure> {
         let batch_holds = self.ready.is_empty() || self.batch_equation_holds(rng);
         let mut failed = self.rejected.clone();

@@ -672,8 +672,8 @@ impl LogState {
             _ => roles_for(kind),
         };
         let what = match record {
-            Record::Correction(c) => format!("a correction of a {}", c.target_kind),
-            _ => format!("a {kind}"),
+            Record::Correction(c) => format!("corrections of `{}` records", c.target_kind),
+            _ => format!("records of kind `{kind}`"),
         };
         let Some(officer) = self.officer(&ctx.author) else {
             let reason = if self.bureau_key == Some(ctx.author) {

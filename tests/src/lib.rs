@@ -13,8 +13,8 @@ use yibao_schema::record::Record;
 /// The county all these tests use: 柳林县.
 pub const COUNTY: &str = "141125";
 
-/// A fixed time (2023-11-14 22:13:20 UTC) for deterministic entries.
-pub const TIME_MS: u64 = 1_700_000_000_000;
+/// A fixed time (2025-06-15 15:06:40 UTC), after every date the generators write.
+pub const TIME_MS: u64 = 1_750_000_000_000;
 
 /// The log code of [`COUNTY`].
 pub fn county() -> LogCode {
