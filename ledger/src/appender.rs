@@ -69,7 +69,11 @@ impl Writer {
 
 impl Appender {
     /// Starts the writer for log `code` of `ledger`.
-    pub fn start(ledger: Arc<Ledger>, code: LogCode, clock: Clock) -> std::io::Result<(Appender, Writer)> {
+    pub fn start(
+        ledger: Arc<Ledger>,
+        code: LogCode,
+        clock: Clock,
+    ) -> std::io::Result<(Appender, Writer)> {
         let (sender, receiver) = mpsc::channel::<Job>();
         let handle = std::thread::Builder::new()
             .name(format!("yibao-writer-{code}"))
@@ -105,8 +109,10 @@ fn writer_loop(ledger: &Ledger, code: LogCode, receiver: &mpsc::Receiver<Job>, c
                 Err(_) => break,
             }
         }
-        let (submissions, replies): (Vec<Submission>, Vec<Reply>) =
-            jobs.into_iter().map(|job| (job.submission, job.reply)).unzip();
+        let (submissions, replies): (Vec<Submission>, Vec<Reply>) = jobs
+            .into_iter()
+            .map(|job| (job.submission, job.reply))
+            .unzip();
         match ledger.append_batch(&code, submissions, clock()) {
             Ok(results) => {
                 for (reply, result) in replies.into_iter().zip(results) {

@@ -79,7 +79,8 @@ pub fn export(ledger: &Ledger, logs: &[LogCode], out: &mut dyn Write) -> Result<
         let meta = ledger.meta(&code)?;
         let size = ledger.size(&code)?;
         let vkey = genesis_vkey(&meta).map_err(BundleError::Malformed)?;
-        let genesis_key = hex::decode(&meta.genesis_key).map_err(|e| BundleError::Malformed(e.to_string()))?;
+        let genesis_key =
+            hex::decode(&meta.genesis_key).map_err(|e| BundleError::Malformed(e.to_string()))?;
         let mut e = Encoder::new();
         e.map(8);
         e.text("name");
@@ -139,7 +140,7 @@ pub struct BundleLog {
     meta: LogMeta,
     /// The verifier key the bundle states.
     pub vkey: String,
-    entries: Vec<Vec<u8>>,
+    entries: Vec<crate::verify::EntryBytes>,
     checkpoints: Vec<(u64, String)>,
     /// Cosignature lines (tlog-cosignature), as carried.
     pub cosignatures: Vec<String>,
@@ -152,7 +153,7 @@ impl BundleLog {
     }
 
     /// The entries' bytes in order.
-    pub fn entries(&self) -> &[Vec<u8>] {
+    pub fn entries(&self) -> &[crate::verify::EntryBytes] {
         &self.entries
     }
 }
@@ -164,7 +165,9 @@ fn malformed(e: impl std::fmt::Display) -> BundleError {
 fn expect_key(d: &mut Decoder<'_>, key: &str) -> Result<(), BundleError> {
     let found = d.text().map_err(malformed)?;
     if found != key {
-        return Err(BundleError::Malformed(format!("expected key `{key}`, found `{found}`")));
+        return Err(BundleError::Malformed(format!(
+            "expected key `{key}`, found `{found}`"
+        )));
     }
     Ok(())
 }
@@ -173,20 +176,28 @@ fn expect_key(d: &mut Decoder<'_>, key: &str) -> Result<(), BundleError> {
 pub fn parse(bytes: &[u8]) -> Result<Vec<BundleLog>, BundleError> {
     let mut d = Decoder::new(bytes);
     if d.array().map_err(malformed)? != 3 {
-        return Err(BundleError::Malformed("expected an array of 3 items".into()));
+        return Err(BundleError::Malformed(
+            "expected an array of 3 items".into(),
+        ));
     }
     if d.text().map_err(malformed)? != BUNDLE_MAGIC {
-        return Err(BundleError::Malformed(format!("does not start with `{BUNDLE_MAGIC}`")));
+        return Err(BundleError::Malformed(format!(
+            "does not start with `{BUNDLE_MAGIC}`"
+        )));
     }
     let version = d.uint().map_err(malformed)?;
     if version != BUNDLE_VERSION {
-        return Err(BundleError::Malformed(format!("unsupported bundle version {version}")));
+        return Err(BundleError::Malformed(format!(
+            "unsupported bundle version {version}"
+        )));
     }
     let count = d.array().map_err(malformed)?;
     let mut logs = Vec::new();
     for _ in 0..count {
         if d.map().map_err(malformed)? != 8 {
-            return Err(BundleError::Malformed("a log must be a map of 8 keys".into()));
+            return Err(BundleError::Malformed(
+                "a log must be a map of 8 keys".into(),
+            ));
         }
         expect_key(&mut d, "name")?;
         let name = d.text().map_err(malformed)?.to_string();
@@ -198,7 +209,9 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<BundleLog>, BundleError> {
         let n = d.array().map_err(malformed)?;
         let mut entries = Vec::new();
         for _ in 0..n {
-            entries.push(d.bytes().map_err(malformed)?.to_vec());
+            entries.push(crate::verify::EntryBytes::from(
+                d.bytes().map_err(malformed)?,
+            ));
         }
         expect_key(&mut d, "division")?;
         let division = d.text().map_err(malformed)?.to_string();
@@ -244,15 +257,26 @@ impl LogData for BundleLog {
         &self.meta
     }
 
-    fn entries_from(&self, start: u64, max: usize) -> Result<Vec<(u64, Vec<u8>)>, String> {
+    fn entries_end(&self) -> Result<u64, String> {
+        Ok(self.entries.len() as u64)
+    }
+
+    fn entries_range(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<(u64, crate::verify::EntryBytes)>, String> {
         let start = usize::try_from(start).map_err(|e| e.to_string())?;
+        let end = usize::try_from(end)
+            .map_err(|e| e.to_string())?
+            .min(self.entries.len());
         Ok(self
             .entries
+            .get(start..end)
+            .unwrap_or(&[])
             .iter()
             .enumerate()
-            .skip(start)
-            .take(max)
-            .map(|(i, bytes)| (i as u64, bytes.clone()))
+            .map(|(i, bytes)| ((start + i) as u64, bytes.clone()))
             .collect())
     }
 
@@ -290,12 +314,16 @@ pub fn verify_bundle(
     for log in &logs {
         let stated = genesis_vkey(&log.meta).map_err(BundleError::Malformed)?;
         if stated != log.vkey {
-            report.fail(&log.meta.division, None, "the bundle's vkey does not match its genesis key");
+            report.fail(
+                &log.meta.division,
+                None,
+                "the bundle's vkey does not match its genesis key",
+            );
         }
         if !pinned.is_empty() {
-            let ours = pinned.iter().find(|p| {
-                p.split('+').next() == Some(log.meta.origin.as_str())
-            });
+            let ours = pinned
+                .iter()
+                .find(|p| p.split('+').next() == Some(log.meta.origin.as_str()));
             match ours {
                 Some(p) if *p == stated => {}
                 Some(p) => {

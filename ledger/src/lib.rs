@@ -16,7 +16,11 @@ pub mod verify;
 use yibao_schema::record::{DivisionCode, KeyEvent, Record};
 
 /// The record of entry 0 of a log: the bureau declares its division, name and key.
-pub fn genesis_record(code: &keys::LogCode, name: &str, bureau_key: &[u8; 32]) -> Result<Record, String> {
+pub fn genesis_record(
+    code: &keys::LogCode,
+    name: &str,
+    bureau_key: &[u8; 32],
+) -> Result<Record, String> {
     let division = DivisionCode::parse(code.as_str()).map_err(|e| e.to_string())?;
     Ok(Record::KeyEvent(KeyEvent::LogCreated {
         division,

@@ -363,8 +363,14 @@ impl Ledger {
             .get(keys::head(&code))?
             .ok_or_else(|| corrupt(&code, None, "no head row"))?;
         let head = Head::decode(&head_bytes).ok_or_else(|| corrupt(&code, None, "bad head row"))?;
-        if head.last_retained_checkpoint > head.latest_checkpoint || head.latest_checkpoint > head.size {
-            return Err(corrupt(&code, None, "head row's checkpoint sizes are out of order"));
+        if head.last_retained_checkpoint > head.latest_checkpoint
+            || head.latest_checkpoint > head.size
+        {
+            return Err(corrupt(
+                &code,
+                None,
+                "head row's checkpoint sizes are out of order",
+            ));
         }
         if head.last_retained_checkpoint != 0
             && self
@@ -372,7 +378,11 @@ impl Ledger {
                 .get(keys::checkpoint(&code, head.last_retained_checkpoint))?
                 .is_none()
         {
-            return Err(corrupt(&code, None, "head row names a kept checkpoint that is missing"));
+            return Err(corrupt(
+                &code,
+                None,
+                "head row names a kept checkpoint that is missing",
+            ));
         }
         // The last entry must be the head's last one, and nothing may follow it.
         let last = self
@@ -423,9 +433,15 @@ impl Ledger {
         if parsed.checkpoint.size != head.latest_checkpoint
             || parsed.checkpoint.origin != meta.origin
         {
-            return Err(corrupt(&code, None, "latest checkpoint does not match the head"));
+            return Err(corrupt(
+                &code,
+                None,
+                "latest checkpoint does not match the head",
+            ));
         }
-        if head.latest_checkpoint == head.size && parsed.checkpoint.root != frontier.root::<Blake3Hasher>() {
+        if head.latest_checkpoint == head.size
+            && parsed.checkpoint.root != frontier.root::<Blake3Hasher>()
+        {
             return Err(corrupt(
                 &code,
                 None,
@@ -492,7 +508,8 @@ impl Ledger {
             .scan_prefix(keys::table_prefix(keys::tag::CHECKPOINT, code))
         {
             let (key, value) = row?;
-            let size = keys::trailing_u64(&key).ok_or_else(|| corrupt(code, None, "bad checkpoint key"))?;
+            let size = keys::trailing_u64(&key)
+                .ok_or_else(|| corrupt(code, None, "bad checkpoint key"))?;
             let text = String::from_utf8(value.to_vec())
                 .map_err(|_| corrupt(code, None, format!("checkpoint {size} is not UTF-8")))?;
             out.push((size, text));
@@ -716,7 +733,17 @@ impl Ledger {
 
         // 3. Records, rules, authorisation; seq, prev, tree — on copies, so that a storage
         // failure leaves memory as it was.
-        let mut state = match mem.state.clone() {
+        // The state is updated in place as records pass their checks. An all-or-nothing
+        // batch may still be abandoned after some records were applied, so it works on a
+        // copy. Otherwise the state is taken out of `mem`: if anything below fails before
+        // the batch is durable, `mem.state` stays empty and the next append replays the log
+        // from storage, so memory never runs ahead of what is durable.
+        let taken = if all_or_nothing {
+            mem.state.clone()
+        } else {
+            mem.state.take()
+        };
+        let mut state = match taken {
             Some(state) => state,
             None => return Err(corrupt(code, None, "log state missing")),
         };
@@ -732,7 +759,9 @@ impl Ledger {
                 continue;
             }
             let Some(kind) = RecordKind::parse(view.statement.kind) else {
-                results[*i] = Some(Err(AppendError::UnknownKind(view.statement.kind.to_string())));
+                results[*i] = Some(Err(AppendError::UnknownKind(
+                    view.statement.kind.to_string(),
+                )));
                 continue;
             };
             let record = match Record::decode_payload(kind, view.payload) {
@@ -765,7 +794,10 @@ impl Ledger {
                 .map_err(|_| corrupt(code, Some(seq), "the tree is full"))?;
             batch.insert(&keys::entry(code, seq)[..], bytes);
             let statement_hash = view.statement_hash();
-            batch.insert(keys::statement(code, &statement_hash), &seq.to_be_bytes()[..]);
+            batch.insert(
+                keys::statement(code, &statement_hash),
+                &seq.to_be_bytes()[..],
+            );
             hash_to_seq.insert(statement_hash, seq);
             head.size += 1;
             head.last_leaf = leaf;
@@ -908,11 +940,10 @@ impl Ledger {
         {
             let (key, bytes) = row?;
             let seq = keys::trailing_u64(&key);
-            let entry = EntryRef::decode(&bytes)
-                .map_err(|e| corrupt(&mem.code, seq, e.to_string()))?;
-            let kind = RecordKind::parse(entry.submission.statement.kind).ok_or_else(|| {
-                corrupt(&mem.code, seq, "unknown record kind")
-            })?;
+            let entry =
+                EntryRef::decode(&bytes).map_err(|e| corrupt(&mem.code, seq, e.to_string()))?;
+            let kind = RecordKind::parse(entry.submission.statement.kind)
+                .ok_or_else(|| corrupt(&mem.code, seq, "unknown record kind"))?;
             let record = Record::decode_payload(kind, entry.submission.payload)
                 .map_err(|e| corrupt(&mem.code, seq, e.to_string()))?;
             let ctx = EntryContext {
@@ -956,23 +987,37 @@ impl Ledger {
     }
 
     /// Entries `[start, start + count)` clipped to the log, in order.
-    pub fn entries(&self, code: &LogCode, start: u64, count: u64) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+    pub fn entries(
+        &self,
+        code: &LogCode,
+        start: u64,
+        count: u64,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let size = self.size(code)?;
         let end = start.saturating_add(count).min(size);
         let mut out = Vec::new();
         if start >= end {
             return Ok(out);
         }
-        for row in self.main.range(keys::entry(code, start)..keys::entry(code, end)) {
+        for row in self
+            .main
+            .range(keys::entry(code, start)..keys::entry(code, end))
+        {
             let (key, value) = row?;
-            let seq = keys::trailing_u64(&key).ok_or_else(|| corrupt(code, None, "bad entry key"))?;
+            let seq =
+                keys::trailing_u64(&key).ok_or_else(|| corrupt(code, None, "bad entry key"))?;
             out.push((seq, value.to_vec()));
         }
         Ok(out)
     }
 
     /// An inclusion proof of entry `seq` in the tree of `size` entries.
-    pub fn inclusion_proof(&self, code: &LogCode, seq: u64, size: u64) -> Result<Vec<Hash>, StoreError> {
+    pub fn inclusion_proof(
+        &self,
+        code: &LogCode,
+        seq: u64,
+        size: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
         let log_size = self.size(code)?;
         if size > log_size || seq >= size {
             return Err(StoreError::OutOfRange {
@@ -991,7 +1036,12 @@ impl Ledger {
     }
 
     /// A consistency proof between tree sizes `size1 <= size2`.
-    pub fn consistency_proof(&self, code: &LogCode, size1: u64, size2: u64) -> Result<Vec<Hash>, StoreError> {
+    pub fn consistency_proof(
+        &self,
+        code: &LogCode,
+        size1: u64,
+        size2: u64,
+    ) -> Result<Vec<Hash>, StoreError> {
         let log_size = self.size(code)?;
         if size2 > log_size || size1 > size2 {
             return Err(StoreError::OutOfRange {
@@ -1060,9 +1110,9 @@ fn read_heads_file(path: &Path) -> Result<BTreeMap<LogCode, u64>, StoreError> {
     };
     let mut out = BTreeMap::new();
     for (number, line) in text.lines().enumerate() {
-        let parsed = line.split_once(' ').and_then(|(code, size)| {
-            Some((LogCode::parse(code)?, size.parse::<u64>().ok()?))
-        });
+        let parsed = line
+            .split_once(' ')
+            .and_then(|(code, size)| Some((LogCode::parse(code)?, size.parse::<u64>().ok()?)));
         match parsed {
             Some((code, size)) => {
                 out.insert(code, size);
@@ -1071,7 +1121,11 @@ fn read_heads_file(path: &Path) -> Result<BTreeMap<LogCode, u64>, StoreError> {
                 return Err(StoreError::Corrupt {
                     log: "?".into(),
                     seq: None,
-                    what: format!("{} line {}: expected `CODE SIZE`", path.display(), number + 1),
+                    what: format!(
+                        "{} line {}: expected `CODE SIZE`",
+                        path.display(),
+                        number + 1
+                    ),
                 })
             }
         }
@@ -1100,7 +1154,10 @@ fn verify_signatures(
         }
     }
     let keys: &HashMap<[u8; 32], PublicKey> = keys;
-    let chunk_len = items.len().div_ceil(rayon::current_num_threads().max(1)).max(64);
+    let chunk_len = items
+        .len()
+        .div_ceil(rayon::current_num_threads().max(1))
+        .max(64);
     let chunks: Vec<Vec<Result<(), AppendError>>> = {
         use rayon::prelude::*;
         items
@@ -1112,7 +1169,10 @@ fn verify_signatures(
                 for (k, (_, view)) in chunk.iter().enumerate() {
                     let author = view.statement.author;
                     let Some(key) = keys.get(&author) else {
-                        let e = key_errors.get(&author).cloned().unwrap_or(SignatureError::EquationFailed);
+                        let e = key_errors
+                            .get(&author)
+                            .cloned()
+                            .unwrap_or(SignatureError::EquationFailed);
                         results[k] = Err(AppendError::Signature(e));
                         continue;
                     };
@@ -1124,7 +1184,8 @@ fn verify_signatures(
                 if let Err(failure) = batch.verify(&mut rand_core::OsRng) {
                     for index in failure.failed {
                         if let Some(&k) = positions.get(index) {
-                            results[k] = Err(AppendError::Signature(SignatureError::EquationFailed));
+                            results[k] =
+                                Err(AppendError::Signature(SignatureError::EquationFailed));
                         }
                     }
                 }
@@ -1146,24 +1207,36 @@ impl NodeSource for StoreSource<'_> {
     type Error = StoreError;
 
     fn node(&self, id: NodeId) -> Result<Hash, StoreError> {
-        let first = id.index.checked_shl(u32::from(id.level)).unwrap_or(u64::MAX);
+        let first = id
+            .index
+            .checked_shl(u32::from(id.level))
+            .unwrap_or(u64::MAX);
         let width = 1u64.checked_shl(u32::from(id.level)).unwrap_or(u64::MAX);
         if first.saturating_add(width) > self.size {
             return Err(corrupt(
                 &self.code,
                 None,
-                format!("asked for node {}/{} beyond size {}", id.level, id.index, self.size),
+                format!(
+                    "asked for node {}/{} beyond size {}",
+                    id.level, id.index, self.size
+                ),
             ));
         }
         if id.level >= STORED_MIN_LEVEL {
-            let bytes = self
-                .tree
-                .get(keys::node(&self.code, id))?
-                .ok_or_else(|| corrupt(&self.code, None, format!("tree node {}/{} missing", id.level, id.index)))?;
-            return bytes
-                .as_ref()
-                .try_into()
-                .map_err(|_| corrupt(&self.code, None, format!("tree node {}/{} is not 32 bytes", id.level, id.index)));
+            let bytes = self.tree.get(keys::node(&self.code, id))?.ok_or_else(|| {
+                corrupt(
+                    &self.code,
+                    None,
+                    format!("tree node {}/{} missing", id.level, id.index),
+                )
+            })?;
+            return bytes.as_ref().try_into().map_err(|_| {
+                corrupt(
+                    &self.code,
+                    None,
+                    format!("tree node {}/{} is not 32 bytes", id.level, id.index),
+                )
+            });
         }
         // Recompute from the leaves: at most 2^(STORED_MIN_LEVEL - 1) entries.
         let mut level: Vec<Hash> = Vec::with_capacity(width as usize);
@@ -1175,7 +1248,11 @@ impl NodeSource for StoreSource<'_> {
             level.push(Blake3Hasher::leaf(&bytes));
         }
         if level.len() as u64 != width {
-            return Err(corrupt(&self.code, Some(first), "entries missing under a tree node"));
+            return Err(corrupt(
+                &self.code,
+                Some(first),
+                "entries missing under a tree node",
+            ));
         }
         while level.len() > 1 {
             level = level
@@ -1202,7 +1279,12 @@ pub(crate) struct StoredLog<'a> {
 }
 
 impl<'a> StoredLog<'a> {
-    pub(crate) fn new(ledger: &'a Ledger, code: LogCode, meta: LogMeta, acknowledged: Option<u64>) -> Self {
+    pub(crate) fn new(
+        ledger: &'a Ledger,
+        code: LogCode,
+        meta: LogMeta,
+        acknowledged: Option<u64>,
+    ) -> Self {
         StoredLog {
             ledger,
             code,
@@ -1217,16 +1299,40 @@ impl crate::verify::LogData for StoredLog<'_> {
         &self.meta
     }
 
-    fn entries_from(&self, start: u64, max: usize) -> Result<Vec<(u64, Vec<u8>)>, String> {
-        let prefix = keys::table_prefix(keys::tag::ENTRY, &self.code);
-        let mut out = Vec::with_capacity(max.min(1 << 16));
-        for row in self.ledger.main.range(keys::entry(&self.code, start)..) {
+    fn entries_end(&self) -> Result<u64, String> {
+        let last = self
+            .ledger
+            .main
+            .scan_prefix(keys::table_prefix(keys::tag::ENTRY, &self.code))
+            .next_back()
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        match last {
+            Some((key, _)) => keys::trailing_u64(&key)
+                .and_then(|seq| seq.checked_add(1))
+                .ok_or_else(|| "bad entry key".to_string()),
+            None => Ok(0),
+        }
+    }
+
+    fn entries_range(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<(u64, crate::verify::EntryBytes)>, String> {
+        let mut out = Vec::with_capacity(
+            usize::try_from(end.saturating_sub(start))
+                .unwrap_or(0)
+                .min(1 << 16),
+        );
+        for row in self
+            .ledger
+            .main
+            .range(keys::entry(&self.code, start)..keys::entry(&self.code, end))
+        {
             let (key, value) = row.map_err(|e| e.to_string())?;
-            if !key.starts_with(&prefix) || out.len() >= max {
-                break;
-            }
             let seq = keys::trailing_u64(&key).ok_or("bad entry key")?;
-            out.push((seq, value.to_vec()));
+            out.push((seq, value));
         }
         Ok(out)
     }
@@ -1246,7 +1352,9 @@ impl crate::verify::LogData for StoredLog<'_> {
     }
 
     fn checkpoints(&self) -> Result<Vec<(u64, String)>, String> {
-        self.ledger.checkpoints(&self.code).map_err(|e| e.to_string())
+        self.ledger
+            .checkpoints(&self.code)
+            .map_err(|e| e.to_string())
     }
 
     fn statement_index(&self) -> Result<Option<Vec<([u8; 32], u64)>>, String> {
@@ -1257,8 +1365,13 @@ impl crate::verify::LogData for StoredLog<'_> {
             .scan_prefix(keys::table_prefix(keys::tag::STATEMENT, &self.code))
         {
             let (key, value) = row.map_err(|e| e.to_string())?;
-            let hash: [u8; 32] = key.get(7..).and_then(|b| b.try_into().ok()).ok_or("bad statement index key")?;
-            let seq = keys::trailing_u64(&value).filter(|_| value.len() == 8).ok_or("bad statement index value")?;
+            let hash: [u8; 32] = key
+                .get(7..)
+                .and_then(|b| b.try_into().ok())
+                .ok_or("bad statement index key")?;
+            let seq = keys::trailing_u64(&value)
+                .filter(|_| value.len() == 8)
+                .ok_or("bad statement index value")?;
             out.push((hash, seq));
         }
         Ok(Some(out))
@@ -1271,7 +1384,9 @@ impl crate::verify::LogData for StoredLog<'_> {
             .get(keys::head(&self.code))
             .map_err(|e| e.to_string())?
             .ok_or("no head row")?;
-        Head::decode(&bytes).map(|h| h.size).ok_or_else(|| "bad head row".to_string())
+        Head::decode(&bytes)
+            .map(|h| h.size)
+            .ok_or_else(|| "bad head row".to_string())
     }
 
     fn acknowledged_size(&self) -> Option<u64> {

@@ -29,8 +29,14 @@ use crate::store::{Ledger, LogMeta, STORED_MIN_LEVEL};
 /// At most this many failures are kept in a report; the rest are only counted.
 pub const MAX_REPORTED_FAILURES: usize = 1000;
 
-/// Entries read and verified per chunk.
-const CHUNK: usize = 8192;
+/// Entries read per chunk: one chunk is decoded while the one before is checked in order.
+const CHUNK: u64 = 8192;
+
+/// Entries read and decoded by one parallel task: one signature batch.
+const PIECE: u64 = 512;
+
+/// The bytes of a stored entry, shared rather than copied.
+pub type EntryBytes = sled::IVec;
 
 /// One thing that failed verification.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -103,9 +109,11 @@ impl Report {
 pub trait LogData: Sync {
     /// The log's metadata (its pinned genesis key above all).
     fn meta(&self) -> &LogMeta;
-    /// Up to `max` stored entries with seq ≥ `start`, in order, as (seq claimed by the
-    /// storage key or position, bytes).
-    fn entries_from(&self, start: u64, max: usize) -> Result<Vec<(u64, Vec<u8>)>, String>;
+    /// One past the highest stored seq (0 when there are none).
+    fn entries_end(&self) -> Result<u64, String>;
+    /// The stored entries with `start <= seq < end`, in order, as (seq claimed by the
+    /// storage key or position, bytes). Missing entries are simply absent.
+    fn entries_range(&self, start: u64, end: u64) -> Result<Vec<(u64, EntryBytes)>, String>;
     /// Stored tree nodes, when the data has them (a store does; a bundle does not).
     fn stored_nodes(&self) -> Result<Option<Vec<(NodeId, Vec<u8>)>>, String>;
     /// Every kept checkpoint as (size claimed by the storage key, text).
@@ -131,12 +139,17 @@ pub fn verify_ledger(ledger: &Ledger, progress: &(dyn Fn(u64) + Sync)) -> Report
                 continue;
             }
         };
-        let data = crate::store::StoredLog::new(ledger, code, meta, acknowledged.get(&code).copied());
+        let data =
+            crate::store::StoredLog::new(ledger, code, meta, acknowledged.get(&code).copied());
         verify_log(&data, ledger.policy(), &mut report, progress);
     }
     for code in acknowledged.keys() {
         if !ledger.log_codes().contains(code) {
-            report.fail(code.as_str(), None, "acknowledged in the heads file but missing from the store");
+            report.fail(
+                code.as_str(),
+                None,
+                "acknowledged in the heads file but missing from the store",
+            );
         }
     }
     report
@@ -161,7 +174,12 @@ struct Body {
 }
 
 /// Verifies one log and adds what it finds to `report`.
-pub fn verify_log(data: &dyn LogData, policy: &Policy, report: &mut Report, progress: &(dyn Fn(u64) + Sync)) {
+pub fn verify_log(
+    data: &dyn LogData,
+    policy: &Policy,
+    report: &mut Report,
+    progress: &(dyn Fn(u64) + Sync),
+) {
     let meta = data.meta().clone();
     let log = meta.division.clone();
     let mut summary = LogSummary {
@@ -173,7 +191,11 @@ pub fn verify_log(data: &dyn LogData, policy: &Policy, report: &mut Report, prog
         return;
     };
     if meta.origin != code.origin() {
-        report.fail(&log, None, format!("origin `{}` is not `{}`", meta.origin, code.origin()));
+        report.fail(
+            &log,
+            None,
+            format!("origin `{}` is not `{}`", meta.origin, code.origin()),
+        );
     }
     let genesis_key: Option<[u8; 32]> = hex::decode(&meta.genesis_key)
         .ok()
@@ -206,24 +228,25 @@ pub fn verify_log(data: &dyn LogData, policy: &Policy, report: &mut Report, prog
     let mut expected_seq = 0u64;
     let mut last_leaf = GENESIS_PREV;
 
-    let read_chunk = |start: u64| -> Result<Vec<(u64, Vec<u8>)>, String> { data.entries_from(start, CHUNK) };
+    let end = match data.entries_end() {
+        Ok(end) => end,
+        Err(e) => {
+            report.fail(&log, None, format!("cannot read entries: {e}"));
+            0
+        }
+    };
     let mut pending: Option<Vec<Decoded>> = None;
-    let mut next_start = 0u64;
-    let mut reading_done = false;
+    let mut chunk_start = 0u64;
     loop {
-        // Read and decode the next chunk in parallel with the sequential checks of the
-        // previous one.
+        if chunk_start >= end && pending.is_none() {
+            break;
+        }
+        // Read and decode the next chunk on every core while the previous one goes
+        // through the sequential checks.
+        let next_range =
+            (chunk_start < end).then(|| (chunk_start, end.min(chunk_start.saturating_add(CHUNK))));
         let (next, ()) = rayon::join(
-            || -> Result<Option<Vec<Decoded>>, String> {
-                if reading_done {
-                    return Ok(None);
-                }
-                let raw = read_chunk(next_start)?;
-                if raw.is_empty() {
-                    return Ok(None);
-                }
-                Ok(Some(decode_chunk(raw, &meta.origin, &keys)))
-            },
+            || next_range.map(|(from, to)| read_and_decode(data, from, to, &meta.origin, &keys)),
             || {
                 if let Some(chunk) = pending.take() {
                     for decoded in chunk {
@@ -251,24 +274,13 @@ pub fn verify_log(data: &dyn LogData, policy: &Policy, report: &mut Report, prog
             },
         );
         match next {
-            Ok(Some(chunk)) => {
-                next_start = chunk.last().map(|d| d.key_seq.saturating_add(1)).unwrap_or(next_start);
-                pending = Some(chunk);
+            Some(Ok(chunk)) => pending = Some(chunk),
+            Some(Err(e)) => {
+                report.fail(&log, Some(chunk_start), format!("cannot read entries: {e}"))
             }
-            Ok(None) => {
-                reading_done = true;
-                if pending.is_none() {
-                    break;
-                }
-            }
-            Err(e) => {
-                report.fail(&log, Some(next_start), format!("cannot read entries: {e}"));
-                reading_done = true;
-                if pending.is_none() {
-                    break;
-                }
-            }
+            None => {}
         }
+        chunk_start = chunk_start.saturating_add(CHUNK);
     }
 
     // Checkpoints that were not reached: sizes beyond the log or of an empty log.
@@ -286,7 +298,11 @@ pub fn verify_log(data: &dyn LogData, policy: &Policy, report: &mut Report, prog
                 summary.checkpoints += 1;
             }
         } else {
-            report.fail(&log, None, format!("checkpoint for size {size} but the log has {expected_seq} entries"));
+            report.fail(
+                &log,
+                None,
+                format!("checkpoint for size {size} but the log has {expected_seq} entries"),
+            );
         }
     }
 
@@ -297,12 +313,33 @@ pub fn verify_log(data: &dyn LogData, policy: &Policy, report: &mut Report, prog
             for (id, bytes) in stored {
                 match computed_nodes.get(&id) {
                     Some(hash) if bytes.as_slice() == hash.as_slice() => seen += 1,
-                    Some(_) => report.fail(&log, None, format!("stored tree node {}/{} differs from the entries", id.level, id.index)),
-                    None => report.fail(&log, None, format!("stored tree node {}/{} is not part of the tree", id.level, id.index)),
+                    Some(_) => report.fail(
+                        &log,
+                        None,
+                        format!(
+                            "stored tree node {}/{} differs from the entries",
+                            id.level, id.index
+                        ),
+                    ),
+                    None => report.fail(
+                        &log,
+                        None,
+                        format!(
+                            "stored tree node {}/{} is not part of the tree",
+                            id.level, id.index
+                        ),
+                    ),
                 }
             }
             if seen < computed_nodes.len() {
-                report.fail(&log, None, format!("{} stored tree nodes are missing", computed_nodes.len() - seen));
+                report.fail(
+                    &log,
+                    None,
+                    format!(
+                        "{} stored tree nodes are missing",
+                        computed_nodes.len() - seen
+                    ),
+                );
             }
         }
         Ok(None) => {}
@@ -315,11 +352,22 @@ pub fn verify_log(data: &dyn LogData, policy: &Policy, report: &mut Report, prog
             for (hash, seq) in rows {
                 match statements.get(&hash) {
                     Some(&found) if found == seq => matched += 1,
-                    _ => report.fail(&log, Some(seq), "statement index row does not match the entries"),
+                    _ => report.fail(
+                        &log,
+                        Some(seq),
+                        "statement index row does not match the entries",
+                    ),
                 }
             }
             if matched < statements.len() {
-                report.fail(&log, None, format!("{} statement index rows are missing", statements.len() - matched));
+                report.fail(
+                    &log,
+                    None,
+                    format!(
+                        "{} statement index rows are missing",
+                        statements.len() - matched
+                    ),
+                );
             }
         }
         Ok(None) => {}
@@ -327,18 +375,32 @@ pub fn verify_log(data: &dyn LogData, policy: &Policy, report: &mut Report, prog
     }
     match data.claimed_size() {
         Ok(size) if size == expected_seq => {}
-        Ok(size) => report.fail(&log, None, format!("head claims {size} entries but {expected_seq} are stored")),
+        Ok(size) => report.fail(
+            &log,
+            None,
+            format!("head claims {size} entries but {expected_seq} are stored"),
+        ),
         Err(e) => report.fail(&log, None, format!("cannot read head: {e}")),
     }
     if let Some(acknowledged) = data.acknowledged_size() {
         if acknowledged > expected_seq {
-            report.fail(&log, None, format!("{acknowledged} entries were acknowledged but only {expected_seq} are stored"));
+            report.fail(
+                &log,
+                None,
+                format!(
+                    "{acknowledged} entries were acknowledged but only {expected_seq} are stored"
+                ),
+            );
         }
     }
     if expected_seq > 0 {
         match checkpoints.last() {
             Some((size, _)) if *size == expected_seq => {}
-            _ => report.fail(&log, None, format!("no checkpoint covers all {expected_seq} entries")),
+            _ => report.fail(
+                &log,
+                None,
+                format!("no checkpoint covers all {expected_seq} entries"),
+            ),
         }
     }
     summary.entries = expected_seq;
@@ -346,16 +408,31 @@ pub fn verify_log(data: &dyn LogData, policy: &Policy, report: &mut Report, prog
     report.logs.push(summary);
 }
 
-fn decode_chunk(
-    raw: Vec<(u64, Vec<u8>)>,
+/// Reads entries `[from, to)` and decodes them, in parallel pieces, in order.
+fn read_and_decode(
+    data: &dyn LogData,
+    from: u64,
+    to: u64,
     origin: &str,
     keys: &RwLock<HashMap<[u8; 32], Result<PublicKey, String>>>,
-) -> Vec<Decoded> {
+) -> Result<Vec<Decoded>, String> {
     use rayon::prelude::*;
-    let per_task = raw.len().div_ceil(rayon::current_num_threads().max(1) * 4).max(256);
-    raw.par_chunks(per_task)
-        .flat_map_iter(|part| decode_part(part, origin, keys))
-        .collect()
+    let pieces: Vec<(u64, u64)> = (from..to)
+        .step_by(PIECE as usize)
+        .map(|start| (start, to.min(start.saturating_add(PIECE))))
+        .collect();
+    let decoded: Vec<Result<Vec<Decoded>, String>> = pieces
+        .into_par_iter()
+        .map(|(start, end)| {
+            let raw = data.entries_range(start, end)?;
+            Ok(decode_part(&raw, origin, keys))
+        })
+        .collect();
+    let mut out = Vec::with_capacity(usize::try_from(to - from).unwrap_or(0));
+    for piece in decoded {
+        out.extend(piece?);
+    }
+    Ok(out)
 }
 
 fn key_for(
@@ -373,7 +450,7 @@ fn key_for(
 }
 
 fn decode_part(
-    part: &[(u64, Vec<u8>)],
+    part: &[(u64, EntryBytes)],
     origin: &str,
     keys: &RwLock<HashMap<[u8; 32], Result<PublicKey, String>>>,
 ) -> Vec<Decoded> {
@@ -388,11 +465,16 @@ fn decode_part(
                 let statement = entry.submission.statement;
                 let record = match RecordKind::parse(statement.kind) {
                     None => Err(format!("unknown record kind `{}`", statement.kind)),
-                    Some(kind) => Record::decode_payload(kind, entry.submission.payload).map_err(|e| e.to_string()),
+                    Some(kind) => Record::decode_payload(kind, entry.submission.payload)
+                        .map_err(|e| e.to_string()),
                 };
                 let signature = match key_for(&statement.author, keys) {
                     Err(e) => Err(format!("author key: {e}")),
-                    Ok(key) => match batch.push(&key, &entry.submission.signing_message(), &entry.submission.signature) {
+                    Ok(key) => match batch.push(
+                        &key,
+                        &entry.submission.signing_message(),
+                        &entry.submission.signature,
+                    ) {
                         Ok(()) => {
                             in_batch.push(out.len());
                             Ok(())
@@ -420,7 +502,9 @@ fn decode_part(
     }
     if let Err(failure) = batch.verify(&mut rand_core::OsRng) {
         for index in failure.failed {
-            if let Some(Decoded { body: Ok(body), .. }) = in_batch.get(index).and_then(|&k| out.get_mut(k)) {
+            if let Some(Decoded { body: Ok(body), .. }) =
+                in_batch.get(index).and_then(|&k| out.get_mut(k))
+            {
                 body.signature = Err("signature does not verify".into());
             }
         }
@@ -445,16 +529,34 @@ struct SequentialState<'a> {
 fn check_sequential(decoded: Decoded, log: &str, s: &mut SequentialState<'_>, report: &mut Report) {
     let seq = *s.expected_seq;
     if decoded.key_seq != seq {
-        report.fail(log, Some(seq), format!("entry {seq} is missing (next stored entry is {})", decoded.key_seq));
+        report.fail(
+            log,
+            Some(seq),
+            format!(
+                "entry {seq} is missing (next stored entry is {})",
+                decoded.key_seq
+            ),
+        );
     }
+    // Count positions as the data does, so one gap is reported once, not at every entry.
+    let seq = decoded.key_seq.max(seq);
+    *s.expected_seq = seq;
     match &decoded.body {
         Err(e) => report.fail(log, Some(seq), format!("malformed entry: {e}")),
         Ok(body) => {
             if body.seq != seq {
-                report.fail(log, Some(seq), format!("entry says seq {} but is at position {seq}", body.seq));
+                report.fail(
+                    log,
+                    Some(seq),
+                    format!("entry says seq {} but is at position {seq}", body.seq),
+                );
             }
             if body.prev != *s.last_leaf {
-                report.fail(log, Some(seq), "prev does not match the leaf hash of the previous entry");
+                report.fail(
+                    log,
+                    Some(seq),
+                    "prev does not match the leaf hash of the previous entry",
+                );
             }
             if !body.origin_ok {
                 report.fail(log, Some(seq), "statement is signed for another log");
@@ -468,7 +570,11 @@ fn check_sequential(decoded: Decoded, log: &str, s: &mut SequentialState<'_>, re
             if seq == 0 {
                 if let Some(genesis_key) = s.genesis_key {
                     if &body.author != genesis_key {
-                        report.fail(log, Some(0), "entry 0 is not signed by the log's pinned bureau key");
+                        report.fail(
+                            log,
+                            Some(0),
+                            "entry 0 is not signed by the log's pinned bureau key",
+                        );
                     }
                 }
             }
@@ -493,8 +599,7 @@ fn check_sequential(decoded: Decoded, log: &str, s: &mut SequentialState<'_>, re
         }
     }
     let computed = &mut *s.computed_nodes;
-    if s
-        .frontier
+    if s.frontier
         .push::<Blake3Hasher>(decoded.leaf, &mut |id, hash| {
             if id.level >= STORED_MIN_LEVEL {
                 computed.insert(id, hash);
@@ -515,7 +620,11 @@ fn check_sequential(decoded: Decoded, log: &str, s: &mut SequentialState<'_>, re
         }
         *s.next_checkpoint += 1;
         if *checkpoint_size == 0 {
-            report.fail(log, None, "the empty-tree checkpoint is kept after entries were added");
+            report.fail(
+                log,
+                None,
+                "the empty-tree checkpoint is kept after entries were added",
+            );
             continue;
         }
         if *checkpoint_size < size {
@@ -530,17 +639,37 @@ fn check_genesis_meta(record: &Record, meta: &LogMeta, log: &str, report: &mut R
     match record {
         Record::KeyEvent(yibao_schema::record::KeyEvent::LogCreated { division, name, .. }) => {
             if division.as_str() != meta.division {
-                report.fail(log, Some(0), format!("entry 0 names division {division}, the metadata {}", meta.division));
+                report.fail(
+                    log,
+                    Some(0),
+                    format!(
+                        "entry 0 names division {division}, the metadata {}",
+                        meta.division
+                    ),
+                );
             }
             if *name != meta.name {
-                report.fail(log, Some(0), format!("entry 0 names the bureau `{name}`, the metadata `{}`", meta.name));
+                report.fail(
+                    log,
+                    Some(0),
+                    format!(
+                        "entry 0 names the bureau `{name}`, the metadata `{}`",
+                        meta.name
+                    ),
+                );
             }
         }
         _ => report.fail(log, Some(0), "entry 0 is not a log_created key event"),
     }
 }
 
-fn verify_checkpoint(text: &str, size: u64, s: &mut SequentialState<'_>, log: &str, report: &mut Report) {
+fn verify_checkpoint(
+    text: &str,
+    size: u64,
+    s: &mut SequentialState<'_>,
+    log: &str,
+    report: &mut Report,
+) {
     let signed = match SignedCheckpoint::parse(text) {
         Ok(signed) => signed,
         Err(e) => {
@@ -553,16 +682,38 @@ fn verify_checkpoint(text: &str, size: u64, s: &mut SequentialState<'_>, log: &s
         None => String::new(),
     };
     if signed.checkpoint.origin != expected_origin {
-        report.fail(log, None, format!("checkpoint {size}: origin is `{}`", signed.checkpoint.origin));
+        report.fail(
+            log,
+            None,
+            format!(
+                "checkpoint {size}: origin is `{}`",
+                signed.checkpoint.origin
+            ),
+        );
     }
     if signed.checkpoint.size != size {
-        report.fail(log, None, format!("checkpoint stored under size {size} says size {}", signed.checkpoint.size));
+        report.fail(
+            log,
+            None,
+            format!(
+                "checkpoint stored under size {size} says size {}",
+                signed.checkpoint.size
+            ),
+        );
     }
     if signed.checkpoint.root != s.frontier.root::<Blake3Hasher>() {
-        report.fail(log, None, format!("checkpoint {size}: root differs from the tree of the entries"));
+        report.fail(
+            log,
+            None,
+            format!("checkpoint {size}: root differs from the tree of the entries"),
+        );
     }
     let Some(bureau_key) = s.state.bureau_key() else {
-        report.fail(log, None, format!("checkpoint {size}: no bureau key in force"));
+        report.fail(
+            log,
+            None,
+            format!("checkpoint {size}: no bureau key in force"),
+        );
         return;
     };
     match VerifierKey::from_public_key(&expected_origin, &bureau_key, KeyKind::Ed25519) {

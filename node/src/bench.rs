@@ -54,7 +54,9 @@ fn rate(count: u64, elapsed: Duration) -> f64 {
 fn batch_verify_ceiling() -> (f64, f64) {
     const BATCH: usize = 1024;
     const BATCHES: usize = 16;
-    let keys: Vec<SigningKey> = (0..16u8).map(|i| SigningKey::from_bytes(&[i + 1; 32])).collect();
+    let keys: Vec<SigningKey> = (0..16u8)
+        .map(|i| SigningKey::from_bytes(&[i + 1; 32]))
+        .collect();
     let messages: Vec<Vec<u8>> = (0..BATCH * BATCHES)
         .map(|i| {
             let mut m = vec![0u8; 180];
@@ -125,7 +127,13 @@ fn dir_size(path: &Path) -> u64 {
 }
 
 /// Appends pre-signed submissions from `submitters` threads for `seconds`.
-fn append_run(ledger: Arc<Ledger>, code: LogCode, work: &Workload, submitters: usize, seconds: u64) -> Result<(f64, u64)> {
+fn append_run(
+    ledger: Arc<Ledger>,
+    code: LogCode,
+    work: &Workload,
+    submitters: usize,
+    seconds: u64,
+) -> Result<(f64, u64)> {
     let (appender, writer) = Appender::start(ledger.clone(), code, system_clock())?;
     let per_thread = work.submissions_for_run(submitters, seconds)?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -160,7 +168,10 @@ fn append_run(ledger: Arc<Ledger>, code: LogCode, work: &Workload, submitters: u
     if refused > 0 {
         eprintln!("warning: {refused} submissions were refused during the append run");
     }
-    Ok((rate(count.load(Ordering::Relaxed), elapsed), count.load(Ordering::Relaxed)))
+    Ok((
+        rate(count.load(Ordering::Relaxed), elapsed),
+        count.load(Ordering::Relaxed),
+    ))
 }
 
 /// `yibao bench`.
@@ -190,7 +201,10 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let code = LogCode::parse("141125").context("code")?;
     let work = Workload::create(&ledger, code, "柳林县医疗保障局", 42)?;
     let (one, one_n) = append_run(ledger.clone(), code, &work, 1, args.seconds)?;
-    println!("append, 1 submitter: {one:.0} entries/s ({one_n} durable; {:.2} × the fsync ceiling)", one / fsync);
+    println!(
+        "append, 1 submitter: {one:.0} entries/s ({one_n} durable; {:.2} × the fsync ceiling)",
+        one / fsync
+    );
     let (many, many_n) = append_run(ledger.clone(), code, &work, 64, args.seconds)?;
     println!(
         "append, 64 submitters: {many:.0} entries/s ({many_n} durable; target ≥ 40,000; {:.2} × the {threads}-core batch-verify ceiling)",
@@ -243,7 +257,10 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         big.inclusion_proof(&code, seq, size)?;
     }
     let per_proof = start.elapsed().as_secs_f64() * 1e6 / proofs as f64;
-    println!("inclusion proof at {size} entries: {per_proof:.1} µs per proof ({:.0}/s, one thread)", 1e6 / per_proof);
+    println!(
+        "inclusion proof at {size} entries: {per_proof:.1} µs per proof ({:.0}/s, one thread)",
+        1e6 / per_proof
+    );
 
     if let Some(path) = &args.json {
         let figures = json!({
@@ -265,5 +282,9 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         });
         std::fs::write(path, serde_json::to_string_pretty(&figures)?)?;
     }
-    Ok(if report.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -27,15 +27,17 @@ fn now_ms() -> u64 {
 
 fn log_code(dir: &NodeDir, log: Option<&str>) -> Result<LogCode> {
     match log {
-        Some(code) => LogCode::parse(code).ok_or_else(|| anyhow!("--log `{code}` is not a 6-digit division code")),
+        Some(code) => LogCode::parse(code)
+            .ok_or_else(|| anyhow!("--log `{code}` is not a 6-digit division code")),
         None => dir.own_log(),
     }
 }
 
 /// `yibao init`.
 pub fn init(data: &Path, county: &str, name: &str) -> Result<ExitCode> {
-    let code = LogCode::parse(county)
-        .ok_or_else(|| anyhow!("--county `{county}` is not a 6-digit administrative division code (e.g. 141125)"))?;
+    let code = LogCode::parse(county).ok_or_else(|| {
+        anyhow!("--county `{county}` is not a 6-digit administrative division code (e.g. 141125)")
+    })?;
     if name.trim().is_empty() {
         bail!("--name must not be empty");
     }
@@ -59,9 +61,18 @@ pub fn init(data: &Path, county: &str, name: &str) -> Result<ExitCode> {
     std::fs::write(dir.config_path(), text)?;
     let meta = ledger.meta(&code)?;
     println!("created node for {} ({}) in {}", name, code, data.display());
-    println!("bureau key: {} (mode 0600)", dir.bureau_key_path().display());
-    println!("verifier key: {}", bundle::genesis_vkey(&meta).map_err(|e| anyhow!(e))?);
-    println!("entry {} (log created) is durable; first checkpoint:", receipt.seq);
+    println!(
+        "bureau key: {} (mode 0600)",
+        dir.bureau_key_path().display()
+    );
+    println!(
+        "verifier key: {}",
+        bundle::genesis_vkey(&meta).map_err(|e| anyhow!(e))?
+    );
+    println!(
+        "entry {} (log created) is durable; first checkpoint:",
+        receipt.seq
+    );
     print!("{}", ledger.latest_checkpoint(&code)?);
     ledger.close()?;
     Ok(ExitCode::SUCCESS)
@@ -109,7 +120,10 @@ fn print_report(report: &Report, json_path: Option<&Path>) -> Result<ExitCode> {
             println!("  {failure}");
         }
         if report.failure_count as usize > report.failures.len() {
-            println!("  … and {} more", report.failure_count as usize - report.failures.len());
+            println!(
+                "  … and {} more",
+                report.failure_count as usize - report.failures.len()
+            );
         }
         Ok(ExitCode::from(1))
     }
@@ -121,7 +135,11 @@ pub fn verify(data: &Path, json_path: Option<&Path>) -> Result<ExitCode> {
     let config = dir.config()?;
     let mut report = Report::default();
     if !dir.ledger_path().join("sled").is_dir() {
-        report.fail(&config.division, None, "the ledger is missing from the node directory");
+        report.fail(
+            &config.division,
+            None,
+            "the ledger is missing from the node directory",
+        );
         return print_report(&report, json_path);
     }
     let ledger = match Ledger::open(&dir.ledger_path(), Policy::default()) {
@@ -129,12 +147,20 @@ pub fn verify(data: &Path, json_path: Option<&Path>) -> Result<ExitCode> {
         // A busy node is not a damaged one: that is an error, not a verification failure.
         Err(e @ StoreError::Locked(_)) => return Err(e.into()),
         Err(StoreError::Corrupt { log, seq, what }) => {
-            let log = if log == "*" || log == "?" { config.division.clone() } else { log };
+            let log = if log == "*" || log == "?" {
+                config.division.clone()
+            } else {
+                log
+            };
             report.fail(&log, seq, format!("the ledger cannot be opened: {what}"));
             return print_report(&report, json_path);
         }
         Err(e) => {
-            report.fail(&config.division, None, format!("the ledger cannot be opened: {e}"));
+            report.fail(
+                &config.division,
+                None,
+                format!("the ledger cannot be opened: {e}"),
+            );
             return print_report(&report, json_path);
         }
     };
@@ -142,7 +168,11 @@ pub fn verify(data: &Path, json_path: Option<&Path>) -> Result<ExitCode> {
         let mut report = verify::verify_ledger(&ledger, &|_| {});
         if let Some(code) = LogCode::parse(&config.division) {
             if !ledger.log_codes().contains(&code) {
-                report.fail(&config.division, None, "node.json names this log, but the ledger does not hold it");
+                report.fail(
+                    &config.division,
+                    None,
+                    "node.json names this log, but the ledger does not hold it",
+                );
             }
         }
         report
@@ -161,7 +191,12 @@ fn key_event(fields: Value) -> Result<Record> {
     serde_json::from_value(value).context("invalid key event")
 }
 
-fn append_records(ledger: &Ledger, code: &LogCode, key: &SigningKey, records: Vec<(String, Record)>) -> Result<bool> {
+fn append_records(
+    ledger: &Ledger,
+    code: &LogCode,
+    key: &SigningKey,
+    records: Vec<(String, Record)>,
+) -> Result<bool> {
     let origin = code.origin();
     let now = now_ms();
     let mut submissions = Vec::new();
@@ -170,7 +205,13 @@ fn append_records(ledger: &Ledger, code: &LogCode, key: &SigningKey, records: Ve
         let payload = record
             .encode_payload()
             .map_err(|e| anyhow!("{label}: cannot encode: {e}"))?;
-        submissions.push(Submission::sign(key, &origin, now, record.kind().as_str(), payload)?);
+        submissions.push(Submission::sign(
+            key,
+            &origin,
+            now,
+            record.kind().as_str(),
+            payload,
+        )?);
         labels.push((label, record.kind()));
     }
     let results = ledger.append_all_or_nothing(code, submissions, now)?;
@@ -178,7 +219,11 @@ fn append_records(ledger: &Ledger, code: &LogCode, key: &SigningKey, records: Ve
     for ((label, kind), result) in labels.iter().zip(results) {
         match result {
             Ok(receipt) if receipt.duplicate => {
-                println!("{label}: already in the log at seq {} ({})", receipt.seq, kind.as_str())
+                println!(
+                    "{label}: already in the log at seq {} ({})",
+                    receipt.seq,
+                    kind.as_str()
+                )
             }
             Ok(receipt) => println!(
                 "{label}: appended at seq {} ({}), durable, checkpoint size {}",
@@ -226,7 +271,10 @@ pub fn officer_add(
         (Some(hex_key), _) => {
             let bytes = hex::decode(hex_key).context("--public-key is not hex")?;
             if bytes.len() != 32 {
-                bail!("--public-key must be 32 bytes (64 hex digits), found {}", bytes.len());
+                bail!(
+                    "--public-key must be 32 bytes (64 hex digits), found {}",
+                    bytes.len()
+                );
             }
             hex_key.to_lowercase()
         }
@@ -237,7 +285,9 @@ pub fn officer_add(
             node_dir::write_key(path, &key)?;
             hex::encode(key.verifying_key().to_bytes())
         }
-        (None, None) => bail!("give --public-key (from `yibao keygen`) or --key-out to generate one"),
+        (None, None) => {
+            bail!("give --public-key (from `yibao keygen`) or --key-out to generate one")
+        }
     };
     let appended = key_event(json!({
         "event": "officer_added",
@@ -246,7 +296,14 @@ pub fn officer_add(
         "surname": surname,
         "roles": roles,
     }))
-    .and_then(|record| append_records(&ledger, &code, &bureau_key, vec![("officer add".into(), record)]));
+    .and_then(|record| {
+        append_records(
+            &ledger,
+            &code,
+            &bureau_key,
+            vec![("officer add".into(), record)],
+        )
+    });
     match appended {
         Ok(true) => {
             if let Some(path) = key_out {
@@ -269,14 +326,29 @@ pub fn officer_add(
 
 /// `yibao officer revoke`.
 pub fn officer_revoke(data: &Path, public_key: &str, reason: &str) -> Result<ExitCode> {
-    let bytes = hex::decode(public_key).map_err(|_| anyhow!("--public-key `{public_key}` is not hex"))?;
+    let bytes =
+        hex::decode(public_key).map_err(|_| anyhow!("--public-key `{public_key}` is not hex"))?;
     if bytes.len() != 32 {
-        bail!("--public-key must be 32 bytes (64 hex digits), found {}", bytes.len());
+        bail!(
+            "--public-key must be 32 bytes (64 hex digits), found {}",
+            bytes.len()
+        );
     }
     let (_, ledger, code, bureau_key) = bureau(data)?;
-    let record = key_event(json!({ "event": "officer_revoked", "key": public_key.to_lowercase(), "reason": reason }))?;
-    let ok = append_records(&ledger, &code, &bureau_key, vec![("officer revoke".into(), record)])?;
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    let record = key_event(
+        json!({ "event": "officer_revoked", "key": public_key.to_lowercase(), "reason": reason }),
+    )?;
+    let ok = append_records(
+        &ledger,
+        &code,
+        &bureau_key,
+        vec![("officer revoke".into(), record)],
+    )?;
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
 
 /// `yibao officer list`.
@@ -318,16 +390,18 @@ pub fn keygen(out: &Path) -> Result<ExitCode> {
 pub fn read_record_files(files: &[PathBuf]) -> Result<Vec<(String, Record)>> {
     let mut out = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-        let value: Value =
-            serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let value: Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not JSON", file.display()))?;
         let items = match value {
             Value::Array(items) => items,
             other => vec![other],
         };
         for (i, item) in items.into_iter().enumerate() {
             let label = format!("{}#{}", file.display(), i);
-            let record: Record = serde_json::from_value(item).with_context(|| format!("{label}: not a valid record"))?;
+            let record: Record = serde_json::from_value(item)
+                .with_context(|| format!("{label}: not a valid record"))?;
             out.push((label, record));
         }
     }
@@ -345,7 +419,11 @@ pub fn submit(data: &Path, key_path: &Path, files: &[PathBuf]) -> Result<ExitCod
     }
     let ledger = dir.open_ledger()?;
     let ok = append_records(&ledger, &code, &key, records)?;
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }
 
 /// `yibao show`.
@@ -354,16 +432,31 @@ pub fn show(data: &Path, log: Option<&str>, seq: u64) -> Result<ExitCode> {
     let code = log_code(&dir, log)?;
     let ledger = dir.open_ledger()?;
     let bytes = ledger.entry(&code, seq)?;
-    println!("{}", serde_json::to_string_pretty(&output::entry_json(code.as_str(), &bytes))?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&output::entry_json(code.as_str(), &bytes))?
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 /// `yibao list`.
-pub fn list(data: &Path, log: Option<&str>, kind: Option<&str>, from: u64, limit: u64) -> Result<ExitCode> {
+pub fn list(
+    data: &Path,
+    log: Option<&str>,
+    kind: Option<&str>,
+    from: u64,
+    limit: u64,
+) -> Result<ExitCode> {
     if let Some(kind) = kind {
         if yibao_schema::record::RecordKind::parse(kind).is_none() {
-            let known: Vec<&str> = yibao_schema::record::RecordKind::ALL.iter().map(|k| k.as_str()).collect();
-            bail!("--kind `{kind}` is not a record kind; one of: {}", known.join(", "));
+            let known: Vec<&str> = yibao_schema::record::RecordKind::ALL
+                .iter()
+                .map(|k| k.as_str())
+                .collect();
+            bail!(
+                "--kind `{kind}` is not a record kind; one of: {}",
+                known.join(", ")
+            );
         }
     }
     let dir = NodeDir::new(data);
@@ -414,7 +507,8 @@ pub fn prove(data: &Path, log: Option<&str>, seq: u64) -> Result<ExitCode> {
     let size = ledger.size(&code)?;
     let proof = ledger.inclusion_proof(&code, seq, size)?;
     let bytes = ledger.entry(&code, seq)?;
-    let leaf = <yibao_ledger::merkle::Blake3Hasher as yibao_ledger::merkle::MerkleHasher>::leaf(&bytes);
+    let leaf =
+        <yibao_ledger::merkle::Blake3Hasher as yibao_ledger::merkle::MerkleHasher>::leaf(&bytes);
     let value = json!({
         "log": code.as_str(),
         "origin": code.origin(),
@@ -436,7 +530,10 @@ pub fn export(data: &Path, out: &Path, logs: &[String]) -> Result<ExitCode> {
     let ledger = dir.open_ledger()?;
     let codes = logs
         .iter()
-        .map(|code| LogCode::parse(code).ok_or_else(|| anyhow!("--log `{code}` is not a 6-digit division code")))
+        .map(|code| {
+            LogCode::parse(code)
+                .ok_or_else(|| anyhow!("--log `{code}` is not a 6-digit division code"))
+        })
         .collect::<Result<Vec<_>>>()?;
     for code in &codes {
         if !ledger.log_codes().contains(code) {
@@ -446,14 +543,16 @@ pub fn export(data: &Path, out: &Path, logs: &[String]) -> Result<ExitCode> {
     // Write beside the target and rename, so a failed export leaves no partial bundle.
     let partial = out.with_extension("partial");
     let result = (|| -> Result<u64> {
-        let file = std::fs::File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
+        let file = std::fs::File::create(&partial)
+            .with_context(|| format!("cannot create {}", partial.display()))?;
         let mut writer = BufWriter::new(file);
         let written = bundle::export(&ledger, &codes, &mut writer)?;
         writer
             .into_inner()
             .map_err(|e| anyhow!("cannot write {}: {}", partial.display(), e.error()))?
             .sync_all()?;
-        std::fs::rename(&partial, out).with_context(|| format!("cannot create {}", out.display()))?;
+        std::fs::rename(&partial, out)
+            .with_context(|| format!("cannot create {}", out.display()))?;
         Ok(written)
     })();
     let written = match result {
@@ -470,8 +569,9 @@ pub fn export(data: &Path, out: &Path, logs: &[String]) -> Result<ExitCode> {
 /// `yibao verify-bundle`.
 pub fn verify_bundle(file: &Path, vkeys: &[String], json_path: Option<&Path>) -> Result<ExitCode> {
     for vkey in vkeys {
-        yibao_schema::note::VerifierKey::parse(vkey)
-            .map_err(|e| anyhow!("--vkey `{vkey}` is not a verifier key (name+keyid+base64): {e}"))?;
+        yibao_schema::note::VerifierKey::parse(vkey).map_err(|e| {
+            anyhow!("--vkey `{vkey}` is not a verifier key (name+keyid+base64): {e}")
+        })?;
     }
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let report = match bundle::verify_bundle(&bytes, &Policy::default(), vkeys, &|_| {}) {

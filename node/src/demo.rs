@@ -23,7 +23,9 @@ fn signer_for(record: &Record) -> Signer {
     match record.kind() {
         K::KeyEvent => Signer::Bureau,
         K::InstitutionRegistered | K::InstitutionUpdated => Signer::Administrator,
-        K::InspectionOpened | K::Finding | K::RectificationItem | K::RectificationUpdate => Signer::Inspector,
+        K::InspectionOpened | K::Finding | K::RectificationItem | K::RectificationUpdate => {
+            Signer::Inspector
+        }
         K::Decision | K::GradeSet | K::GradeRevision => Signer::Adjudicator,
         K::ExposureNotice => Signer::Publisher,
         K::Correction => Signer::Adjudicator,
@@ -55,7 +57,10 @@ pub fn run(data: Option<&Path>, records_dir: &Path) -> Result<ExitCode> {
     let name = "柳林县医疗保障局";
     let node = crate::node_dir::NodeDir::new(&root);
     if node.config_path().exists() {
-        bail!("{} already holds a node; give the demo an empty directory", root.display());
+        bail!(
+            "{} already holds a node; give the demo an empty directory",
+            root.display()
+        );
     }
     std::fs::create_dir_all(&root)?;
     let officers = Officers::from_seed(2021);
@@ -74,30 +79,47 @@ pub fn run(data: Option<&Path>, records_dir: &Path) -> Result<ExitCode> {
         name: name.to_string(),
         origin: code.origin(),
     };
-    std::fs::write(node.config_path(), serde_json::to_string_pretty(&config)? + "\n")?;
+    std::fs::write(
+        node.config_path(),
+        serde_json::to_string_pretty(&config)? + "\n",
+    )?;
 
     let ledger = Ledger::open(&node.ledger_path(), Policy::default())?;
     let now = yibao_ledger::appender::system_clock()();
     ledger.create_log(code, name, officers.bureau.clone(), now)?;
     let mut all: Vec<(Signer, Record)> = officers.key_events()?;
-    all.extend(records.into_iter().map(|(_, record)| (signer_for(&record), record)));
+    all.extend(
+        records
+            .into_iter()
+            .map(|(_, record)| (signer_for(&record), record)),
+    );
     let submissions = workload::sign(&officers, &code.origin(), now, &all)?;
     workload::append_all(&ledger, &code, submissions, now)?;
 
     let size = ledger.size(&code)?;
     println!("demo ledger for {name} ({code}) in {}", root.display());
-    println!("{size} entries appended from {} example files; officers' keys beside node.json", files.len());
+    println!(
+        "{size} entries appended from {} example files; officers' keys beside node.json",
+        files.len()
+    );
     let report = verify::verify_ledger(&ledger, &|_| {});
     println!(
         "verify: {} ({} entries, {} checkpoints)",
-        if report.is_ok() { "every signature, link, authorisation, rule, tree node and checkpoint verified" } else { "FAILED" },
+        if report.is_ok() {
+            "every signature, link, authorisation, rule, tree node and checkpoint verified"
+        } else {
+            "FAILED"
+        },
         report.entries(),
         report.logs.iter().map(|l| l.checkpoints).sum::<u64>()
     );
     for failure in &report.failures {
         println!("  {failure}");
     }
-    println!("verifier key: {}", yibao_ledger::bundle::genesis_vkey(&ledger.meta(&code)?).map_err(anyhow::Error::msg)?);
+    println!(
+        "verifier key: {}",
+        yibao_ledger::bundle::genesis_vkey(&ledger.meta(&code)?).map_err(anyhow::Error::msg)?
+    );
     println!("latest checkpoint:");
     print!("{}", ledger.latest_checkpoint(&code)?);
 
@@ -108,20 +130,38 @@ pub fn run(data: Option<&Path>, records_dir: &Path) -> Result<ExitCode> {
         if entry["kind"] == "exposure_notice" && !shown {
             let proof = ledger.inclusion_proof(&code, seq, size)?;
             let root = ledger.root(&code)?;
-            let ok = verify_inclusion::<Blake3Hasher>(&Blake3Hasher::leaf(&bytes), LeafIndex(seq), TreeSize(size), &proof, &root).is_ok();
+            let ok = verify_inclusion::<Blake3Hasher>(
+                &Blake3Hasher::leaf(&bytes),
+                LeafIndex(seq),
+                TreeSize(size),
+                &proof,
+                &root,
+            )
+            .is_ok();
             println!(
                 "exposure notice at seq {seq}: {} — inclusion proof of {} hashes {}",
                 entry["record"]["title"].as_str().unwrap_or("?"),
                 proof.len(),
-                if ok { "verifies against the checkpoint's root" } else { "DOES NOT VERIFY" }
+                if ok {
+                    "verifies against the checkpoint's root"
+                } else {
+                    "DOES NOT VERIFY"
+                }
             );
             shown = true;
         }
     }
-    println!("try: yibao list --data {0}; yibao verify --data {0}; yibao checkpoint --data {0} --vkey", root.display());
+    println!(
+        "try: yibao list --data {0}; yibao verify --data {0}; yibao checkpoint --data {0} --vkey",
+        root.display()
+    );
     ledger.close()?;
     if data.is_none() {
         println!("(temporary directory removed; pass --data DIR to keep the ledger)");
     }
-    Ok(if report.is_ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

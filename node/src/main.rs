@@ -208,7 +208,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Init { data, county, name } => commands::init(&data, &county, &name),
-        Command::Checkpoint { log, vkey } => commands::checkpoint(&log.data, log.log.as_deref(), vkey),
+        Command::Checkpoint { log, vkey } => {
+            commands::checkpoint(&log.data, log.log.as_deref(), vkey)
+        }
         Command::Verify { data, json } => commands::verify(&data, json.as_deref()),
         Command::Officer(OfficerCommand::Add {
             data,
@@ -217,7 +219,14 @@ fn main() -> ExitCode {
             surname,
             public_key,
             key_out,
-        }) => commands::officer_add(&data, &roles, &officer_id, &surname, public_key.as_deref(), key_out.as_deref()),
+        }) => commands::officer_add(
+            &data,
+            &roles,
+            &officer_id,
+            &surname,
+            public_key.as_deref(),
+            key_out.as_deref(),
+        ),
         Command::Officer(OfficerCommand::Revoke {
             data,
             public_key,
@@ -235,7 +244,9 @@ fn main() -> ExitCode {
         } => commands::list(&log.data, log.log.as_deref(), kind.as_deref(), from, limit),
         Command::Prove { log, seq } => commands::prove(&log.data, log.log.as_deref(), seq),
         Command::Export { data, out, logs } => commands::export(&data, &out, &logs),
-        Command::VerifyBundle { file, vkeys, json } => commands::verify_bundle(&file, &vkeys, json.as_deref()),
+        Command::VerifyBundle { file, vkeys, json } => {
+            commands::verify_bundle(&file, &vkeys, json.as_deref())
+        }
         Command::Bench(args) => bench::run(&args),
         Command::Demo { data, records } => demo::run(data.as_deref(), &records),
     };

@@ -82,8 +82,8 @@ impl NodeDir {
                 self.root.display()
             )
         })?;
-        let config: NodeConfig =
-            serde_json::from_str(&text).with_context(|| format!("{} is not valid", path.display()))?;
+        let config: NodeConfig = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not valid", path.display()))?;
         if config.version != 1 {
             bail!("{}: unsupported version {}", path.display(), config.version);
         }
@@ -114,7 +114,10 @@ impl NodeDir {
             .with_context(|| format!("cannot open the ledger in {}", path.display()))?;
         let code = self.own_log()?;
         if !ledger.log_codes().contains(&code) {
-            bail!("{}: node.json names log {code}, which the ledger does not hold", self.root.display());
+            bail!(
+                "{}: node.json names log {code}, which the ledger does not hold",
+                self.root.display()
+            );
         }
         Ok(ledger)
     }
@@ -126,9 +129,12 @@ impl NodeDir {
         let code = self.own_log()?;
         if self.bureau_key_path().exists() {
             let key = read_key(&self.bureau_key_path())?;
-            ledger
-                .set_signer(&code, key)
-                .with_context(|| format!("node.json names log {}, which the ledger lacks", config.division))?;
+            ledger.set_signer(&code, key).with_context(|| {
+                format!(
+                    "node.json names log {}, which the ledger lacks",
+                    config.division
+                )
+            })?;
         }
         Ok(ledger)
     }
@@ -157,11 +163,17 @@ pub fn write_key(path: &Path, key: &SigningKey) -> Result<()> {
 
 /// Reads a secret key file and checks that its public key matches its secret key.
 pub fn read_key(path: &Path) -> Result<SigningKey> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read key file {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read key file {}", path.display()))?;
     let file: KeyFile = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a Yibao key file", path.display()))?;
     if file.kind != KEY_FILE_KIND || file.version != 1 {
-        bail!("{} is not a Yibao key file (kind {}, version {})", path.display(), file.kind, file.version);
+        bail!(
+            "{} is not a Yibao key file (kind {}, version {})",
+            path.display(),
+            file.kind,
+            file.version
+        );
     }
     let secret: [u8; 32] = hex::decode(&file.secret_key)
         .ok()
@@ -169,7 +181,10 @@ pub fn read_key(path: &Path) -> Result<SigningKey> {
         .with_context(|| format!("{}: secret_key is not 32 bytes of hex", path.display()))?;
     let key = SigningKey::from_bytes(&secret);
     if hex::encode(key.verifying_key().to_bytes()) != file.public_key {
-        bail!("{}: public_key does not belong to secret_key", path.display());
+        bail!(
+            "{}: public_key does not belong to secret_key",
+            path.display()
+        );
     }
     Ok(key)
 }

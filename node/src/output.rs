@@ -56,7 +56,10 @@ pub fn entry_json(log: &str, bytes: &[u8]) -> Value {
             let statement = entry.submission.statement;
             let record = RecordKind::parse(statement.kind)
                 .ok_or_else(|| format!("unknown kind {}", statement.kind))
-                .and_then(|kind| Record::decode_payload(kind, entry.submission.payload).map_err(|e| e.to_string()))
+                .and_then(|kind| {
+                    Record::decode_payload(kind, entry.submission.payload)
+                        .map_err(|e| e.to_string())
+                })
                 .and_then(|record| serde_json::to_value(&record).map_err(|e| e.to_string()));
             let signature = match entry.submission.verify_signature() {
                 Ok(()) => "valid".to_string(),
@@ -94,6 +97,9 @@ mod tests {
     #[test]
     fn shanghai_is_utc_plus_eight() {
         // 2021-06-30T16:00:00Z is midnight on 1 July in Shanghai.
-        assert_eq!(shanghai_time(1_625_068_800_000), "2021-07-01 00:00:00 +08:00");
+        assert_eq!(
+            shanghai_time(1_625_068_800_000),
+            "2021-07-01 00:00:00 +08:00"
+        );
     }
 }

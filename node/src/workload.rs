@@ -78,19 +78,20 @@ impl Officers {
 
     /// The key events that authorise the four officers (to be signed by the bureau key).
     pub fn key_events(&self) -> Result<Vec<(Signer, Record)>> {
-        let add = |key: &SigningKey, id: &str, surname: &str, role: &str| -> Result<(Signer, Record)> {
-            Ok((
-                Signer::Bureau,
-                parse(json!({
-                    "kind": "key_event",
-                    "event": "officer_added",
-                    "key": hex::encode(key.verifying_key().to_bytes()),
-                    "officer_id": id,
-                    "surname": surname,
-                    "roles": [role],
-                }))?,
-            ))
-        };
+        let add =
+            |key: &SigningKey, id: &str, surname: &str, role: &str| -> Result<(Signer, Record)> {
+                Ok((
+                    Signer::Bureau,
+                    parse(json!({
+                        "kind": "key_event",
+                        "event": "officer_added",
+                        "key": hex::encode(key.verifying_key().to_bytes()),
+                        "officer_id": id,
+                        "surname": surname,
+                        "roles": [role],
+                    }))?,
+                ))
+            };
         Ok(vec![
             add(&self.administrator, "14000000001", "赵", "administrator")?,
             add(&self.inspector, "14000000002", "王", "inspector")?,
@@ -152,7 +153,18 @@ const KINDS: [(&str, &str, &str); 6] = [
     ("P", "retail_pharmacy_single", "大药房"),
 ];
 
-const TOWNS: [&str; 10] = ["柳林", "穆村", "薛村", "庄上", "留誉", "三交", "成家庄", "高家沟", "李家湾", "陈家湾"];
+const TOWNS: [&str; 10] = [
+    "柳林",
+    "穆村",
+    "薛村",
+    "庄上",
+    "留誉",
+    "三交",
+    "成家庄",
+    "高家沟",
+    "李家湾",
+    "陈家湾",
+];
 
 /// `count` institutions of a county, deterministic.
 pub fn institutions(division: &str, count: u64) -> Vec<Institution> {
@@ -258,7 +270,8 @@ pub fn case_records(
         if article == 40 {
             let m = 2000 + 500 * rng.below(7); // 2× to 5×
             let fine = round_half_up(amount, m);
-            item_json["fine"] = json!({ "basis": amount, "multiple": multiple_text(m), "amount": fine });
+            item_json["fine"] =
+                json!({ "basis": amount, "multiple": multiple_text(m), "amount": fine });
             fines_total += fine;
         }
         items.push(item_json);
@@ -301,7 +314,11 @@ pub fn case_records(
         2 => 2,
         _ => 3,
     };
-    for (month, status) in ["rectifying", "verified", "closed_out"].iter().enumerate().take(steps) {
+    for (month, status) in ["rectifying", "verified", "closed_out"]
+        .iter()
+        .enumerate()
+        .take(steps)
+    {
         out.push((
             Signer::Inspector,
             parse(json!({
@@ -356,11 +373,20 @@ fn round_half_up(basis: u64, thousandths: u64) -> u64 {
 }
 
 /// A grade set for `insts` at 3:4:2:1 (largest-remainder counts), best scores first.
-pub fn grade_set(division: &str, period: &str, insts: &[Institution], rng: &mut Rng) -> Result<Record> {
+pub fn grade_set(
+    division: &str,
+    period: &str,
+    insts: &[Institution],
+    rng: &mut Rng,
+) -> Result<Record> {
     let n = insts.len() as u64;
     let ratio = [3u64, 4, 2, 1];
     let mut counts: Vec<u64> = ratio.iter().map(|r| n * r / 10).collect();
-    let mut remainders: Vec<(u64, usize)> = ratio.iter().enumerate().map(|(i, r)| ((n * r) % 10, i)).collect();
+    let mut remainders: Vec<(u64, usize)> = ratio
+        .iter()
+        .enumerate()
+        .map(|(i, r)| ((n * r) % 10, i))
+        .collect();
     remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut left = n - counts.iter().sum::<u64>();
     for (_, i) in remainders {
@@ -374,14 +400,18 @@ pub fn grade_set(division: &str, period: &str, insts: &[Institution], rng: &mut 
     let mut index = 0usize;
     for (g, count) in ["A", "B", "C", "D"].iter().zip(counts) {
         for _ in 0..count {
-            let inst = insts.get(index).ok_or_else(|| anyhow!("grade set ran out of institutions"))?;
+            let inst = insts
+                .get(index)
+                .ok_or_else(|| anyhow!("grade set ran out of institutions"))?;
             let base = match *g {
                 "A" => 900,
                 "B" => 800,
                 "C" => 650,
                 _ => 500,
             };
-            grades.push(json!({ "institution": inst.code, "grade": g, "score": base + rng.below(100) }));
+            grades.push(
+                json!({ "institution": inst.code, "grade": g, "score": base + rng.below(100) }),
+            );
             index += 1;
         }
     }
@@ -390,7 +420,13 @@ pub fn grade_set(division: &str, period: &str, insts: &[Institution], rng: &mut 
 
 /// A county's worth of records after its officers are added: institutions, then cases,
 /// then one grade set per year. `cases` bounds the number of cases.
-pub fn county_records(division: &str, bureau_name: &str, institutions_count: u64, cases: u64, seed: u64) -> Result<Vec<(Signer, Record)>> {
+pub fn county_records(
+    division: &str,
+    bureau_name: &str,
+    institutions_count: u64,
+    cases: u64,
+    seed: u64,
+) -> Result<Vec<(Signer, Record)>> {
     let insts = institutions(division, institutions_count);
     let mut out = Vec::new();
     for inst in &insts {
@@ -400,27 +436,54 @@ pub fn county_records(division: &str, bureau_name: &str, institutions_count: u64
     for case_no in 0..cases {
         let inst = &insts[rng.below(insts.len() as u64) as usize];
         let year = 2021 + (case_no * 4 / cases.max(1)) as u32;
-        out.extend(case_records(&mut rng, division, bureau_name, case_no, inst, year, case_no % 20 == 0)?);
+        out.extend(case_records(
+            &mut rng,
+            division,
+            bureau_name,
+            case_no,
+            inst,
+            year,
+            case_no % 20 == 0,
+        )?);
     }
     for year in 2021..2025 {
-        out.push((Signer::Adjudicator, grade_set(division, &year.to_string(), &insts, &mut rng)?));
+        out.push((
+            Signer::Adjudicator,
+            grade_set(division, &year.to_string(), &insts, &mut rng)?,
+        ));
     }
     Ok(out)
 }
 
 /// Signs records with their officers' keys, in parallel.
-pub fn sign(officers: &Officers, origin: &str, timestamp_ms: u64, records: &[(Signer, Record)]) -> Result<Vec<Submission>> {
+pub fn sign(
+    officers: &Officers,
+    origin: &str,
+    timestamp_ms: u64,
+    records: &[(Signer, Record)],
+) -> Result<Vec<Submission>> {
     records
         .par_iter()
         .map(|(signer, record)| {
             let payload = record.encode_payload().map_err(|e| anyhow!("{e}"))?;
-            Ok(Submission::sign(officers.key(*signer), origin, timestamp_ms, record.kind().as_str(), payload)?)
+            Ok(Submission::sign(
+                officers.key(*signer),
+                origin,
+                timestamp_ms,
+                record.kind().as_str(),
+                payload,
+            )?)
         })
         .collect()
 }
 
 /// Appends submissions in batches and fails on the first refusal.
-pub fn append_all(ledger: &Ledger, code: &LogCode, submissions: Vec<Submission>, now_ms: u64) -> Result<()> {
+pub fn append_all(
+    ledger: &Ledger,
+    code: &LogCode,
+    submissions: Vec<Submission>,
+    now_ms: u64,
+) -> Result<()> {
     let mut pending = submissions.into_iter().peekable();
     while pending.peek().is_some() {
         let batch: Vec<Submission> = pending.by_ref().take(4096).collect();
@@ -449,7 +512,12 @@ const FIXED_TIME_MS: u64 = 1_750_000_000_000;
 
 impl Workload {
     /// Creates the log in `ledger`, adds officers and registers 300 institutions.
-    pub fn create(ledger: &Ledger, code: LogCode, bureau_name: &str, seed: u64) -> Result<Workload> {
+    pub fn create(
+        ledger: &Ledger,
+        code: LogCode,
+        bureau_name: &str,
+        seed: u64,
+    ) -> Result<Workload> {
         let officers = Officers::from_seed(seed);
         ledger.create_log(code, bureau_name, officers.bureau.clone(), FIXED_TIME_MS)?;
         let division = code.to_string();
@@ -472,7 +540,11 @@ impl Workload {
 
     /// Pre-signed submissions for `submitters` threads, each a sequence of whole cases with
     /// case numbers of its own, enough for `seconds` at a generous rate.
-    pub fn submissions_for_run(&self, submitters: usize, seconds: u64) -> Result<Vec<Vec<Submission>>> {
+    pub fn submissions_for_run(
+        &self,
+        submitters: usize,
+        seconds: u64,
+    ) -> Result<Vec<Vec<Submission>>> {
         let per_thread_entries = (150_000 * seconds) / submitters.max(1) as u64 + 64;
         let run = self.seed.wrapping_add(submitters as u64 * 1_000_003);
         (0..submitters)
@@ -482,8 +554,17 @@ impl Workload {
                 let mut records = Vec::new();
                 let mut case_no = (run % 1_000) * 10_000_000 + t as u64 * 100_000;
                 while (records.len() as u64) < per_thread_entries {
-                    let inst = &self.institutions[rng.below(self.institutions.len() as u64) as usize];
-                    records.extend(case_records(&mut rng, &self.division, &self.bureau_name, case_no, inst, 2023, false)?);
+                    let inst =
+                        &self.institutions[rng.below(self.institutions.len() as u64) as usize];
+                    records.extend(case_records(
+                        &mut rng,
+                        &self.division,
+                        &self.bureau_name,
+                        case_no,
+                        inst,
+                        2023,
+                        false,
+                    )?);
                     case_no += 1;
                 }
                 let now = FIXED_TIME_MS + 1 + t as u64;
@@ -491,7 +572,13 @@ impl Workload {
                     .iter()
                     .map(|(signer, record)| {
                         let payload = record.encode_payload().map_err(|e| anyhow!("{e}"))?;
-                        Ok(Submission::sign(self.officers.key(*signer), &self.origin, now, record.kind().as_str(), payload)?)
+                        Ok(Submission::sign(
+                            self.officers.key(*signer),
+                            &self.origin,
+                            now,
+                            record.kind().as_str(),
+                            payload,
+                        )?)
                     })
                     .collect::<Result<Vec<_>>>()
             })
@@ -501,11 +588,22 @@ impl Workload {
 
 /// Builds a ledger of about `entries` entries for one county (officers, 300 institutions,
 /// cases, grade sets) and returns the total bytes of its stored entries.
-pub fn build_ledger(ledger: &Ledger, code: LogCode, bureau_name: &str, entries: u64, seed: u64) -> Result<u64> {
+pub fn build_ledger(
+    ledger: &Ledger,
+    code: LogCode,
+    bureau_name: &str,
+    entries: u64,
+    seed: u64,
+) -> Result<u64> {
     let officers = Officers::from_seed(seed);
     ledger.create_log(code, bureau_name, officers.bureau.clone(), FIXED_TIME_MS)?;
     let division = code.to_string();
-    let key_submissions = sign(&officers, &code.origin(), FIXED_TIME_MS, &officers.key_events()?)?;
+    let key_submissions = sign(
+        &officers,
+        &code.origin(),
+        FIXED_TIME_MS,
+        &officers.key_events()?,
+    )?;
     append_all(ledger, &code, key_submissions, FIXED_TIME_MS)?;
     // About 6.5 entries per case.
     let cases = (entries.saturating_sub(310) * 2 / 13).max(1);
@@ -521,7 +619,10 @@ pub fn build_ledger(ledger: &Ledger, code: LogCode, bureau_name: &str, entries: 
     let mut start = 0u64;
     while start < size {
         let chunk = ledger.entries(&code, start, 65_536)?;
-        raw += chunk.iter().map(|(_, bytes)| bytes.len() as u64).sum::<u64>();
+        raw += chunk
+            .iter()
+            .map(|(_, bytes)| bytes.len() as u64)
+            .sum::<u64>();
         start += chunk.len().max(1) as u64;
     }
     Ok(raw)

@@ -1264,7 +1264,10 @@ fn concurrent_officers_may_sign_out_of_order() {
     let log = Log::empty();
     let mut ctx = log.ctx(ADMIN);
     ctx.timestamp_ms = T0 - 1;
-    assert!(log.state.check(&ctx, &institution(HOSPITAL, "clinic")).is_ok());
+    assert!(log
+        .state
+        .check(&ctx, &institution(HOSPITAL, "clinic"))
+        .is_ok());
 }
 
 #[test]

@@ -25,7 +25,11 @@ pub fn county() -> LogCode {
 }
 
 /// Creates the county's log in `ledger` with officers and `institutions` registered.
-pub fn setup_county(ledger: &Ledger, seed: u64, institutions: u64) -> Result<(Officers, Vec<Institution>)> {
+pub fn setup_county(
+    ledger: &Ledger,
+    seed: u64,
+    institutions: u64,
+) -> Result<(Officers, Vec<Institution>)> {
     let officers = Officers::from_seed(seed);
     let code = county();
     ledger.create_log(code, "柳林县医疗保障局", officers.bureau.clone(), TIME_MS)?;
@@ -40,12 +44,26 @@ pub fn setup_county(ledger: &Ledger, seed: u64, institutions: u64) -> Result<(Of
 }
 
 /// The records of whole cases numbered from `first_case`, signed, in order.
-pub fn case_submissions(officers: &Officers, insts: &[Institution], first_case: u64, cases: u64, seed: u64) -> Result<Vec<Submission>> {
+pub fn case_submissions(
+    officers: &Officers,
+    insts: &[Institution],
+    first_case: u64,
+    cases: u64,
+    seed: u64,
+) -> Result<Vec<Submission>> {
     let mut rng = Rng::new(seed);
     let mut records: Vec<(Signer, Record)> = Vec::new();
     for case_no in first_case..first_case + cases {
         let inst = &insts[rng.below(insts.len() as u64) as usize];
-        records.extend(workload::case_records(&mut rng, COUNTY, "柳林县医疗保障局", case_no, inst, 2023, case_no % 5 == 0)?);
+        records.extend(workload::case_records(
+            &mut rng,
+            COUNTY,
+            "柳林县医疗保障局",
+            case_no,
+            inst,
+            2023,
+            case_no % 5 == 0,
+        )?);
     }
     workload::sign(officers, &county().origin(), TIME_MS, &records)
 }

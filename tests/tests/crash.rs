@@ -45,7 +45,10 @@ fn sigkill_at_random_moments_loses_no_acknowledged_entry() {
         });
         // Wait until the child is appending, then let it run for a random while.
         let ready = rx.recv_timeout(Duration::from_secs(60));
-        assert!(ready.is_ok(), "round {round}: the child did not start within 60 s");
+        assert!(
+            ready.is_ok(),
+            "round {round}: the child did not start within 60 s"
+        );
         let run_for = Duration::from_millis(rng.gen_range(5..250));
         std::thread::sleep(run_for);
         child.kill().unwrap(); // SIGKILL
@@ -74,7 +77,10 @@ fn sigkill_at_random_moments_loses_no_acknowledged_entry() {
         let code = county();
         let size = ledger.size(&code).unwrap();
         for (seq, leaf) in &acknowledged {
-            assert!(*seq < size, "round {round}: acknowledged seq {seq} is gone (size {size})");
+            assert!(
+                *seq < size,
+                "round {round}: acknowledged seq {seq} is gone (size {size})"
+            );
             let bytes = ledger.entry(&code, *seq).unwrap();
             assert_eq!(
                 hex::encode(Blake3Hasher::leaf(&bytes)),
@@ -84,10 +90,21 @@ fn sigkill_at_random_moments_loses_no_acknowledged_entry() {
         }
         if round % 10 == 9 || round == ROUNDS - 1 {
             let report = verify_ledger(&ledger, &|_| {});
-            assert!(report.is_ok(), "round {round}: verify failed: {:?}", report.failures);
+            assert!(
+                report.is_ok(),
+                "round {round}: verify failed: {:?}",
+                report.failures
+            );
         }
         ledger.close().unwrap();
     }
-    assert!(acknowledged.len() > 100, "too few acknowledged entries ({}) to mean anything", acknowledged.len());
-    assert!(kills_after_acks >= ROUNDS / 2, "most kills should land while appending ({kills_after_acks})");
+    assert!(
+        acknowledged.len() > 100,
+        "too few acknowledged entries ({}) to mean anything",
+        acknowledged.len()
+    );
+    assert!(
+        kills_after_acks >= ROUNDS / 2,
+        "most kills should land while appending ({kills_after_acks})"
+    );
 }

@@ -8,7 +8,7 @@
 //!   truncated or is deleted, or two entry rows are swapped. The outcome must be a
 //!   refusal or a failed report that names the log (and, for entries, the entry's seq
 //!   wherever the report can know it);
-//! * raw, on the files: a byte flipped or the file truncated at a random offset of a
+//! * raw, on the files: a byte changed or the file truncated at a random offset of a
 //!   random file (sled's `db`, `conf`, `snap.*`, and the `heads` file). Here a third
 //!   outcome is allowed: the ledger verifies and every entry and checkpoint reads back
 //!   byte-identical to the pristine copy (the damage hit space nothing uses).
@@ -31,11 +31,11 @@ use yibao_node::workload::Officers;
 use yibao_schema::policy::Policy;
 use yibao_tests::{county, setup_county, COUNTY, TIME_MS};
 
-/// Damaged copies examined per class of logical damage (one tag, one kind of damage).
+/// Damaged copies examined per class of logical damage (one table, one kind of damage).
 const ITERATIONS_PER_CLASS: usize = 30;
 /// Damaged copies examined by the raw file test.
-const RAW_ITERATIONS: usize = 240;
-/// Batches of cases appended to the pristine ledger, and cases per batch.
+const RAW_ITERATIONS: usize = 300;
+/// Batches of cases appended to the full pristine ledger, and cases per batch.
 const BATCHES: u64 = 10;
 const CASES_PER_BATCH: u64 = 22;
 
@@ -53,18 +53,17 @@ struct Pristine {
 }
 
 impl Pristine {
-    /// Builds the ledger: the county with 20 institutions, then [`BATCHES`] batches of
-    /// whole cases, with one close and reopen half way so that sled has written a
-    /// snapshot. The tree passes [`CHECKPOINT_RETAIN_EVERY`] so that two checkpoints are
-    /// kept.
-    fn build(seed: u64) -> Pristine {
+    /// The county with 20 institutions, then `batches` batches of whole cases; with more
+    /// than one batch, the ledger is closed and reopened half way so that sled has
+    /// written a snapshot file.
+    fn build(seed: u64, batches: u64) -> Pristine {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger");
         let code = county();
         let mut ledger = Ledger::open(&path, Policy::default()).unwrap();
         let (officers, insts) = setup_county(&ledger, seed, 20).unwrap();
-        for n in 0..BATCHES {
-            if n == BATCHES / 2 {
+        for n in 0..batches {
+            if n == batches / 2 && n > 0 {
                 ledger.close().unwrap();
                 ledger = Ledger::open(&path, Policy::default()).unwrap();
                 ledger.set_signer(&code, Officers::from_seed(seed).bureau).unwrap();
@@ -77,37 +76,28 @@ impl Pristine {
         }
         let size = ledger.size(&code).unwrap();
         let entries: Vec<Vec<u8>> = ledger.entries(&code, 0, size).unwrap().into_iter().map(|(_, bytes)| bytes).collect();
-        let checkpoints = ledger.checkpoints(&code).unwrap();
-        assert!(verify_ledger(&ledger, &|_| {}).is_ok(), "the pristine ledger does not verify");
-        ledger.close().unwrap();
         assert_eq!(entries.len() as u64, size);
-        assert!(size > CHECKPOINT_RETAIN_EVERY + 16, "pristine ledger too small: {size} entries");
-        assert!(checkpoints.len() >= 2, "the pristine ledger keeps only {} checkpoint(s)", checkpoints.len());
+        let checkpoints = ledger.checkpoints(&code).unwrap();
+        let report = verify_ledger(&ledger, &|_| {});
+        assert!(report.is_ok(), "the pristine ledger does not verify: {}", summary(&report));
+        ledger.close().unwrap();
 
         // List the rows from a scratch copy (opening with sled writes to the directory).
         let scratch = tempfile::tempdir().unwrap();
         support::copy_dir(&path, scratch.path());
-        let mut rows: BTreeMap<u8, Vec<Vec<u8>>> = BTreeMap::new();
-        {
-            let db = sled::open(scratch.path().join("sled")).unwrap();
-            let tree = db.open_tree("ledger").unwrap();
+        let rows = with_main_tree(scratch.path(), |tree| {
+            let mut rows: BTreeMap<u8, Vec<Vec<u8>>> = BTreeMap::new();
             for row in tree.iter() {
                 let (key, _) = row.unwrap();
                 rows.entry(key[0]).or_default().push(key.to_vec());
             }
-        }
+            rows
+        });
         let count = |t: u8| rows.get(&t).map_or(0, Vec::len);
         assert_eq!(count(tag::ENTRY) as u64, size);
         assert_eq!(count(tag::STATEMENT) as u64, size);
         assert_eq!(count(tag::CHECKPOINT), checkpoints.len());
         assert_eq!((count(tag::HEAD), count(tag::META)), (1, 1));
-        let top = rows[&tag::NODE].iter().filter_map(|key| keys::parse_node(key)).map(|id| id.level).max();
-        assert!(top >= Some(STORED_MIN_LEVEL + 4), "no stored tree nodes of height ≥ 8: {top:?}");
-        let snapshots = std::fs::read_dir(path.join("sled"))
-            .unwrap()
-            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("snap."))
-            .count();
-        assert!(snapshots > 0, "sled wrote no snapshot file");
         Pristine {
             _dir: dir,
             path,
@@ -115,6 +105,25 @@ impl Pristine {
             checkpoints,
             rows,
         }
+    }
+
+    /// The full pristine ledger of the table and raw tests: over a thousand entries, so
+    /// that two checkpoints are kept (the latest and one [`CHECKPOINT_RETAIN_EVERY`]
+    /// entries on), stored tree nodes reach height 10, and sled has a snapshot file.
+    fn full(seed: u64) -> Pristine {
+        let pristine = Pristine::build(seed, BATCHES);
+        let size = pristine.entries.len() as u64;
+        assert!(size > CHECKPOINT_RETAIN_EVERY + 16, "pristine ledger too small: {size} entries");
+        assert!(pristine.checkpoints.len() >= 2, "only {} checkpoint(s) kept", pristine.checkpoints.len());
+        let levels: Vec<u8> = pristine.rows[&tag::NODE].iter().map(|key| keys::parse_node(key).unwrap().level).collect();
+        assert!(levels.iter().all(|level| *level >= STORED_MIN_LEVEL));
+        assert!(levels.iter().any(|level| *level >= 10), "no stored tree node of height ≥ 10");
+        let snapshots = std::fs::read_dir(pristine.path.join("sled"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("snap."))
+            .count();
+        assert!(snapshots > 0, "sled wrote no snapshot file");
+        pristine
     }
 
     /// A fresh copy of the ledger directory.
@@ -140,11 +149,17 @@ enum Outcome {
     Panicked(String),
 }
 
+/// The first few failures of a report, for messages.
+fn summary(report: &Report) -> String {
+    let shown: Vec<String> = report.failures.iter().take(8).map(ToString::to_string).collect();
+    format!("{} failure(s): {}", report.failure_count, shown.join("; "))
+}
+
 /// Opens the (damaged) ledger at `path`, verifies it and compares it with `pristine`,
 /// catching any panic.
 fn examine(path: &Path, pristine: &Pristine) -> Outcome {
     let result = catch_unwind(AssertUnwindSafe(|| {
-        let ledger = match Ledger::open(path, Policy::default()) {
+        let ledger = match open_when_unlocked(path) {
             Ok(ledger) => ledger,
             Err(e) => return Outcome::Refused(e),
         };
@@ -165,6 +180,23 @@ fn examine(path: &Path, pristine: &Pristine) -> Outcome {
             .unwrap_or_default();
         Outcome::Panicked(message)
     })
+}
+
+/// Opens the ledger at `path`, waiting (up to 30 s) while sled's lock on its data file is
+/// still held: sled releases it from background threads some time after the database
+/// that damaged the copy was dropped, and a refusal for that reason says nothing about
+/// the damage.
+fn open_when_unlocked(path: &Path) -> Result<Ledger, StoreError> {
+    let mut waited = 0;
+    loop {
+        match Ledger::open(path, Policy::default()) {
+            Err(StoreError::Locked(_)) if waited < 3000 => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                waited += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// How what `ledger` holds differs from the pristine data, if it does.
@@ -201,6 +233,51 @@ fn differences(ledger: &Ledger, pristine: &Pristine) -> Option<String> {
         Ok(text) if Some(&text) == pristine.checkpoints.last().map(|(_, t)| t) => None,
         Ok(_) => Some("the latest checkpoint differs".into()),
         Err(e) => Some(format!("latest checkpoint: {e}")),
+    }
+}
+
+/// Why the outcome of a logical damage is not acceptable, if it is not. Acceptable: a
+/// refusal as corrupt data of this log, or a report with a failure naming this log —
+/// and, when `seqs` is not empty, a failure at each of those seqs (a refusal may blame
+/// one of them or no seq at all, since opening checks only the end of the log).
+fn not_caught(outcome: &Outcome, seqs: &[u64]) -> Option<String> {
+    match outcome {
+        Outcome::Refused(StoreError::Corrupt { log, seq, what }) => {
+            if log != COUNTY {
+                return Some(format!("refused, naming log `{log}` instead of {COUNTY}: {what}"));
+            }
+            match seq {
+                Some(seq) if !seqs.is_empty() && !seqs.contains(seq) => {
+                    Some(format!("refused, blaming seq {seq} instead of {seqs:?}: {what}"))
+                }
+                _ => None,
+            }
+        }
+        Outcome::Refused(other) => Some(format!("refused, but not as corrupt data of the log: {other}")),
+        Outcome::Reported(report) => {
+            if !report.failures.iter().any(|f| f.log == COUNTY) {
+                return Some(format!("no failure names log {COUNTY}: {}", summary(report)));
+            }
+            let missing: Vec<u64> = seqs
+                .iter()
+                .copied()
+                .filter(|seq| !report.failures.iter().any(|f| f.log == COUNTY && f.seq == Some(*seq)))
+                .collect();
+            if missing.is_empty() {
+                None
+            } else {
+                Some(format!("no failure names seq {missing:?}: {}", summary(report)))
+            }
+        }
+        Outcome::Benign => Some("the damage went unnoticed".into()),
+        Outcome::SilentPass(what) => Some(format!("verified although {what}")),
+        Outcome::Panicked(message) => Some(format!("panicked: {message}")),
+    }
+}
+
+fn assert_caught(outcome: &Outcome, seqs: &[u64], context: &str) {
+    if let Some(problem) = not_caught(outcome, seqs) {
+        panic!("{context}: {problem}");
     }
 }
 
@@ -268,46 +345,12 @@ fn row_name(key: &[u8]) -> String {
     }
 }
 
-/// Checks that a logically damaged copy was caught: refused naming the log, or reported
-/// with a failure naming the log — and, when `seqs` is not empty, a failure at each of
-/// those seqs (a refusal may instead blame one of them or no seq at all).
-fn assert_caught(outcome: &Outcome, seqs: &[u64], context: &str) {
-    match outcome {
-        Outcome::Refused(StoreError::Corrupt { log, seq, what }) => {
-            assert_eq!(log, COUNTY, "{context}: refused, naming the wrong log: {what}");
-            if let Some(seq) = seq {
-                assert!(
-                    seqs.is_empty() || seqs.contains(seq),
-                    "{context}: refused, blaming seq {seq} instead of {seqs:?}: {what}"
-                );
-            }
-        }
-        Outcome::Refused(other) => panic!("{context}: refused, but not as corrupt data of the log: {other}"),
-        Outcome::Reported(report) => {
-            assert!(
-                report.failures.iter().any(|f| f.log == COUNTY),
-                "{context}: no failure names log {COUNTY}: {:?}",
-                report.failures
-            );
-            for seq in seqs {
-                assert!(
-                    report.failures.iter().any(|f| f.log == COUNTY && f.seq == Some(*seq)),
-                    "{context}: no failure names seq {seq}: {:?}",
-                    report.failures
-                );
-            }
-        }
-        Outcome::Benign => panic!("{context}: the damage went unnoticed"),
-        Outcome::SilentPass(what) => panic!("{context}: verified although {what}"),
-        Outcome::Panicked(message) => panic!("{context}: panicked: {message}"),
-    }
-}
-
 /// Runs [`ITERATIONS_PER_CLASS`] rounds of each kind of damage on random rows of table
-/// `table`, and returns how many were refused and how many reported.
+/// `table` of a full pristine ledger, asserts that each was caught, and returns how many
+/// were refused and how many reported.
 fn damage_table(table: u8, seed: u64) -> (usize, usize) {
-    let pristine = Pristine::build(seed);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ u64::from(table));
+    let pristine = Pristine::full(seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let rows = &pristine.rows[&table];
     let (mut refused, mut reported) = (0, 0);
     for damage in [Damage::Flip, Damage::Truncate, Damage::Delete] {
@@ -315,10 +358,9 @@ fn damage_table(table: u8, seed: u64) -> (usize, usize) {
             let key = &rows[rng.gen_range(0..rows.len())];
             let copy = pristine.copy();
             let what = damage_row(copy.path(), key, damage, &mut rng);
-            let context = format!("seed {seed} table {} {damage:?} #{iteration}: {what}", table as char);
             let outcome = examine(copy.path(), &pristine);
             let seqs: Vec<u64> = if table == tag::ENTRY { vec![keys::trailing_u64(key).unwrap()] } else { Vec::new() };
-            assert_caught(&outcome, &seqs, &context);
+            assert_caught(&outcome, &seqs, &format!("seed {seed:#x}, {damage:?} #{iteration}: {what}"));
             match outcome {
                 Outcome::Refused(_) => refused += 1,
                 _ => reported += 1,
@@ -332,50 +374,23 @@ fn damage_table(table: u8, seed: u64) -> (usize, usize) {
 #[test]
 fn damaged_entry_rows_are_caught_with_their_seq() {
     let (refused, reported) = damage_table(tag::ENTRY, 0xe1);
-    // Most entries are neither the last one nor under the tree's ragged edge, so
-    // verification (not opening) is what finds them.
+    // Opening checks only the last entry and the tree's ragged edge; most damage is
+    // found by verification.
     assert!(reported > refused, "{refused} refused, {reported} reported");
-}
-
-#[test]
-fn swapped_entry_rows_are_caught_at_both_seqs() {
-    let pristine = Pristine::build(0x5a);
-    let mut rng = ChaCha8Rng::seed_from_u64(0x5a);
-    let size = pristine.entries.len() as u64;
-    let code = county();
-    let (mut refused, mut reported) = (0, 0);
-    for iteration in 0..ITERATIONS_PER_CLASS * 2 {
-        let a = rng.gen_range(0..size);
-        let b = (a + rng.gen_range(1..size)) % size;
-        let copy = pristine.copy();
-        with_main_tree(copy.path(), |tree| {
-            let (ka, kb) = (keys::entry(&code, a), keys::entry(&code, b));
-            let va = tree.get(ka).unwrap().unwrap();
-            let vb = tree.get(kb).unwrap().unwrap();
-            tree.insert(ka, vb).unwrap();
-            tree.insert(kb, va).unwrap();
-        });
-        let outcome = examine(copy.path(), &pristine);
-        assert_caught(&outcome, &[a, b], &format!("swap #{iteration}: entries {a} and {b}"));
-        match outcome {
-            Outcome::Refused(_) => refused += 1,
-            _ => reported += 1,
-        }
-    }
-    eprintln!("swapped entries: {refused} refused, {reported} reported");
-    assert!(reported > 0);
 }
 
 #[test]
 fn damaged_tree_node_rows_are_caught() {
     let (refused, reported) = damage_table(tag::NODE, 0x4e);
-    assert!(refused + reported == 3 * ITERATIONS_PER_CLASS);
+    assert_eq!(refused + reported, 3 * ITERATIONS_PER_CLASS);
+    assert!(reported > 0);
 }
 
 #[test]
 fn damaged_checkpoint_rows_are_caught() {
     let (refused, reported) = damage_table(tag::CHECKPOINT, 0x43);
-    assert!(refused + reported == 3 * ITERATIONS_PER_CLASS);
+    // The latest checkpoint is checked on opening, the older kept one by verification.
+    assert!(refused > 0 && reported > 0, "{refused} refused, {reported} reported");
 }
 
 #[test]
@@ -388,7 +403,8 @@ fn damaged_head_row_is_refused() {
 #[test]
 fn damaged_meta_row_is_caught() {
     let (refused, reported) = damage_table(tag::META, 0x4d);
-    assert!(refused + reported == 3 * ITERATIONS_PER_CLASS);
+    assert_eq!(refused + reported, 3 * ITERATIONS_PER_CLASS);
+    assert!(refused > 0);
 }
 
 #[test]
@@ -398,42 +414,114 @@ fn damaged_statement_index_rows_are_reported() {
     assert_eq!((refused, reported), (0, 3 * ITERATIONS_PER_CLASS));
 }
 
-/// The files of a ledger directory, with their sizes.
-fn files(dir: &Path) -> Vec<(PathBuf, u64)> {
+#[test]
+fn swapped_entry_rows_are_caught_at_both_seqs() {
+    let seed = 0x5a;
+    let pristine = Pristine::full(seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let size = pristine.entries.len() as u64;
+    let code = county();
+    let (mut refused, mut reported) = (0, 0);
+    for iteration in 0..ITERATIONS_PER_CLASS * 2 {
+        let a = rng.gen_range(0..size);
+        let b = (a + rng.gen_range(1..size)) % size;
+        let copy = pristine.copy();
+        with_main_tree(copy.path(), |tree| {
+            let (key_a, key_b) = (keys::entry(&code, a), keys::entry(&code, b));
+            let value_a = tree.get(key_a).unwrap().unwrap();
+            let value_b = tree.get(key_b).unwrap().unwrap();
+            tree.insert(key_a, value_b).unwrap();
+            tree.insert(key_b, value_a).unwrap();
+        });
+        let outcome = examine(copy.path(), &pristine);
+        assert_caught(&outcome, &[a, b], &format!("seed {seed:#x}, swap #{iteration}: entries {a} and {b} swapped"));
+        match outcome {
+            Outcome::Refused(_) => refused += 1,
+            _ => reported += 1,
+        }
+    }
+    eprintln!("swapped entries: {refused} refused, {reported} reported");
+    assert!(reported > 0);
+}
+
+/// Flips every bit of the row `key` in turn (a small ledger keeps this quick) and
+/// returns a description of each flip that was not caught.
+fn flip_every_bit(pristine: &Pristine, key: &[u8]) -> Vec<String> {
+    let value = {
+        let scratch = pristine.copy();
+        with_main_tree(scratch.path(), |tree| tree.get(key).unwrap().unwrap().to_vec())
+    };
+    let mut problems = Vec::new();
+    for bit in 0..value.len() * 8 {
+        let mut changed = value.clone();
+        changed[bit / 8] ^= 1 << (bit % 8);
+        let copy = pristine.copy();
+        with_main_tree(copy.path(), |tree| tree.insert(key, changed.clone()).unwrap());
+        if let Some(problem) = not_caught(&examine(copy.path(), pristine), &[]) {
+            let shown = String::from_utf8_lossy(&changed);
+            problems.push(format!("bit {bit} of {} (now `{shown}`): {problem}", row_name(key)));
+        }
+    }
+    problems
+}
+
+#[test]
+fn every_bit_flip_of_the_head_row_is_refused() {
+    let pristine = Pristine::build(0x4848, 1);
+    let problems = flip_every_bit(&pristine, &keys::head(&county()));
+    assert!(problems.is_empty(), "{} flips not caught:\n{}", problems.len(), problems.join("\n"));
+}
+
+#[test]
+fn every_bit_flip_of_the_metadata_row_is_caught_and_blamed_on_its_log() {
+    // Of note among the 8 × len flips: an upper-case hex digit in `genesis_key` (bit 5 of
+    // a letter) decodes to the same key, and a digit of `division` turned into another
+    // digit names another county. Both change stored bytes and must not pass unnoticed,
+    // and a report must name the log the row is stored under.
+    let pristine = Pristine::build(0x4d4d, 1);
+    let problems = flip_every_bit(&pristine, &keys::meta(&county()));
+    assert!(problems.is_empty(), "{} flips not caught:\n{}", problems.len(), problems.join("\n"));
+}
+
+/// The files of a ledger directory, relative to it, sorted.
+fn files(dir: &Path, base: &Path) -> Vec<String> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let entry = entry.unwrap();
         if entry.file_type().unwrap().is_dir() {
-            out.extend(files(&entry.path()));
+            out.extend(files(&entry.path(), base));
         } else {
-            out.push((entry.path(), entry.metadata().unwrap().len()));
+            out.push(entry.path().strip_prefix(base).unwrap().display().to_string());
         }
     }
     out.sort();
     out
 }
 
-#[test]
-fn raw_file_damage_is_refused_reported_or_harmless() {
-    let seed = 0xf11e;
-    let pristine = Pristine::build(seed);
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let listed = files(&pristine.path);
-    let names: Vec<String> = listed
-        .iter()
-        .map(|(path, _)| path.strip_prefix(&pristine.path).unwrap().display().to_string())
-        .collect();
-    for expected in ["heads", "sled/conf", "sled/db"] {
-        assert!(names.iter().any(|n| n == expected), "no {expected} in {names:?}");
+fn file_kind(name: &str) -> &'static str {
+    match name {
+        "heads" => "heads",
+        "sled/conf" => "conf",
+        "sled/db" => "db",
+        n if n.starts_with("sled/snap.") => "snap",
+        _ => "other",
     }
+}
+
+#[test]
+fn raw_file_damage_is_refused_or_harmless() {
+    let seed = 0xf11e;
+    let pristine = Pristine::full(seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let names = files(&pristine.path, &pristine.path);
+    for expected in ["heads", "sled/conf", "sled/db", "sled/snap."] {
+        assert!(names.iter().any(|n| n.starts_with(expected)), "no {expected} in {names:?}");
+    }
+    let db = names.iter().position(|n| n == "sled/db").unwrap();
     let mut counts: BTreeMap<&str, [usize; 3]> = BTreeMap::new();
     for iteration in 0..RAW_ITERATIONS {
-        // The data file most of the time: it is where nearly all the bytes are.
-        let which = if rng.gen_bool(0.5) {
-            names.iter().position(|n| n == "sled/db").unwrap()
-        } else {
-            rng.gen_range(0..names.len())
-        };
+        // The data file half of the time: it is where nearly all the bytes are.
+        let which = if rng.gen_bool(0.5) { db } else { rng.gen_range(0..names.len()) };
         let copy = pristine.copy();
         let file = copy.path().join(&names[which]);
         let mut bytes = std::fs::read(&file).unwrap();
@@ -448,54 +536,46 @@ fn raw_file_damage_is_refused_reported_or_harmless() {
             format!("{} byte {offset} xor {mask:#04x}", names[which])
         };
         std::fs::write(&file, &bytes).unwrap();
-        let context = format!("raw #{iteration}: {what}");
         let slot = counts.entry(file_kind(&names[which])).or_default();
-        let outcome = examine(copy.path(), &pristine);
-        if std::env::var("TAMPER_DEBUG").is_ok() {
-            let short = match &outcome { Outcome::Refused(e) => format!("refused {e}"), Outcome::Reported(r) => format!("reported {:?}", &r.failures[..r.failures.len().min(3)]), o => format!("{o:?}") };
-            eprintln!("DEBUG {context} => {short}");
-        }
-        match outcome {
+        match examine(copy.path(), &pristine) {
             Outcome::Refused(_) => slot[0] += 1,
             Outcome::Reported(_) => slot[1] += 1,
             Outcome::Benign => slot[2] += 1,
-            Outcome::SilentPass(diff) => panic!("{context}: verified although {diff}"),
-            Outcome::Panicked(message) => panic!("{context}: panicked: {message}"),
+            Outcome::SilentPass(diff) => panic!("seed {seed:#x}, raw #{iteration}: {what}: verified although {diff}"),
+            Outcome::Panicked(message) => panic!("seed {seed:#x}, raw #{iteration}: {what}: panicked: {message}"),
         }
     }
-    let total = counts.values().fold([0; 3], |acc, c| [acc[0] + c[0], acc[1] + c[1], acc[2] + c[2]]);
+    let mut total = [0; 3];
     for (kind, [refused, reported, benign]) in &counts {
         eprintln!("raw damage to {kind}: {refused} refused, {reported} reported, {benign} benign");
+        total = [total[0] + refused, total[1] + reported, total[2] + benign];
     }
     eprintln!("raw damage in all: {} refused, {} reported, {} benign", total[0], total[1], total[2]);
-    assert!(total[0] > 0, "no raw damage was refused");
-    assert!(total[1] > 0, "no raw damage was reported by verification");
-}
-
-fn file_kind(name: &str) -> &'static str {
-    match name {
-        "heads" => "heads",
-        "sled/conf" => "conf",
-        "sled/db" => "db",
-        n if n.starts_with("sled/snap.") => "snap",
-        _ => "other",
+    // sled checksums what it reads back, and the heads file turns the log it cuts short
+    // at the damage into a refusal: raw damage is refused on opening (or harmless), so
+    // "reported" is not required here — the table tests above exercise it.
+    assert!(total[0] > RAW_ITERATIONS / 2, "only {} of {RAW_ITERATIONS} were refused", total[0]);
+    for kind in ["db", "conf", "snap", "heads"] {
+        assert!(counts.get(kind).is_some_and(|c| c[0] > 0), "no damage to {kind} was refused: {counts:?}");
     }
 }
 
 #[test]
 fn the_heads_file_is_a_guard_only() {
-    let pristine = Pristine::build(0x4ead);
+    let pristine = Pristine::build(0x4ead, 2);
     let size = pristine.entries.len() as u64;
 
     // Deleting it loses nothing: the ledger opens, verifies and reads back the same.
     let copy = pristine.copy();
     std::fs::remove_file(copy.path().join(HEADS_FILE)).unwrap();
-    assert!(matches!(examine(copy.path(), &pristine), Outcome::Benign), "without the heads file");
+    let outcome = examine(copy.path(), &pristine);
+    assert!(matches!(outcome, Outcome::Benign), "without the heads file: {outcome:?}");
 
     // A smaller count is no loss either.
     let copy = pristine.copy();
-    std::fs::write(copy.path().join(HEADS_FILE), format!("{COUNTY} {}\n", size - 100)).unwrap();
-    assert!(matches!(examine(copy.path(), &pristine), Outcome::Benign), "with a smaller count");
+    std::fs::write(copy.path().join(HEADS_FILE), format!("{COUNTY} {}\n", size - 10)).unwrap();
+    let outcome = examine(copy.path(), &pristine);
+    assert!(matches!(outcome, Outcome::Benign), "with a smaller count: {outcome:?}");
 
     // A larger count means acknowledged entries are gone: refused, naming the log.
     for more in [1, 2, 1000, u64::MAX - size] {
@@ -509,7 +589,7 @@ fn the_heads_file_is_a_guard_only() {
         );
     }
 
-    // An acknowledged log that is not stored at all: refused.
+    // An acknowledged log that is not stored at all: refused, naming that log.
     let copy = pristine.copy();
     std::fs::write(copy.path().join(HEADS_FILE), format!("{COUNTY} {size}\n141126 5\n")).unwrap();
     let outcome = examine(copy.path(), &pristine);
@@ -519,7 +599,33 @@ fn the_heads_file_is_a_guard_only() {
     );
 
     // Garbage: refused, not ignored.
-    let copy = pristine.copy();
-    std::fs::write(copy.path().join(HEADS_FILE), "141125 lots\n").unwrap();
-    assert!(matches!(examine(copy.path(), &pristine), Outcome::Refused(_)), "garbage heads file");
+    for garbage in ["141125 lots\n", "141125\n", "14112 5\n", "\u{feff}141125 5\n"] {
+        let copy = pristine.copy();
+        std::fs::write(copy.path().join(HEADS_FILE), garbage).unwrap();
+        let outcome = examine(copy.path(), &pristine);
+        assert!(matches!(outcome, Outcome::Refused(_)), "heads file {garbage:?}: {outcome:?}");
+    }
+}
+
+#[test]
+fn zz_probe_panics() {
+    let rounds: u64 = std::env::var("PROBE_ROUNDS").map(|v| v.parse().unwrap()).unwrap_or(0);
+    for round in 0..rounds {
+        let pristine = Pristine::full(0x1000 + round);
+        let mut rng = ChaCha8Rng::seed_from_u64(round);
+        for iteration in 0..300 {
+            let copy = pristine.copy();
+            let file = copy.path().join("sled/db");
+            let mut bytes = std::fs::read(&file).unwrap();
+            let offset = rng.gen_range(0..bytes.len());
+            let mask: u8 = rng.gen_range(1..=255);
+            bytes[offset] ^= mask;
+            std::fs::write(&file, &bytes).unwrap();
+            match examine(copy.path(), &pristine) {
+                Outcome::Panicked(m) => eprintln!("ESCAPED round {round} #{iteration}: offset {offset} xor {mask}: {m}"),
+                Outcome::SilentPass(m) => eprintln!("SILENT round {round} #{iteration}: offset {offset} xor {mask}: {m}"),
+                _ => {}
+            }
+        }
+    }
 }

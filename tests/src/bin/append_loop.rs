@@ -20,8 +20,15 @@ const THREADS: u64 = 8;
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
-    let dir = PathBuf::from(args.next().ok_or_else(|| anyhow!("usage: append-loop LEDGER_DIR SEED"))?);
-    let seed: u64 = args.next().ok_or_else(|| anyhow!("missing SEED"))?.parse().context("SEED")?;
+    let dir = PathBuf::from(
+        args.next()
+            .ok_or_else(|| anyhow!("usage: append-loop LEDGER_DIR SEED"))?,
+    );
+    let seed: u64 = args
+        .next()
+        .ok_or_else(|| anyhow!("missing SEED"))?
+        .parse()
+        .context("SEED")?;
     let ledger = Arc::new(Ledger::open(&dir, Policy::default())?);
     let code = county();
     let officers = Officers::from_seed(seed);
@@ -47,16 +54,35 @@ fn main() -> Result<()> {
                 let mut case_no = (start_micros % 1_000_000_000_000) * 1000 + t * 100;
                 loop {
                     let inst = &insts[rng.below(insts.len() as u64) as usize];
-                    let records = workload::case_records(&mut rng, COUNTY, "柳林县医疗保障局", case_no, inst, 2023, false)?;
+                    let records = workload::case_records(
+                        &mut rng,
+                        COUNTY,
+                        "柳林县医疗保障局",
+                        case_no,
+                        inst,
+                        2023,
+                        false,
+                    )?;
                     case_no += 1;
                     let now = system_clock()();
                     for (signer, record) in records {
                         let payload = record.encode_payload().map_err(|e| anyhow!("{e}"))?;
-                        let submission = Submission::sign(officers.key(signer), &code.origin(), now, record.kind().as_str(), payload)?;
+                        let submission = Submission::sign(
+                            officers.key(signer),
+                            &code.origin(),
+                            now,
+                            record.kind().as_str(),
+                            payload,
+                        )?;
                         match appender.submit(submission) {
                             Ok(receipt) => {
                                 let mut out = std::io::stdout().lock();
-                                writeln!(out, "ACK {} {}", receipt.seq, hex::encode(receipt.leaf_hash))?;
+                                writeln!(
+                                    out,
+                                    "ACK {} {}",
+                                    receipt.seq,
+                                    hex::encode(receipt.leaf_hash)
+                                )?;
                                 out.flush()?;
                             }
                             Err(e) => eprintln!("refused: {e}"),

@@ -26,15 +26,32 @@ pub const CASE_YEAR: u32 = 2022;
 /// Every fifth case number ends with an exposure notice. Case numbers whose generated
 /// records the stateless rules refuse are skipped, so fewer than `count` cases may come
 /// back; case numbers used are all in `first_case..first_case + count`.
-pub fn cases(officers: &Officers, insts: &[Institution], first_case: u64, count: u64, seed: u64) -> Vec<Submission> {
+pub fn cases(
+    officers: &Officers,
+    insts: &[Institution],
+    first_case: u64,
+    count: u64,
+    seed: u64,
+) -> Vec<Submission> {
     let mut rng = Rng::new(seed);
     let policy = Policy::default();
     let mut records: Vec<(Signer, Record)> = Vec::new();
     for case_no in first_case..first_case + count {
         let inst = &insts[rng.below(insts.len() as u64) as usize];
-        let case =
-            workload::case_records(&mut rng, COUNTY, "柳林县医疗保障局", case_no, inst, CASE_YEAR, case_no % 5 == 0).unwrap();
-        if case.iter().all(|(_, record)| rules::validate(record, &policy).is_ok()) {
+        let case = workload::case_records(
+            &mut rng,
+            COUNTY,
+            "柳林县医疗保障局",
+            case_no,
+            inst,
+            CASE_YEAR,
+            case_no % 5 == 0,
+        )
+        .unwrap();
+        if case
+            .iter()
+            .all(|(_, record)| rules::validate(record, &policy).is_ok())
+        {
             records.extend(case);
         }
     }
