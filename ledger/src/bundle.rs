@@ -288,10 +288,6 @@ impl LogData for BundleLog {
         Ok(self.checkpoints.clone())
     }
 
-    fn statement_index(&self) -> Result<Option<Vec<([u8; 32], u64)>>, String> {
-        Ok(None)
-    }
-
     fn claimed_size(&self) -> Result<u64, String> {
         Ok(self.entries.len() as u64)
     }

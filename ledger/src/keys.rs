@@ -57,7 +57,7 @@ pub const ORIGIN_PREFIX: &str = "yibao.ledger/v1/blake3/";
 
 /// Table tags (the first byte of every key in the main tree).
 pub mod tag {
-    /// Entry bytes, by seq.
+    /// Entry pages (32 entries each, see `page`), by page index.
     pub const ENTRY: u8 = b'E';
     /// Tree node hashes, by level and index.
     pub const NODE: u8 = b'N';
@@ -67,8 +67,6 @@ pub mod tag {
     pub const HEAD: u8 = b'H';
     /// The log's metadata (origin, the key it was created with).
     pub const META: u8 = b'M';
-    /// Statement hash → seq, so a re-submitted statement is not appended twice.
-    pub const STATEMENT: u8 = b'S';
 }
 
 fn prefixed(tag: u8, log: &LogCode, extra: usize) -> Vec<u8> {
@@ -78,12 +76,12 @@ fn prefixed(tag: u8, log: &LogCode, extra: usize) -> Vec<u8> {
     key
 }
 
-/// Key of entry `seq`.
-pub fn entry(log: &LogCode, seq: u64) -> [u8; 15] {
+/// Key of entry page `page` (entries `page * 32 ..`).
+pub fn page(log: &LogCode, page: u64) -> [u8; 15] {
     let mut key = [0u8; 15];
     key[0] = tag::ENTRY;
     key[1..7].copy_from_slice(log.as_bytes());
-    key[7..15].copy_from_slice(&seq.to_be_bytes());
+    key[7..15].copy_from_slice(&page.to_be_bytes());
     key
 }
 
@@ -115,13 +113,6 @@ pub fn head(log: &LogCode) -> Vec<u8> {
 /// Key of the metadata row.
 pub fn meta(log: &LogCode) -> Vec<u8> {
     prefixed(tag::META, log, 0)
-}
-
-/// Key of a statement's de-duplication row.
-pub fn statement(log: &LogCode, statement_hash: &[u8; 32]) -> Vec<u8> {
-    let mut key = prefixed(tag::STATEMENT, log, 32);
-    key.extend_from_slice(statement_hash);
-    key
 }
 
 /// The big-endian u64 at the end of a key, if the key is long enough.
@@ -158,8 +149,8 @@ mod tests {
     #[test]
     fn entry_keys_sort_by_seq() {
         let code = LogCode::parse("141125").unwrap();
-        assert!(entry(&code, 255) < entry(&code, 256));
-        assert_eq!(trailing_u64(&entry(&code, 77)), Some(77));
+        assert!(page(&code, 255) < page(&code, 256));
+        assert_eq!(trailing_u64(&page(&code, 77)), Some(77));
         let id = NodeId { level: 5, index: 9 };
         assert_eq!(parse_node(&node(&code, id)), Some(id));
     }

@@ -10,6 +10,7 @@ pub mod appender;
 pub mod bundle;
 pub mod keys;
 pub mod merkle;
+pub mod page;
 pub mod store;
 pub mod verify;
 

@@ -27,6 +27,7 @@ use crate::keys::{self, LogCode};
 use crate::merkle::{
     self, Blake3Hasher, Frontier, Hash, LeafIndex, MerkleHasher, NodeId, NodeSource, TreeSize,
 };
+use crate::page;
 
 /// Tree nodes of this height and above are stored; lower ones are recomputed from at most
 /// 2^(STORED_MIN_LEVEL) − 1 entries when a proof needs them. This keeps the tree's share
@@ -39,6 +40,11 @@ pub const CHECKPOINT_RETAIN_EVERY: u64 = 1024;
 
 /// How far in the future (by the node's clock) a statement's timestamp may be.
 pub const MAX_FUTURE_SKEW_MS: u64 = 5 * 60 * 1000;
+
+/// How old a statement may be when it is submitted. A re-submitted statement is answered
+/// with the entry it made, not appended twice; keeping statements this young lets the node
+/// remember the recent ones in memory instead of indexing every statement on disk.
+pub const MAX_STATEMENT_AGE_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// Why the store failed, as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +113,12 @@ pub enum AppendError {
         timestamp_ms: u64,
         /// How far ahead.
         ahead_ms: u64,
+    },
+    /// The statement is older than [`MAX_STATEMENT_AGE_MS`]; the officer signs it again.
+    #[error("statement was signed {age_ms} ms ago, more than the {MAX_STATEMENT_AGE_MS} ms a statement may wait; sign it again")]
+    TooOld {
+        /// How old it is.
+        age_ms: u64,
     },
     /// The record kind is unknown to this build.
     #[error("unknown record kind `{0}`")]
@@ -205,6 +217,12 @@ struct LogMem {
     /// The domain and authorisation state, built on the first append (replaying the log),
     /// so that read-only commands open fast.
     state: Option<LogState>,
+    /// The entries of the last, partly filled page, framed (empty when the log fills its
+    /// pages exactly).
+    tail_page: Vec<u8>,
+    /// Statements recent enough to be re-submitted (see [`MAX_STATEMENT_AGE_MS`]): hash →
+    /// (seq, timestamp). Built with `state`.
+    recent: HashMap<[u8; 32], (u64, u64)>,
     /// Checked public keys of authors seen, so each is decompressed once.
     keys: HashMap<[u8; 32], PublicKey>,
     /// The bureau key, when this node owns the log.
@@ -384,36 +402,53 @@ impl Ledger {
                 "head row names a kept checkpoint that is missing",
             ));
         }
-        // The last entry must be the head's last one, and nothing may follow it.
+        // The last page must end at the head's size with the head's last leaf, and nothing
+        // may follow it.
         let last = self
             .main
             .scan_prefix(keys::table_prefix(keys::tag::ENTRY, &code))
             .next_back()
             .transpose()?;
-        let stored_size = match &last {
-            Some((key, _)) => keys::trailing_u64(key)
-                .and_then(|s| s.checked_add(1))
-                .ok_or_else(|| corrupt(&code, None, "bad entry key"))?,
-            None => 0,
+        let (stored_size, tail_page) = match &last {
+            Some((key, value)) => {
+                let index = keys::trailing_u64(key)
+                    .ok_or_else(|| corrupt(&code, None, "bad entry page key"))?;
+                let frames = page::frames(value).map_err(|e| {
+                    corrupt(
+                        &code,
+                        Some(page::first_seq(index)),
+                        format!("entry page {index}: {e}"),
+                    )
+                })?;
+                let size = page::first_seq(index).saturating_add(frames.len() as u64);
+                if let Some(&(offset, len)) = frames.last() {
+                    let bytes = value.get(offset..offset + len).unwrap_or_default();
+                    if size == head.size && Blake3Hasher::leaf(bytes) != head.last_leaf {
+                        return Err(corrupt(
+                            &code,
+                            Some(size.saturating_sub(1)),
+                            "last entry's leaf hash differs from the head",
+                        ));
+                    }
+                }
+                let tail = if frames.len() as u64 == page::ENTRIES_PER_PAGE {
+                    Vec::new()
+                } else {
+                    value.to_vec()
+                };
+                (size, tail)
+            }
+            None => (0, Vec::new()),
         };
         if stored_size != head.size {
             return Err(corrupt(
                 &code,
                 None,
                 format!(
-                    "head says {} entries but the last stored entry is number {}",
-                    head.size, stored_size
+                    "head says {} entries but {stored_size} are stored",
+                    head.size
                 ),
             ));
-        }
-        if let Some((_, bytes)) = &last {
-            if Blake3Hasher::leaf(bytes) != head.last_leaf {
-                return Err(corrupt(
-                    &code,
-                    Some(head.size.saturating_sub(1)),
-                    "last entry's leaf hash differs from the head",
-                ));
-            }
         }
         let source = StoreSource {
             tree: &self.main,
@@ -454,6 +489,8 @@ impl Ledger {
             head,
             frontier,
             state: None,
+            tail_page,
+            recent: HashMap::new(),
             keys: HashMap::new(),
             signer: None,
             latest_checkpoint,
@@ -603,6 +640,8 @@ impl Ledger {
             head,
             frontier: Frontier::new(),
             state: None,
+            tail_page: Vec::new(),
+            recent: HashMap::new(),
             keys: HashMap::new(),
             signer: None,
             latest_checkpoint: text,
@@ -674,8 +713,9 @@ impl Ledger {
             return Ok(submissions.iter().map(|_| Err(err.clone())).collect());
         }
         if mem.state.is_none() {
-            let state = self.replay_state(&mem)?;
+            let (state, recent) = self.replay_state(&mem, now_ms)?;
             mem.state = Some(state);
+            mem.recent = recent;
         }
         let mut results: Vec<Option<Result<Receipt, AppendError>>> = vec![None; submissions.len()];
 
@@ -705,10 +745,19 @@ impl Ledger {
                 continue;
             }
             let statement_hash = view.statement_hash();
-            if let Some(seq_bytes) = self.main.get(keys::statement(code, &statement_hash))? {
-                let seq = keys::trailing_u64(&seq_bytes)
-                    .ok_or_else(|| corrupt(code, None, "bad statement index row"))?;
+            if let Some(&(seq, _)) = mem.recent.get(&statement_hash) {
                 results[i] = Some(self.duplicate_receipt(&mem, seq));
+                continue;
+            }
+            if view
+                .statement
+                .timestamp_ms
+                .saturating_add(MAX_STATEMENT_AGE_MS)
+                < now_ms
+            {
+                results[i] = Some(Err(AppendError::TooOld {
+                    age_ms: now_ms - view.statement.timestamp_ms,
+                }));
                 continue;
             }
             if let Some(&first) = seen_in_batch.get(&statement_hash) {
@@ -749,6 +798,8 @@ impl Ledger {
         };
         let mut frontier = mem.frontier.clone();
         let mut head = mem.head;
+        let mut tail = mem.tail_page.clone();
+        let mut fresh: Vec<([u8; 32], u64, u64)> = Vec::new();
         let mut batch = sled::Batch::default();
         let mut appended: Vec<(usize, u64, Hash)> = Vec::new();
         let mut new_nodes: Vec<(NodeId, Hash)> = Vec::new();
@@ -792,13 +843,16 @@ impl Ledger {
                     }
                 })
                 .map_err(|_| corrupt(code, Some(seq), "the tree is full"))?;
-            batch.insert(&keys::entry(code, seq)[..], bytes);
+            page::push_frame(&mut tail, &bytes);
             let statement_hash = view.statement_hash();
-            batch.insert(
-                keys::statement(code, &statement_hash),
-                &seq.to_be_bytes()[..],
-            );
+            fresh.push((statement_hash, seq, view.statement.timestamp_ms));
             hash_to_seq.insert(statement_hash, seq);
+            if page::page_of(seq + 1) != page::page_of(seq) {
+                batch.insert(
+                    &keys::page(code, page::page_of(seq))[..],
+                    std::mem::take(&mut tail),
+                );
+            }
             head.size += 1;
             head.last_leaf = leaf;
             appended.push((*i, seq, leaf));
@@ -835,6 +889,12 @@ impl Ledger {
                 .into_iter()
                 .map(|r| r.unwrap_or_else(|| Err(AppendError::Storage("not processed".into()))))
                 .collect());
+        }
+        if !tail.is_empty() {
+            batch.insert(
+                &keys::page(code, page::page_of(head.size))[..],
+                tail.clone(),
+            );
         }
         for (id, hash) in &new_nodes {
             batch.insert(keys::node(code, *id), &hash[..]);
@@ -894,6 +954,14 @@ impl Ledger {
         mem.frontier = frontier;
         mem.head = head;
         mem.latest_checkpoint = text;
+        mem.tail_page = tail;
+        for (hash, seq, timestamp) in fresh {
+            mem.recent.insert(hash, (seq, timestamp));
+        }
+        if mem.recent.len() > 4096 {
+            let horizon = now_ms.saturating_sub(MAX_STATEMENT_AGE_MS + MAX_FUTURE_SKEW_MS);
+            mem.recent.retain(|_, (_, timestamp)| *timestamp >= horizon);
+        }
         drop(mem);
         if let Err(e) = self.record_acknowledged(code, head.size) {
             // The entries are durable in sled; the mirror only guards against silent loss.
@@ -915,10 +983,10 @@ impl Ledger {
     }
 
     fn duplicate_receipt(&self, mem: &LogMem, seq: u64) -> Result<Receipt, AppendError> {
-        let bytes = self
-            .main
-            .get(keys::entry(&mem.code, seq))
+        let bytes = read_entries(&self.main, &mem.code, seq, seq + 1)
             .map_err(|e| AppendError::Storage(e.to_string()))?
+            .pop()
+            .map(|(_, bytes)| bytes)
             .ok_or_else(|| AppendError::Storage(format!("entry {seq} missing")))?;
         Ok(Receipt {
             log: mem.code,
@@ -929,32 +997,47 @@ impl Ledger {
         })
     }
 
-    /// Rebuilds a log's domain state by replaying its entries.
-    fn replay_state(&self, mem: &LogMem) -> Result<LogState, StoreError> {
+    /// Rebuilds a log's domain state by replaying its entries, and the set of statements
+    /// recent enough (by `now_ms`) to be re-submitted.
+    #[allow(clippy::type_complexity)] // reason: a private pair returned to one caller
+    fn replay_state(
+        &self,
+        mem: &LogMem,
+        now_ms: u64,
+    ) -> Result<(LogState, HashMap<[u8; 32], (u64, u64)>), StoreError> {
         let division = yibao_schema::record::DivisionCode::parse(mem.code.as_str())
             .map_err(|e| corrupt(&mem.code, None, e.to_string()))?;
         let mut state = LogState::new(division, self.policy.clone());
-        for row in self
-            .main
-            .scan_prefix(keys::table_prefix(keys::tag::ENTRY, &mem.code))
-        {
-            let (key, bytes) = row?;
-            let seq = keys::trailing_u64(&key);
-            let entry =
-                EntryRef::decode(&bytes).map_err(|e| corrupt(&mem.code, seq, e.to_string()))?;
-            let kind = RecordKind::parse(entry.submission.statement.kind)
-                .ok_or_else(|| corrupt(&mem.code, seq, "unknown record kind"))?;
-            let record = Record::decode_payload(kind, entry.submission.payload)
-                .map_err(|e| corrupt(&mem.code, seq, e.to_string()))?;
-            let ctx = EntryContext {
-                division: state.division().clone(),
-                seq: entry.seq,
-                timestamp_ms: entry.submission.statement.timestamp_ms,
-                author: entry.submission.statement.author,
-            };
-            state.apply(&ctx, &record);
+        let mut recent = HashMap::new();
+        let horizon = now_ms.saturating_sub(MAX_STATEMENT_AGE_MS + MAX_FUTURE_SKEW_MS);
+        let mut start = 0u64;
+        while start < mem.head.size {
+            let end = mem.head.size.min(start + 64 * page::ENTRIES_PER_PAGE);
+            for (seq, bytes) in read_entries(&self.main, &mem.code, start, end)? {
+                let entry = EntryRef::decode(&bytes)
+                    .map_err(|e| corrupt(&mem.code, Some(seq), e.to_string()))?;
+                let statement = entry.submission.statement;
+                let kind = RecordKind::parse(statement.kind)
+                    .ok_or_else(|| corrupt(&mem.code, Some(seq), "unknown record kind"))?;
+                let record = Record::decode_payload(kind, entry.submission.payload)
+                    .map_err(|e| corrupt(&mem.code, Some(seq), e.to_string()))?;
+                let ctx = EntryContext {
+                    division: state.division().clone(),
+                    seq: entry.seq,
+                    timestamp_ms: statement.timestamp_ms,
+                    author: statement.author,
+                };
+                state.apply(&ctx, &record);
+                if statement.timestamp_ms >= horizon {
+                    recent.insert(
+                        entry.submission.statement_hash(),
+                        (seq, statement.timestamp_ms),
+                    );
+                }
+            }
+            start = end;
         }
-        Ok(state)
+        Ok((state, recent))
     }
 
     /// The state of a log's officers and domain records (replayed on first use).
@@ -962,8 +1045,13 @@ impl Ledger {
         let log = self.log(code)?;
         let mut mem = lock(&log);
         if mem.state.is_none() {
-            let state = self.replay_state(&mem)?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0);
+            let (state, recent) = self.replay_state(&mem, now)?;
             mem.state = Some(state);
+            mem.recent = recent;
         }
         mem.state
             .clone()
@@ -980,9 +1068,9 @@ impl Ledger {
                 what: format!("entry {seq}"),
             });
         }
-        self.main
-            .get(keys::entry(code, seq))?
-            .map(|v| v.to_vec())
+        read_entries(&self.main, code, seq, seq + 1)?
+            .pop()
+            .map(|(_, bytes)| bytes.to_vec())
             .ok_or_else(|| corrupt(code, Some(seq), "entry missing"))
     }
 
@@ -995,20 +1083,10 @@ impl Ledger {
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let size = self.size(code)?;
         let end = start.saturating_add(count).min(size);
-        let mut out = Vec::new();
-        if start >= end {
-            return Ok(out);
-        }
-        for row in self
-            .main
-            .range(keys::entry(code, start)..keys::entry(code, end))
-        {
-            let (key, value) = row?;
-            let seq =
-                keys::trailing_u64(&key).ok_or_else(|| corrupt(code, None, "bad entry key"))?;
-            out.push((seq, value.to_vec()));
-        }
-        Ok(out)
+        Ok(read_entries(&self.main, code, start, end)?
+            .into_iter()
+            .map(|(seq, bytes)| (seq, bytes.to_vec()))
+            .collect())
     }
 
     /// An inclusion proof of entry `seq` in the tree of `size` entries.
@@ -1239,14 +1317,10 @@ impl NodeSource for StoreSource<'_> {
             });
         }
         // Recompute from the leaves: at most 2^(STORED_MIN_LEVEL - 1) entries.
-        let mut level: Vec<Hash> = Vec::with_capacity(width as usize);
-        for row in self
-            .tree
-            .range(keys::entry(&self.code, first)..keys::entry(&self.code, first + width))
-        {
-            let (_, bytes) = row?;
-            level.push(Blake3Hasher::leaf(&bytes));
-        }
+        let mut level: Vec<Hash> = read_entries(self.tree, &self.code, first, first + width)?
+            .iter()
+            .map(|(_, bytes)| Blake3Hasher::leaf(bytes))
+            .collect();
         if level.len() as u64 != width {
             return Err(corrupt(
                 &self.code,
@@ -1308,9 +1382,15 @@ impl crate::verify::LogData for StoredLog<'_> {
             .transpose()
             .map_err(|e| e.to_string())?;
         match last {
-            Some((key, _)) => keys::trailing_u64(&key)
-                .and_then(|seq| seq.checked_add(1))
-                .ok_or_else(|| "bad entry key".to_string()),
+            Some((key, value)) => {
+                let index = keys::trailing_u64(&key).ok_or("bad entry page key")?;
+                // A damaged last page counts as a full one, so that its entries are reported
+                // rather than silently absent.
+                let count = page::frames(&value)
+                    .map(|f| f.len() as u64)
+                    .unwrap_or(page::ENTRIES_PER_PAGE);
+                Ok(page::first_seq(index).saturating_add(count))
+            }
             None => Ok(0),
         }
     }
@@ -1320,21 +1400,7 @@ impl crate::verify::LogData for StoredLog<'_> {
         start: u64,
         end: u64,
     ) -> Result<Vec<(u64, crate::verify::EntryBytes)>, String> {
-        let mut out = Vec::with_capacity(
-            usize::try_from(end.saturating_sub(start))
-                .unwrap_or(0)
-                .min(1 << 16),
-        );
-        for row in self
-            .ledger
-            .main
-            .range(keys::entry(&self.code, start)..keys::entry(&self.code, end))
-        {
-            let (key, value) = row.map_err(|e| e.to_string())?;
-            let seq = keys::trailing_u64(&key).ok_or("bad entry key")?;
-            out.push((seq, value));
-        }
-        Ok(out)
+        read_entries(&self.ledger.main, &self.code, start, end).map_err(|e| e.to_string())
     }
 
     fn stored_nodes(&self) -> Result<Option<Vec<(NodeId, Vec<u8>)>>, String> {
@@ -1357,26 +1423,6 @@ impl crate::verify::LogData for StoredLog<'_> {
             .map_err(|e| e.to_string())
     }
 
-    fn statement_index(&self) -> Result<Option<Vec<([u8; 32], u64)>>, String> {
-        let mut out = Vec::new();
-        for row in self
-            .ledger
-            .main
-            .scan_prefix(keys::table_prefix(keys::tag::STATEMENT, &self.code))
-        {
-            let (key, value) = row.map_err(|e| e.to_string())?;
-            let hash: [u8; 32] = key
-                .get(7..)
-                .and_then(|b| b.try_into().ok())
-                .ok_or("bad statement index key")?;
-            let seq = keys::trailing_u64(&value)
-                .filter(|_| value.len() == 8)
-                .ok_or("bad statement index value")?;
-            out.push((hash, seq));
-        }
-        Ok(Some(out))
-    }
-
     fn claimed_size(&self) -> Result<u64, String> {
         let bytes = self
             .ledger
@@ -1392,4 +1438,44 @@ impl crate::verify::LogData for StoredLog<'_> {
     fn acknowledged_size(&self) -> Option<u64> {
         self.acknowledged
     }
+}
+
+/// The entries with `start <= seq < end`, read from their pages without copying.
+fn read_entries(
+    tree: &sled::Tree,
+    code: &LogCode,
+    start: u64,
+    end: u64,
+) -> Result<Vec<(u64, sled::IVec)>, StoreError> {
+    let mut out = Vec::with_capacity(
+        usize::try_from(end.saturating_sub(start))
+            .unwrap_or(0)
+            .min(1 << 16),
+    );
+    if start >= end {
+        return Ok(out);
+    }
+    let first_page = page::page_of(start);
+    let last_page = page::page_of(end - 1);
+    for row in tree.range(keys::page(code, first_page)..=keys::page(code, last_page)) {
+        let (key, value) = row?;
+        let index =
+            keys::trailing_u64(&key).ok_or_else(|| corrupt(code, None, "bad entry page key"))?;
+        let first = page::first_seq(index);
+        let frames = page::frames(&value).map_err(|e| {
+            corrupt(
+                code,
+                Some(first),
+                format!("entry page {index} (entries from {first}) is damaged: {e}"),
+            )
+        })?;
+        for (i, (offset, len)) in frames.into_iter().enumerate() {
+            let seq = first + i as u64;
+            if seq >= start && seq < end {
+                // INVARIANT: `frames` only returns ranges inside the page.
+                out.push((seq, value.subslice(offset, len)));
+            }
+        }
+    }
+    Ok(out)
 }

@@ -118,9 +118,6 @@ pub trait LogData: Sync {
     fn stored_nodes(&self) -> Result<Option<Vec<(NodeId, Vec<u8>)>>, String>;
     /// Every kept checkpoint as (size claimed by the storage key, text).
     fn checkpoints(&self) -> Result<Vec<(u64, String)>, String>;
-    /// The stored statement de-duplication index as (statement hash, seq), when the data
-    /// has one (a store does; a bundle does not).
-    fn statement_index(&self) -> Result<Option<Vec<([u8; 32], u64)>>, String>;
     /// The size the store's head row or the bundle claims.
     fn claimed_size(&self) -> Result<u64, String>;
     /// The size acknowledged to submitters (the heads file), if known.
@@ -346,33 +343,6 @@ pub fn verify_log(
         Err(e) => report.fail(&log, None, format!("cannot read tree nodes: {e}")),
     }
 
-    match data.statement_index() {
-        Ok(Some(rows)) => {
-            let mut matched = 0usize;
-            for (hash, seq) in rows {
-                match statements.get(&hash) {
-                    Some(&found) if found == seq => matched += 1,
-                    _ => report.fail(
-                        &log,
-                        Some(seq),
-                        "statement index row does not match the entries",
-                    ),
-                }
-            }
-            if matched < statements.len() {
-                report.fail(
-                    &log,
-                    None,
-                    format!(
-                        "{} statement index rows are missing",
-                        statements.len() - matched
-                    ),
-                );
-            }
-        }
-        Ok(None) => {}
-        Err(e) => report.fail(&log, None, format!("cannot read the statement index: {e}")),
-    }
     match data.claimed_size() {
         Ok(size) if size == expected_seq => {}
         Ok(size) => report.fail(

@@ -1366,24 +1366,44 @@ fn export_of_an_unknown_log_leaves_no_partial_bundle() {
 // tampering with the store
 // ---------------------------------------------------------------------------------------
 
-/// Replaces entry `seq`'s stored bytes with `f(bytes)` directly in sled.
+/// Opens a ledger's sled database directly, waiting for a previous handle's background
+/// threads to let go of the lock.
+fn open_sled(path: &Path) -> sled::Db {
+    for _ in 0..100 {
+        match sled::Config::new().path(path).open() {
+            Ok(db) => return db,
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => panic!("cannot open {}: {e}", path.display()),
+        }
+    }
+    panic!("{} stayed locked", path.display());
+}
+
+/// Replaces entry `seq`'s stored bytes with `f(bytes)` directly in sled, inside its entry
+/// page (32 entries per row, each framed by a 4-byte big-endian length; see
+/// `yibao_ledger::page`), and returns the original entry bytes.
 fn tamper_entry(data: &Path, seq: u64, f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
-    let db = sled::Config::new()
-        .path(data.join("ledger").join("sled"))
-        .open()
-        .unwrap();
+    let db = open_sled(&data.join("ledger").join("sled"));
     let tree = db.open_tree("ledger").unwrap();
+    let page_index = seq / yibao_ledger::page::ENTRIES_PER_PAGE;
     let mut key = vec![b'E'];
     key.extend_from_slice(COUNTY.as_bytes());
-    key.extend_from_slice(&seq.to_be_bytes());
-    let original = tree
+    key.extend_from_slice(&page_index.to_be_bytes());
+    let mut page = tree
         .get(&key)
         .unwrap()
-        .unwrap_or_else(|| panic!("no entry row for seq {seq}"))
+        .unwrap_or_else(|| panic!("no entry page for seq {seq}"))
         .to_vec();
+    let frames = yibao_ledger::page::frames(&page).unwrap();
+    let (offset, len) = frames[(seq % yibao_ledger::page::ENTRIES_PER_PAGE) as usize];
+    let original = page[offset..offset + len].to_vec();
     let mut bytes = original.clone();
     f(&mut bytes);
-    tree.insert(&key, bytes).unwrap();
+    assert_eq!(bytes.len(), len, "tamper_entry keeps the entry's length");
+    page[offset..offset + len].copy_from_slice(&bytes);
+    tree.insert(&key, page).unwrap();
     tree.flush().unwrap();
     db.flush().unwrap();
     original
@@ -1489,10 +1509,7 @@ fn verify_fails_when_the_nodes_log_is_missing() {
 
 /// Flips one bit in the middle of the first row of `tag` in the ledger tree; returns the key.
 fn tamper_row(data: &Path, tag: u8) -> Vec<u8> {
-    let db = sled::Config::new()
-        .path(data.join("ledger").join("sled"))
-        .open()
-        .unwrap();
+    let db = open_sled(&data.join("ledger").join("sled"));
     let tree = db.open_tree("ledger").unwrap();
     let (key, value) = tree
         .scan_prefix([tag])
@@ -1553,10 +1570,7 @@ fn copy_dir(from: &Path, to: &Path) {
 fn commands_say_clearly_that_a_node_is_in_use_by_another_process() {
     let node = Node::init();
     // Hold the ledger's lock as another process (a running submit, say) would.
-    let db = sled::Config::new()
-        .path(node.data.join("ledger").join("sled"))
-        .open()
-        .unwrap();
+    let db = open_sled(&node.data.join("ledger").join("sled"));
     for command in ["checkpoint", "list", "verify"] {
         let run = yibao([command, "--data", node.data()]);
         run.assert_no_panic();
