@@ -286,7 +286,9 @@ impl Ledger {
         let config = sled::Config::new()
             .path(path.join("sled"))
             .cache_capacity(256 * 1024 * 1024)
-            .mode(sled::Mode::LowSpace);
+            .mode(sled::Mode::LowSpace)
+            .use_compression(true)
+            .compression_factor(1);
         // sled asserts on some kinds of damage while recovering its files; a damaged store
         // must be a clean refusal to open, not a crash of the process that opens it.
         let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()))
