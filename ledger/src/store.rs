@@ -248,8 +248,8 @@ pub struct Ledger {
     acknowledged: Mutex<BTreeMap<LogCode, u64>>,
 }
 
-/// A small text file beside the sled directory, rewritten (write to a temporary file, then
-/// rename) after every durable batch: one line per log, `CODE SIZE`. sled recovers from a
+/// A small text file beside the sled directory, rewritten in place after every durable
+/// batch: one line per log, `CODE SIZE`, then `blake3 <16 hex digits>` over those lines. sled recovers from a
 /// damaged file by ending its log at the damage, which could silently drop acknowledged
 /// entries; this file lets `open` and `verify` notice that instead of passing a shortened
 /// log.
@@ -807,20 +807,14 @@ impl Ledger {
         let mut new_nodes: Vec<(NodeId, Hash)> = Vec::new();
         let mut hash_to_seq: HashMap<[u8; 32], u64> = HashMap::new();
         for (k, (i, view)) in unique.iter().enumerate() {
-            if let Some(Err(e)) = sig_results.get(k) {
-                results[*i] = Some(Err(e.clone()));
-                continue;
-            }
-            let Some(kind) = RecordKind::parse(view.statement.kind) else {
-                results[*i] = Some(Err(AppendError::UnknownKind(
-                    view.statement.kind.to_string(),
-                )));
-                continue;
-            };
-            let record = match Record::decode_payload(kind, view.payload) {
-                Ok(record) => record,
-                Err(e) => {
-                    results[*i] = Some(Err(AppendError::Payload(e.to_string())));
+            let record = match sig_results.get(k) {
+                Some(Ok(record)) => record,
+                Some(Err(e)) => {
+                    results[*i] = Some(Err(e.clone()));
+                    continue;
+                }
+                None => {
+                    results[*i] = Some(Err(AppendError::Storage("not processed".into())));
                     continue;
                 }
             };
@@ -1161,13 +1155,23 @@ impl Ledger {
     fn record_acknowledged(&self, code: &LogCode, size: u64) -> Result<(), StoreError> {
         let mut acknowledged = lock(&self.acknowledged);
         acknowledged.insert(*code, size);
-        let text: String = acknowledged
+        let mut text: String = acknowledged
             .iter()
             .map(|(code, size)| format!("{code} {size}\n"))
             .collect();
-        let tmp = self.path.join(format!("{HEADS_FILE}.tmp"));
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, self.path.join(HEADS_FILE))?;
+        // A checksum line, so that a torn write is told apart from tampering or loss.
+        let checksum = blake3::hash(text.as_bytes());
+        text.push_str(&format!("blake3 {}\n", &checksum.to_hex()[..16]));
+        // Rewritten in place (a rename costs a metadata journal commit on every batch).
+        use std::io::{Seek, Write};
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.path.join(HEADS_FILE))?;
+        file.seek(std::io::SeekFrom::Start(0))?;
+        file.write_all(text.as_bytes())?;
+        file.set_len(text.len() as u64)?;
         Ok(())
     }
 
@@ -1188,8 +1192,28 @@ fn read_heads_file(path: &Path) -> Result<BTreeMap<LogCode, u64>, StoreError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
         Err(e) => return Err(e.into()),
     };
+    if text.is_empty() {
+        // Created but never written (a crash right after creating it): no guard yet.
+        return Ok(BTreeMap::new());
+    }
+    let bad = |what: String| StoreError::Corrupt {
+        log: "?".into(),
+        seq: None,
+        what: format!("{}: {what}", path.display()),
+    };
+    let body_len = text
+        .trim_end_matches('\n')
+        .rfind('\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let (body, last) = text.split_at(body_len);
+    let expected = blake3::hash(body.as_bytes()).to_hex();
+    match last.trim_end().strip_prefix("blake3 ") {
+        Some(sum) if expected.starts_with(sum) && sum.len() == 16 => {}
+        _ => return Err(bad("damaged (its checksum line does not match); if the machine lost power while writing it, move it aside and run `yibao verify`".into())),
+    }
     let mut out = BTreeMap::new();
-    for (number, line) in text.lines().enumerate() {
+    for (number, line) in body.lines().enumerate() {
         let parsed = line
             .split_once(' ')
             .and_then(|(code, size)| Some((LogCode::parse(code)?, size.parse::<u64>().ok()?)));
@@ -1218,7 +1242,7 @@ fn read_heads_file(path: &Path) -> Result<BTreeMap<LogCode, u64>, StoreError> {
 fn verify_signatures(
     items: &[&(usize, SubmissionRef<'_>)],
     keys: &mut HashMap<[u8; 32], PublicKey>,
-) -> Vec<Result<(), AppendError>> {
+) -> Vec<Result<Record, AppendError>> {
     let mut key_errors: HashMap<[u8; 32], SignatureError> = HashMap::new();
     for (_, view) in items {
         let author = view.statement.author;
@@ -1234,16 +1258,25 @@ fn verify_signatures(
         }
     }
     let keys: &HashMap<[u8; 32], PublicKey> = keys;
+    // Small pieces, so that even a batch of a few dozen is spread over every core.
     let chunk_len = items
         .len()
         .div_ceil(rayon::current_num_threads().max(1))
-        .max(64);
-    let chunks: Vec<Vec<Result<(), AppendError>>> = {
+        .max(16);
+    let chunks: Vec<Vec<Result<Record, AppendError>>> = {
         use rayon::prelude::*;
         items
             .par_chunks(chunk_len)
             .map(|chunk| {
-                let mut results: Vec<Result<(), AppendError>> = vec![Ok(()); chunk.len()];
+                // Each record is decoded here too, in parallel, before the sequential checks.
+                let mut results: Vec<Result<Record, AppendError>> = chunk
+                    .iter()
+                    .map(|(_, view)| match RecordKind::parse(view.statement.kind) {
+                        None => Err(AppendError::UnknownKind(view.statement.kind.to_string())),
+                        Some(kind) => Record::decode_payload(kind, view.payload)
+                            .map_err(|e| AppendError::Payload(e.to_string())),
+                    })
+                    .collect();
                 let mut batch = BatchVerifier::with_capacity(chunk.len());
                 let mut positions = Vec::with_capacity(chunk.len());
                 for (k, (_, view)) in chunk.iter().enumerate() {

@@ -547,7 +547,11 @@ impl Workload {
     ) -> Result<Vec<Vec<Submission>>> {
         // Enough for a generous rate: a single submitter is bounded by the flush, many by
         // the signatures.
-        let total = if submitters == 1 { 5_000 * seconds } else { 100_000 * seconds };
+        let total = if submitters == 1 {
+            5_000 * seconds
+        } else {
+            100_000 * seconds
+        };
         let per_thread_entries = total / submitters.max(1) as u64 + 64;
         let run = self.seed.wrapping_add(submitters as u64 * 1_000_003);
         (0..submitters)
