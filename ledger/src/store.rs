@@ -283,12 +283,7 @@ impl Ledger {
     /// [`StoreError::Corrupt`] rather than opened.
     pub fn open(path: &Path, policy: Policy) -> Result<Ledger, StoreError> {
         std::fs::create_dir_all(path)?;
-        let config = sled::Config::new()
-            .path(path.join("sled"))
-            .cache_capacity(256 * 1024 * 1024)
-            .mode(sled::Mode::LowSpace)
-            .use_compression(true)
-            .compression_factor(1);
+        let config = sled_config(&path.join("sled"));
         // sled asserts on some kinds of damage while recovering its files; a damaged store
         // must be a clean refusal to open, not a crash of the process that opens it.
         let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()))
@@ -1184,6 +1179,19 @@ impl Ledger {
     pub fn close(self) -> Result<(), StoreError> {
         self.make_durable()
     }
+}
+
+/// The sled configuration of every ledger: tools that open a ledger's sled directory
+/// directly (tests, repair) must use the same, since sled refuses a changed compression
+/// setting.
+pub fn sled_config(sled_dir: &Path) -> sled::Config {
+    sled::Config::new()
+        .path(sled_dir)
+        .cache_capacity(256 * 1024 * 1024)
+        .mode(sled::Mode::LowSpace)
+        // Entry pages are CBOR with repeated field names: zstd roughly halves them.
+        .use_compression(true)
+        .compression_factor(1)
 }
 
 fn read_heads_file(path: &Path) -> Result<BTreeMap<LogCode, u64>, StoreError> {

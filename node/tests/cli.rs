@@ -1370,7 +1370,7 @@ fn export_of_an_unknown_log_leaves_no_partial_bundle() {
 /// threads to let go of the lock.
 fn open_sled(path: &Path) -> sled::Db {
     for _ in 0..100 {
-        match sled::Config::new().path(path).open() {
+        match yibao_ledger::store::sled_config(path).open() {
             Ok(db) => return db,
             Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
                 std::thread::sleep(std::time::Duration::from_millis(50));
