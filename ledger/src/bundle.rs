@@ -16,7 +16,6 @@ use yibao_schema::note::{KeyKind, VerifierKey};
 use yibao_schema::policy::Policy;
 
 use crate::keys::LogCode;
-use crate::merkle::NodeId;
 use crate::store::{Ledger, LogMeta, StoreError};
 use crate::verify::{self, LogData, Report};
 
@@ -280,7 +279,7 @@ impl LogData for BundleLog {
             .collect())
     }
 
-    fn stored_nodes(&self) -> Result<Option<Vec<(NodeId, Vec<u8>)>>, String> {
+    fn stored_nodes(&self) -> Result<Option<crate::verify::StoredNodes>, String> {
         Ok(None)
     }
 

@@ -814,16 +814,16 @@ impl Ledger {
                 }
             };
             let ctx = EntryContext {
-                division: state.division().clone(),
+                division: state.division(),
                 seq: head.size,
                 timestamp_ms: view.statement.timestamp_ms,
                 author: view.statement.author,
             };
-            if let Err(violation) = state.check(&ctx, &record) {
+            if let Err(violation) = state.check(&ctx, record) {
                 results[*i] = Some(Err(AppendError::Rule(violation)));
                 continue;
             }
-            state.apply(&ctx, &record);
+            state.apply(&ctx, record);
             let seq = head.size;
             let bytes = entry::encode_entry(seq, &head.last_leaf, view);
             let leaf = Blake3Hasher::leaf(&bytes);
@@ -1013,7 +1013,7 @@ impl Ledger {
                 let record = Record::decode_payload(kind, entry.submission.payload)
                     .map_err(|e| corrupt(&mem.code, Some(seq), e.to_string()))?;
                 let ctx = EntryContext {
-                    division: state.division().clone(),
+                    division: state.division(),
                     seq: entry.seq,
                     timestamp_ms: statement.timestamp_ms,
                     author: statement.author,
@@ -1446,7 +1446,7 @@ impl crate::verify::LogData for StoredLog<'_> {
         read_entries(&self.ledger.main, &self.code, start, end).map_err(|e| e.to_string())
     }
 
-    fn stored_nodes(&self) -> Result<Option<Vec<(NodeId, Vec<u8>)>>, String> {
+    fn stored_nodes(&self) -> Result<Option<crate::verify::StoredNodes>, String> {
         let mut out = Vec::new();
         for row in self
             .ledger

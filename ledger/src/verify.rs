@@ -105,6 +105,9 @@ impl Report {
     }
 }
 
+/// Stored tree nodes with their stored bytes.
+pub type StoredNodes = Vec<(NodeId, Vec<u8>)>;
+
 /// The raw data of one log, wherever it is kept.
 pub trait LogData: Sync {
     /// The log's metadata (its pinned genesis key above all).
@@ -115,7 +118,7 @@ pub trait LogData: Sync {
     /// storage key or position, bytes). Missing entries are simply absent.
     fn entries_range(&self, start: u64, end: u64) -> Result<Vec<(u64, EntryBytes)>, String>;
     /// Stored tree nodes, when the data has them (a store does; a bundle does not).
-    fn stored_nodes(&self) -> Result<Option<Vec<(NodeId, Vec<u8>)>>, String>;
+    fn stored_nodes(&self) -> Result<Option<StoredNodes>, String>;
     /// Every kept checkpoint as (size claimed by the storage key, text).
     fn checkpoints(&self) -> Result<Vec<(u64, String)>, String>;
     /// The size the store's head row or the bundle claims.
@@ -218,7 +221,7 @@ pub fn verify_log(
     let mut next_checkpoint = 0usize;
 
     let keys: RwLock<HashMap<[u8; 32], Result<PublicKey, String>>> = RwLock::new(HashMap::new());
-    let mut state = LogState::new(division.clone(), policy.clone());
+    let mut state = LogState::new(division, policy.clone());
     let mut frontier = Frontier::new();
     let mut computed_nodes: HashMap<NodeId, Hash> = HashMap::new();
     let mut statements: HashMap<[u8; 32], u64> = HashMap::new();
@@ -555,7 +558,7 @@ fn check_sequential(decoded: Decoded, log: &str, s: &mut SequentialState<'_>, re
                         check_genesis_meta(record, s.meta, log, report);
                     }
                     let ctx = EntryContext {
-                        division: s.state.division().clone(),
+                        division: s.state.division(),
                         seq,
                         timestamp_ms: body.timestamp_ms,
                         author: body.author,
