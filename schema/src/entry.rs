@@ -80,7 +80,7 @@ pub enum EnvelopeError {
 /// Borrowed from the bytes it was decoded from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Statement<'a> {
-    /// The log this statement is for, e.g. `yibao.ledger/v1/blake3/county/141125`.
+    /// The log this statement is for, e.g. `yibao.ledger/v1/blake3/141125`.
     pub origin: &'a str,
     /// When the officer signed, in milliseconds since the Unix epoch (UTC).
     pub timestamp_ms: u64,
@@ -454,7 +454,7 @@ mod tests {
         let payload = vec![0xa0]; // an empty CBOR map
         let s = Submission::sign(
             &key(7),
-            "yibao.ledger/v1/blake3/county/141125",
+            "yibao.ledger/v1/blake3/141125",
             1_700_000_000_000,
             "finding",
             payload.clone(),

@@ -734,7 +734,7 @@ pub fn sign_note(
 /// (tlog-checkpoint.md, "Note text"). The root hash here is 32 bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Checkpoint {
-    /// The log's origin, e.g. `yibao.ledger/v1/blake3/county/141125`.
+    /// The log's origin, e.g. `yibao.ledger/v1/blake3/141125`.
     pub origin: String,
     /// The number of leaves.
     pub size: u64,
