@@ -407,9 +407,16 @@ impl Ledger {
             .next_back()
             .transpose()?;
         let (stored_size, tail_page) = match &last {
-            Some((key, value)) => {
+            Some((key, stored)) => {
                 let index = keys::trailing_u64(key)
                     .ok_or_else(|| corrupt(&code, None, "bad entry page key"))?;
+                let value = &page::decode(stored).map_err(|e| {
+                    corrupt(
+                        &code,
+                        Some(page::first_seq(index)),
+                        format!("entry page {index}: {e}"),
+                    )
+                })?;
                 let frames = page::frames(value).map_err(|e| {
                     corrupt(
                         &code,
@@ -841,7 +848,7 @@ impl Ledger {
             if page::page_of(seq + 1) != page::page_of(seq) {
                 batch.insert(
                     &keys::page(code, page::page_of(seq))[..],
-                    std::mem::take(&mut tail),
+                    page::encode_full(&std::mem::take(&mut tail)),
                 );
             }
             head.size += 1;
@@ -884,7 +891,7 @@ impl Ledger {
         if !tail.is_empty() {
             batch.insert(
                 &keys::page(code, page::page_of(head.size))[..],
-                tail.clone(),
+                page::encode_raw(&tail),
             );
         }
         for (id, hash) in &new_nodes {
@@ -1189,9 +1196,6 @@ pub fn sled_config(sled_dir: &Path) -> sled::Config {
         .path(sled_dir)
         .cache_capacity(256 * 1024 * 1024)
         .mode(sled::Mode::LowSpace)
-        // Entry pages are CBOR with repeated field names: zstd roughly halves them.
-        .use_compression(true)
-        .compression_factor(1)
 }
 
 fn read_heads_file(path: &Path) -> Result<BTreeMap<LogCode, u64>, StoreError> {
@@ -1429,7 +1433,9 @@ impl crate::verify::LogData for StoredLog<'_> {
                 let index = keys::trailing_u64(&key).ok_or("bad entry page key")?;
                 // A damaged last page counts as a full one, so that its entries are reported
                 // rather than silently absent.
-                let count = page::frames(&value)
+                let count = page::decode(&value)
+                    .ok()
+                    .and_then(|frames| page::frames(&frames).ok())
                     .map(|f| f.len() as u64)
                     .unwrap_or(page::ENTRIES_PER_PAGE);
                 Ok(page::first_seq(index).saturating_add(count))
@@ -1501,10 +1507,17 @@ fn read_entries(
     let first_page = page::page_of(start);
     let last_page = page::page_of(end - 1);
     for row in tree.range(keys::page(code, first_page)..=keys::page(code, last_page)) {
-        let (key, value) = row?;
+        let (key, stored) = row?;
         let index =
             keys::trailing_u64(&key).ok_or_else(|| corrupt(code, None, "bad entry page key"))?;
         let first = page::first_seq(index);
+        let value = page::decode(&stored).map_err(|e| {
+            corrupt(
+                code,
+                Some(first),
+                format!("entry page {index} (entries from {first}) is damaged: {e}"),
+            )
+        })?;
         let frames = page::frames(&value).map_err(|e| {
             corrupt(
                 code,

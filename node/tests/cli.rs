@@ -1382,8 +1382,8 @@ fn open_sled(path: &Path) -> sled::Db {
 }
 
 /// Replaces entry `seq`'s stored bytes with `f(bytes)` directly in sled, inside its entry
-/// page (32 entries per row, each framed by a 4-byte big-endian length; see
-/// `yibao_ledger::page`), and returns the original entry bytes.
+/// page (32 entries per row, each framed by a 4-byte big-endian length, full pages
+/// compressed; see `yibao_ledger::page`), and returns the original entry bytes.
 fn tamper_entry(data: &Path, seq: u64, f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     let db = open_sled(&data.join("ledger").join("sled"));
     let tree = db.open_tree("ledger").unwrap();
@@ -1391,11 +1391,12 @@ fn tamper_entry(data: &Path, seq: u64, f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> 
     let mut key = vec![b'E'];
     key.extend_from_slice(COUNTY.as_bytes());
     key.extend_from_slice(&page_index.to_be_bytes());
-    let mut page = tree
+    let stored = tree
         .get(&key)
         .unwrap()
-        .unwrap_or_else(|| panic!("no entry page for seq {seq}"))
-        .to_vec();
+        .unwrap_or_else(|| panic!("no entry page for seq {seq}"));
+    // Full pages are stored compressed; the tampered page is written back raw.
+    let mut page = yibao_ledger::page::decode(&stored).unwrap().to_vec();
     let frames = yibao_ledger::page::frames(&page).unwrap();
     let (offset, len) = frames[(seq % yibao_ledger::page::ENTRIES_PER_PAGE) as usize];
     let original = page[offset..offset + len].to_vec();
@@ -1403,7 +1404,7 @@ fn tamper_entry(data: &Path, seq: u64, f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> 
     f(&mut bytes);
     assert_eq!(bytes.len(), len, "tamper_entry keeps the entry's length");
     page[offset..offset + len].copy_from_slice(&bytes);
-    tree.insert(&key, page).unwrap();
+    tree.insert(&key, yibao_ledger::page::encode_raw(&page)).unwrap();
     tree.flush().unwrap();
     db.flush().unwrap();
     original
