@@ -863,7 +863,11 @@ impl Ledger {
                     Some(seq) => Ok(Receipt {
                         log: *code,
                         seq,
-                        leaf_hash: [0; 32],
+                        leaf_hash: appended
+                            .iter()
+                            .find(|(_, s, _)| *s == seq)
+                            .map(|(_, _, leaf)| *leaf)
+                            .unwrap_or_default(),
                         checkpoint_size: head.size,
                         duplicate: true,
                     }),
@@ -1301,16 +1305,22 @@ fn verify_signatures(
                         results[k] = Err(AppendError::Signature(e));
                         continue;
                     };
-                    match batch.push(key, &view.signing_message(), &view.signature) {
-                        Ok(()) => positions.push(k),
-                        Err(e) => results[k] = Err(AppendError::Signature(e)),
+                    // Every push takes an index in the batch, refused or not, so the
+                    // batch's failure indices map back through `positions`.
+                    let pushed = batch.push(key, &view.signing_message(), &view.signature);
+                    positions.push(k);
+                    if let Err(e) = pushed {
+                        results[k] = Err(AppendError::Signature(e));
                     }
                 }
                 if let Err(failure) = batch.verify(&mut rand_core::OsRng) {
                     for index in failure.failed {
                         if let Some(&k) = positions.get(index) {
-                            results[k] =
-                                Err(AppendError::Signature(SignatureError::EquationFailed));
+                            // A push refused as malformed keeps its own, sharper reason.
+                            if !matches!(results[k], Err(AppendError::Signature(_))) {
+                                results[k] =
+                                    Err(AppendError::Signature(SignatureError::EquationFailed));
+                            }
                         }
                     }
                 }

@@ -448,11 +448,15 @@ fn decode_part(
                         &entry.submission.signing_message(),
                         &entry.submission.signature,
                     ) {
+                        // Every push takes an index in the batch, refused or not.
                         Ok(()) => {
                             in_batch.push(out.len());
                             Ok(())
                         }
-                        Err(e) => Err(format!("signature: {e}")),
+                        Err(e) => {
+                            in_batch.push(out.len());
+                            Err(format!("signature: {e}"))
+                        }
                     },
                 };
                 Ok(Body {
@@ -478,7 +482,9 @@ fn decode_part(
             if let Some(Decoded { body: Ok(body), .. }) =
                 in_batch.get(index).and_then(|&k| out.get_mut(k))
             {
-                body.signature = Err("signature does not verify".into());
+                if body.signature.is_ok() {
+                    body.signature = Err("signature does not verify".into());
+                }
             }
         }
     }
