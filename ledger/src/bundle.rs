@@ -260,11 +260,11 @@ impl LogData for BundleLog {
         Ok(self.entries.len() as u64)
     }
 
-    fn entries_range(
-        &self,
-        start: u64,
-        end: u64,
-    ) -> Result<Vec<(u64, crate::verify::EntryBytes)>, String> {
+    fn name(&self) -> String {
+        self.meta.division.clone()
+    }
+
+    fn entries_range(&self, start: u64, end: u64) -> Result<Vec<crate::verify::Read>, String> {
         let start = usize::try_from(start).map_err(|e| e.to_string())?;
         let end = usize::try_from(end)
             .map_err(|e| e.to_string())?
@@ -275,7 +275,7 @@ impl LogData for BundleLog {
             .unwrap_or(&[])
             .iter()
             .enumerate()
-            .map(|(i, bytes)| ((start + i) as u64, bytes.clone()))
+            .map(|(i, bytes)| crate::verify::Read::Entry((start + i) as u64, bytes.clone()))
             .collect())
     }
 

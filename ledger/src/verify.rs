@@ -108,15 +108,33 @@ impl Report {
 /// Stored tree nodes with their stored bytes.
 pub type StoredNodes = Vec<(NodeId, Vec<u8>)>;
 
+/// What reading a range of stored entries gives.
+#[derive(Debug, Clone)]
+pub enum Read {
+    /// An entry's bytes, with the seq its position or storage key gives it.
+    Entry(u64, EntryBytes),
+    /// Entries that could not be read at all (a damaged page), so each is reported.
+    Damaged {
+        /// The first seq affected.
+        first: u64,
+        /// How many.
+        count: u64,
+        /// What is wrong.
+        what: String,
+    },
+}
+
 /// The raw data of one log, wherever it is kept.
 pub trait LogData: Sync {
+    /// The log's name in reports: the division code it is stored or exported under.
+    fn name(&self) -> String;
     /// The log's metadata (its pinned genesis key above all).
     fn meta(&self) -> &LogMeta;
     /// One past the highest stored seq (0 when there are none).
     fn entries_end(&self) -> Result<u64, String>;
     /// The stored entries with `start <= seq < end`, in order, as (seq claimed by the
     /// storage key or position, bytes). Missing entries are simply absent.
-    fn entries_range(&self, start: u64, end: u64) -> Result<Vec<(u64, EntryBytes)>, String>;
+    fn entries_range(&self, start: u64, end: u64) -> Result<Vec<Read>, String>;
     /// Stored tree nodes, when the data has them (a store does; a bundle does not).
     fn stored_nodes(&self) -> Result<Option<StoredNodes>, String>;
     /// Every kept checkpoint as (size claimed by the storage key, text).
@@ -169,6 +187,7 @@ struct Body {
     timestamp_ms: u64,
     author: [u8; 32],
     statement_hash: [u8; 32],
+    kind: String,
     record: Result<Record, String>,
     signature: Result<(), String>,
 }
@@ -181,12 +200,22 @@ pub fn verify_log(
     progress: &(dyn Fn(u64) + Sync),
 ) {
     let meta = data.meta().clone();
-    let log = meta.division.clone();
+    let log = data.name();
+    if meta.division != log {
+        report.fail(
+            &log,
+            None,
+            format!(
+                "the metadata names division {}, but the log is stored as {log}",
+                meta.division
+            ),
+        );
+    }
     let mut summary = LogSummary {
         log: log.clone(),
         ..LogSummary::default()
     };
-    let Some(code) = LogCode::parse(&meta.division) else {
+    let Some(code) = LogCode::parse(&log) else {
         report.fail(&log, None, "division code is not 6 digits");
         return;
     };
@@ -197,13 +226,19 @@ pub fn verify_log(
             format!("origin `{}` is not `{}`", meta.origin, code.origin()),
         );
     }
+    // Lowercase hex only: one key has one spelling, so any change to the stored text shows.
     let genesis_key: Option<[u8; 32]> = hex::decode(&meta.genesis_key)
         .ok()
-        .and_then(|bytes| bytes.try_into().ok());
+        .and_then(|bytes| bytes.try_into().ok())
+        .filter(|key: &[u8; 32]| hex::encode(key) == meta.genesis_key);
     if genesis_key.is_none() {
-        report.fail(&log, None, "pinned genesis key is not 32 bytes of hex");
+        report.fail(
+            &log,
+            None,
+            "pinned genesis key is not 32 bytes of lowercase hex",
+        );
     }
-    let division = match DivisionCode::parse(&meta.division) {
+    let division = match DivisionCode::parse(&log) {
         Ok(division) => division,
         Err(e) => {
             report.fail(&log, None, e.to_string());
@@ -423,14 +458,27 @@ fn key_for(
 }
 
 fn decode_part(
-    part: &[(u64, EntryBytes)],
+    part: &[Read],
     origin: &str,
     keys: &RwLock<HashMap<[u8; 32], Result<PublicKey, String>>>,
 ) -> Vec<Decoded> {
     let mut out: Vec<Decoded> = Vec::with_capacity(part.len());
     let mut batch = BatchVerifier::with_capacity(part.len());
     let mut in_batch: Vec<usize> = Vec::with_capacity(part.len());
-    for (key_seq, bytes) in part {
+    for read in part {
+        let (key_seq, bytes) = match read {
+            Read::Entry(seq, bytes) => (seq, bytes),
+            Read::Damaged { first, count, what } => {
+                for seq in *first..first.saturating_add(*count) {
+                    out.push(Decoded {
+                        key_seq: seq,
+                        leaf: [0u8; 32],
+                        body: Err(format!("cannot be read: {what}")),
+                    });
+                }
+                continue;
+            }
+        };
         let leaf = Blake3Hasher::leaf(bytes);
         let body = match EntryRef::decode(bytes) {
             Err(e) => Err(e.to_string()),
@@ -466,6 +514,7 @@ fn decode_part(
                     timestamp_ms: statement.timestamp_ms,
                     author: statement.author,
                     statement_hash: entry.submission.statement_hash(),
+                    kind: statement.kind.to_string(),
                     record,
                     signature,
                 })
@@ -518,10 +567,18 @@ fn check_sequential(decoded: Decoded, log: &str, s: &mut SequentialState<'_>, re
         );
     }
     // Count positions as the data does, so one gap is reported once, not at every entry.
+    if decoded.key_seq > seq && decoded.key_seq - seq <= 1 << 20 {
+        for _ in seq..decoded.key_seq {
+            s.state.skip(None);
+        }
+    }
     let seq = decoded.key_seq.max(seq);
     *s.expected_seq = seq;
     match &decoded.body {
-        Err(e) => report.fail(log, Some(seq), format!("malformed entry: {e}")),
+        Err(e) => {
+            report.fail(log, Some(seq), format!("malformed entry: {e}"));
+            s.state.skip(None);
+        }
         Ok(body) => {
             if body.seq != seq {
                 report.fail(
@@ -558,7 +615,11 @@ fn check_sequential(decoded: Decoded, log: &str, s: &mut SequentialState<'_>, re
                 }
             }
             match &body.record {
-                Err(e) => report.fail(log, Some(seq), format!("record: {e}")),
+                Err(e) => {
+                    report.fail(log, Some(seq), format!("record: {e}"));
+                    s.state
+                        .skip(yibao_schema::record::RecordKind::parse(body.kind.as_str()));
+                }
                 Ok(record) => {
                     if seq == 0 {
                         check_genesis_meta(record, s.meta, log, report);
@@ -571,7 +632,12 @@ fn check_sequential(decoded: Decoded, log: &str, s: &mut SequentialState<'_>, re
                     };
                     match s.state.check(&ctx, record) {
                         Ok(()) => s.state.apply(&ctx, record),
-                        Err(violation) => report.fail(log, Some(seq), violation.to_string()),
+                        Err(violation) => {
+                            report.fail(log, Some(seq), violation.to_string());
+                            // Applied anyway (it never panics), so that later entries are
+                            // checked at their own positions against what the log holds.
+                            s.state.apply(&ctx, record);
+                        }
                     }
                 }
             }

@@ -1589,6 +1589,19 @@ impl LogState {
     // Applying
     // -----------------------------------------------------------------------------------
 
+    /// Counts an entry that failed its checks without applying it, so that a verifier checks
+    /// the entries after it at their own positions and reports each failure once, instead
+    /// of blaming every later entry for a wrong sequence number. The skipped entry can never
+    /// be the target of a correction.
+    pub fn skip(&mut self, kind: Option<RecordKind>) {
+        self.entries.push(EntrySlot {
+            // A correction can never target a correction, so this placeholder is inert.
+            kind: kind.unwrap_or(RecordKind::Correction),
+            withdrawn: true,
+            object: NONE,
+        });
+    }
+
     /// Applies a record as the next entry. Meant for records that passed `check`; for any
     /// other record it still never panics and records what it can (the city audit applies
     /// every entry after counting its breaches).
