@@ -952,12 +952,20 @@ impl Ledger {
             .and_then(|()| self.make_durable());
         if let Err(e) = stored {
             let message = e.to_string();
+            let durable_size = mem.head.size;
             for (i, _, _) in &appended {
                 results[*i] = Some(Err(AppendError::Storage(message.clone())));
             }
+            // A copy of a statement in this batch pointed at an entry that is not stored.
             return Ok(results
                 .into_iter()
-                .map(|r| r.unwrap_or_else(|| Err(AppendError::Storage(message.clone()))))
+                .map(|r| match r {
+                    Some(Ok(receipt)) if receipt.seq >= durable_size => {
+                        Err(AppendError::Storage(message.clone()))
+                    }
+                    Some(result) => result,
+                    None => Err(AppendError::Storage(message.clone())),
+                })
                 .collect());
         }
         mem.state = Some(state);
