@@ -4,7 +4,9 @@
 //! Layout (canonical CBOR): `["yibao-bundle", 1, [log, …]]`, each log a map with the keys
 //! `name`, `vkey`, `origin`, `entries`, `division`, `checkpoints`, `genesis_key`,
 //! `cosignatures` (in that canonical order). Entries are byte strings holding exactly the
-//! stored entry bytes, so leaf hashes and signatures check without re-encoding.
+//! stored entry bytes, so leaf hashes and signatures check without re-encoding. Witness
+//! cosignatures travel as extra signature lines of the checkpoint notes; the
+//! `cosignatures` array is reserved and empty in version 1.
 //!
 //! Not here: deciding whom to trust. A bundle carries each log's genesis key; the auditor
 //! should pin the keys it expects (`--vkey`), since a forged bundle can carry forged keys.
@@ -306,7 +308,32 @@ pub fn verify_bundle(
 ) -> Result<Report, BundleError> {
     let logs = parse(bytes)?;
     let mut report = Report::default();
+    if logs.is_empty() {
+        report.fail("bundle", None, "the bundle holds no logs");
+    }
+    let mut seen = std::collections::BTreeSet::new();
     for log in &logs {
+        if !seen.insert(log.meta.origin.clone()) {
+            report.fail(&log.meta.division, None, "the bundle holds this log twice");
+        }
+    }
+    // A pinned log missing from the bundle must not pass silently.
+    for pin in pinned {
+        let origin = pin.split('+').next().unwrap_or_default();
+        if !logs.iter().any(|log| log.meta.origin == origin) {
+            report.fail(
+                origin.rsplit('/').next().unwrap_or(origin),
+                None,
+                "a pinned log is missing from the bundle",
+            );
+        }
+    }
+    for log in &logs {
+        // Version 1 carries witness cosignatures as signature lines of the checkpoint notes;
+        // this array is reserved and must be empty.
+        if !log.cosignatures.is_empty() {
+            report.fail(&log.meta.division, None, "the `cosignatures` array must be empty in a version 1 bundle (cosignatures travel on the checkpoint notes)");
+        }
         let stated = genesis_vkey(&log.meta).map_err(BundleError::Malformed)?;
         if stated != log.vkey {
             report.fail(

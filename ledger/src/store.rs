@@ -87,6 +87,14 @@ pub enum StoreError {
     /// Another process (a running node) holds the ledger's lock.
     #[error("the ledger at {0} is in use by another process (a running node holds its lock)")]
     Locked(String),
+    /// A cosignature was refused.
+    #[error("log {log}: cosignature refused: {reason}")]
+    Cosignature {
+        /// The log.
+        log: String,
+        /// Why.
+        reason: String,
+    },
     /// Creating the log's first entry failed.
     #[error("cannot create log: {0}")]
     Genesis(String),
@@ -362,6 +370,13 @@ impl Ledger {
             .logs
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = loaded;
+        // Index whatever a crash left unindexed. Indexes are derived: a failure here is
+        // logged, and `verify` reports whatever damage caused it.
+        for code in ledger.log_codes() {
+            if let Err(e) = ledger.catch_up_index(&code) {
+                tracing::warn!(log = %code, error = %e, "could not bring the indexes up to date");
+            }
+        }
         Ok(ledger)
     }
 
@@ -675,6 +690,53 @@ impl Ledger {
         Ok(())
     }
 
+    /// Keeps a witness's cosignature (tlog-cosignature) of the kept checkpoint of `size`: the
+    /// cosignature line is added to that checkpoint's note, durably. Adding the same
+    /// witness's cosignature again changes nothing. The checkpoint must be kept (the latest,
+    /// or one in the history).
+    pub fn add_cosignature(
+        &self,
+        code: &LogCode,
+        size: u64,
+        cosignature: &yibao_schema::note::Cosignature,
+        witness: &yibao_schema::note::VerifierKey,
+    ) -> Result<bool, StoreError> {
+        let refused = |reason: String| StoreError::Cosignature {
+            log: code.to_string(),
+            reason,
+        };
+        let log = self.log(code)?;
+        let mut mem = lock(&log);
+        let text = self
+            .main
+            .get(keys::checkpoint(code, size))?
+            .ok_or_else(|| refused(format!("no kept checkpoint of size {size}")))?;
+        let text = String::from_utf8(text.to_vec())
+            .map_err(|_| corrupt(code, None, format!("checkpoint {size} is not UTF-8")))?;
+        let mut signed = SignedCheckpoint::parse(&text)
+            .map_err(|e| corrupt(code, None, format!("checkpoint {size}: {e}")))?;
+        cosignature
+            .verify(&signed.checkpoint, witness)
+            .map_err(|e| refused(e.to_string()))?;
+        // A stored cosignature by this witness that does not verify is damage, not a reason
+        // to add another.
+        let existing = signed
+            .find_cosignature(witness)
+            .map_err(|e| corrupt(code, None, format!("checkpoint {size}: {e}")))?;
+        if existing.is_some() {
+            return Ok(false);
+        }
+        signed.add_cosignature(cosignature);
+        let updated = signed.to_text();
+        self.main
+            .insert(keys::checkpoint(code, size), updated.as_bytes())?;
+        self.make_durable()?;
+        if mem.head.latest_checkpoint == size {
+            mem.latest_checkpoint = updated;
+        }
+        Ok(true)
+    }
+
     /// Flushes sled and fsyncs its data file.
     fn make_durable(&self) -> Result<(), StoreError> {
         self.db.flush()?;
@@ -812,6 +874,8 @@ impl Ledger {
         let mut head = mem.head;
         let mut tail = mem.tail_page.clone();
         let mut fresh: Vec<([u8; 32], u64, u64)> = Vec::new();
+        let first_new_seq = head.size;
+        let mut index_rows: Vec<Vec<u8>> = Vec::new();
         let mut batch = sled::Batch::default();
         let mut appended: Vec<(usize, u64, Hash)> = Vec::new();
         let mut new_nodes: Vec<(NodeId, Hash)> = Vec::new();
@@ -839,6 +903,7 @@ impl Ledger {
                 continue;
             }
             state.apply(&ctx, record);
+            index_rows.extend(crate::index::keys_for(code, head.size, record));
             let seq = head.size;
             let bytes = entry::encode_entry(seq, &head.last_leaf, view);
             let leaf = Blake3Hasher::leaf(&bytes);
@@ -936,6 +1001,8 @@ impl Ledger {
             batch.remove(keys::checkpoint(code, 0));
         } else if previous != head.last_retained_checkpoint
             && previous - head.last_retained_checkpoint < CHECKPOINT_RETAIN_EVERY
+            // A cosigned checkpoint was seen by witnesses: it is kept.
+            && mem.latest_checkpoint.matches("\n— ").count() <= 1
         {
             batch.remove(keys::checkpoint(code, previous));
         } else if previous != head.last_retained_checkpoint {
@@ -984,6 +1051,10 @@ impl Ledger {
         if let Err(e) = self.record_acknowledged(code, head.size) {
             // The entries are durable in sled; the mirror only guards against silent loss.
             tracing::warn!(log = %code, error = %e, "could not update the heads file");
+        }
+        if let Err(e) = self.index_appended(code, first_new_seq, head.size, index_rows) {
+            // Indexes are derived and rebuilt on the next open.
+            tracing::warn!(log = %code, error = %e, "could not index the batch");
         }
         for (i, seq, leaf) in appended {
             results[i] = Some(Ok(Receipt {

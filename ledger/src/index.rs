@@ -1,0 +1,228 @@
+//! Derived indexes: which entries concern an institution, a case, or a grading period.
+//!
+//! They live in their own sled tree, `index`, apart from the entries, and can always be
+//! rebuilt from the entries ([`Ledger::rebuild_indexes`]): each log has a watermark (how
+//! many of its entries are indexed), the writer indexes a batch right after it is durable,
+//! and opening a ledger indexes whatever a crash left unindexed. An index row is only a
+//! pointer `(log, seq)`; readers fetch and verify the entry itself.
+//!
+//! Keys (values are empty):
+//! - `I` ‖ institution code (12 bytes) ‖ log (6) ‖ seq (8 BE) — registrations, updates,
+//!   inspections, rectification items, grades (sets and revisions) and exposure notices;
+//! - `K` ‖ log (6) ‖ case id ‖ 0x00 ‖ seq (8 BE) — every record of a case;
+//! - `P` ‖ period (e.g. `2021`, `2021-H1`) ‖ 0x00 ‖ log (6) ‖ seq (8 BE) — grade sets and
+//!   revisions;
+//! - `W` ‖ log (6) → the watermark, 8 bytes BE.
+//!
+//! Not here: anything a verifier relies on. Indexes are conveniences for reading.
+
+use yibao_schema::entry::EntryRef;
+use yibao_schema::record::{Record, RecordKind};
+
+use crate::keys::{self, LogCode};
+use crate::store::{Ledger, StoreError};
+
+const INSTITUTION: u8 = b'I';
+const CASE: u8 = b'K';
+const PERIOD: u8 = b'P';
+const WATERMARK: u8 = b'W';
+
+fn watermark_key(log: &LogCode) -> Vec<u8> {
+    let mut key = vec![WATERMARK];
+    key.extend_from_slice(log.as_bytes());
+    key
+}
+
+/// The index keys of one record.
+pub fn keys_for(log: &LogCode, seq: u64, record: &Record) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let institution = |code: &str| {
+        let mut key = vec![INSTITUTION];
+        key.extend_from_slice(code.as_bytes());
+        key.extend_from_slice(log.as_bytes());
+        key.extend_from_slice(&seq.to_be_bytes());
+        key
+    };
+    match record {
+        Record::GradeSet(set) => {
+            for grade in &set.grades {
+                out.push(institution(grade.institution.as_str()));
+            }
+        }
+        other => {
+            if let Some(code) = other.institution() {
+                out.push(institution(code.as_str()));
+            }
+        }
+    }
+    if let Some(case) = record.case_id() {
+        let mut key = vec![CASE];
+        key.extend_from_slice(log.as_bytes());
+        key.extend_from_slice(case.as_str().as_bytes());
+        key.push(0);
+        key.extend_from_slice(&seq.to_be_bytes());
+        out.push(key);
+    }
+    let period = match record {
+        Record::GradeSet(set) => Some(set.period.to_string()),
+        Record::GradeRevision(revision) => Some(revision.period.to_string()),
+        _ => None,
+    };
+    if let Some(period) = period {
+        let mut key = vec![PERIOD];
+        key.extend_from_slice(period.as_bytes());
+        key.push(0);
+        key.extend_from_slice(log.as_bytes());
+        key.extend_from_slice(&seq.to_be_bytes());
+        out.push(key);
+    }
+    out
+}
+
+fn pointer(key: &[u8], log_at: usize) -> Option<(LogCode, u64)> {
+    let log = key
+        .get(log_at..log_at + 6)
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .and_then(LogCode::parse)?;
+    Some((log, keys::trailing_u64(key)?))
+}
+
+impl Ledger {
+    fn index_tree(&self) -> Result<sled::Tree, StoreError> {
+        Ok(self.db().open_tree("index")?)
+    }
+
+    /// How many entries of `log` are indexed.
+    pub fn indexed_size(&self, log: &LogCode) -> Result<u64, StoreError> {
+        let tree = self.index_tree()?;
+        Ok(tree
+            .get(watermark_key(log))?
+            .and_then(|v| keys::trailing_u64(&v))
+            .unwrap_or(0))
+    }
+
+    /// Indexes every entry of `log` not yet indexed. Cheap when nothing is missing.
+    pub fn catch_up_index(&self, log: &LogCode) -> Result<u64, StoreError> {
+        let tree = self.index_tree()?;
+        let size = self.size(log)?;
+        let mut start = self.indexed_size(log)?;
+        let indexed_from = start;
+        while start < size {
+            let chunk = self.entries(log, start, 4096)?;
+            if chunk.is_empty() {
+                break;
+            }
+            let mut batch = sled::Batch::default();
+            for (seq, bytes) in &chunk {
+                let entry = EntryRef::decode(bytes).map_err(|e| StoreError::Corrupt {
+                    log: log.to_string(),
+                    seq: Some(*seq),
+                    what: e.to_string(),
+                })?;
+                let statement = entry.submission.statement;
+                let record = RecordKind::parse(statement.kind)
+                    .and_then(|kind| Record::decode_payload(kind, entry.submission.payload).ok());
+                if let Some(record) = record {
+                    for key in keys_for(log, *seq, &record) {
+                        batch.insert(key, &[][..]);
+                    }
+                }
+                start = seq + 1;
+            }
+            batch.insert(watermark_key(log), &start.to_be_bytes()[..]);
+            tree.apply_batch(batch)?;
+        }
+        Ok(start - indexed_from)
+    }
+
+    /// Indexes a batch just made durable: `rows` are the keys of entries `[first, end)`.
+    /// If the index is behind (a previous failure), it catches up from the entries instead.
+    pub(crate) fn index_appended(
+        &self,
+        log: &LogCode,
+        first: u64,
+        end: u64,
+        rows: Vec<Vec<u8>>,
+    ) -> Result<(), StoreError> {
+        if self.indexed_size(log)? != first {
+            self.catch_up_index(log)?;
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        for key in rows {
+            batch.insert(key, &[][..]);
+        }
+        batch.insert(watermark_key(log), &end.to_be_bytes()[..]);
+        self.index_tree()?.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Drops every index and rebuilds them from the entries.
+    pub fn rebuild_indexes(&self) -> Result<(), StoreError> {
+        let tree = self.index_tree()?;
+        tree.clear()?;
+        for log in self.log_codes() {
+            self.catch_up_index(&log)?;
+        }
+        Ok(())
+    }
+
+    /// Entries about an institution, in every log: (log, seq), by log then seq.
+    pub fn entries_about_institution(
+        &self,
+        institution: &str,
+    ) -> Result<Vec<(LogCode, u64)>, StoreError> {
+        let tree = self.index_tree()?;
+        let mut prefix = vec![INSTITUTION];
+        prefix.extend_from_slice(institution.as_bytes());
+        let at = prefix.len();
+        let mut out = Vec::new();
+        for row in tree.scan_prefix(&prefix) {
+            let (key, _) = row?;
+            if key.len() == at + 14 {
+                if let Some(found) = pointer(&key, at) {
+                    out.push(found);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The seqs of every record of a case in a log, in order.
+    pub fn entries_of_case(&self, log: &LogCode, case_id: &str) -> Result<Vec<u64>, StoreError> {
+        let tree = self.index_tree()?;
+        let mut prefix = vec![CASE];
+        prefix.extend_from_slice(log.as_bytes());
+        prefix.extend_from_slice(case_id.as_bytes());
+        prefix.push(0);
+        let mut out = Vec::new();
+        for row in tree.scan_prefix(&prefix) {
+            let (key, _) = row?;
+            if key.len() == prefix.len() + 8 {
+                if let Some(seq) = keys::trailing_u64(&key) {
+                    out.push(seq);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Grade sets and revisions of a period (e.g. `2021`), in every log.
+    pub fn grades_of_period(&self, period: &str) -> Result<Vec<(LogCode, u64)>, StoreError> {
+        let tree = self.index_tree()?;
+        let mut prefix = vec![PERIOD];
+        prefix.extend_from_slice(period.as_bytes());
+        prefix.push(0);
+        let at = prefix.len();
+        let mut out = Vec::new();
+        for row in tree.scan_prefix(&prefix) {
+            let (key, _) = row?;
+            if key.len() == at + 14 {
+                if let Some(found) = pointer(&key, at) {
+                    out.push(found);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
