@@ -23,8 +23,11 @@ fn record_at(ledger: &Ledger, seq: u64) -> Record {
     Record::decode_payload(kind, entry.submission.payload).unwrap()
 }
 
-/// What the indexes should say, from a scan of every entry.
-fn scan(ledger: &Ledger) -> (Vec<(String, u64)>, Vec<(String, u64)>, Vec<(String, u64)>) {
+/// (key, seq) pairs: what an index should hold.
+type Pairs = Vec<(String, u64)>;
+
+/// What the indexes should say (institution, case, period), from a scan of every entry.
+fn scan(ledger: &Ledger) -> (Pairs, Pairs, Pairs) {
     let size = ledger.size(&county()).unwrap();
     let (mut by_institution, mut by_case, mut by_period) = (Vec::new(), Vec::new(), Vec::new());
     for seq in 0..size {
@@ -48,7 +51,7 @@ fn scan(ledger: &Ledger) -> (Vec<(String, u64)>, Vec<(String, u64)>, Vec<(String
     (by_institution, by_case, by_period)
 }
 
-fn query(ledger: &Ledger, expected: &(Vec<(String, u64)>, Vec<(String, u64)>, Vec<(String, u64)>)) {
+fn query(ledger: &Ledger, expected: &(Pairs, Pairs, Pairs)) {
     let code = county();
     let institutions: BTreeSet<&String> = expected.0.iter().map(|(k, _)| k).collect();
     for institution in institutions {
