@@ -567,7 +567,18 @@ pub fn export(data: &Path, out: &Path, logs: &[String]) -> Result<ExitCode> {
 }
 
 /// `yibao verify-bundle`.
-pub fn verify_bundle(file: &Path, vkeys: &[String], json_path: Option<&Path>) -> Result<ExitCode> {
+pub fn verify_bundle(
+    file: &Path,
+    vkeys: &[String],
+    trust_bundle: bool,
+    json_path: Option<&Path>,
+) -> Result<ExitCode> {
+    if vkeys.is_empty() && !trust_bundle {
+        bail!(
+            "pin the keys of the logs you expect with --vkey (from `yibao checkpoint --vkey`), \
+             or pass --trust-bundle to trust the keys the bundle carries"
+        );
+    }
     for vkey in vkeys {
         yibao_schema::note::VerifierKey::parse(vkey).map_err(|e| {
             anyhow!("--vkey `{vkey}` is not a verifier key (name+keyid+base64): {e}")
@@ -582,8 +593,8 @@ pub fn verify_bundle(file: &Path, vkeys: &[String], json_path: Option<&Path>) ->
             report
         }
     };
-    if vkeys.is_empty() {
-        println!("note: no --vkey pinned; the bundle's own keys were trusted");
+    if trust_bundle {
+        println!("note: no --vkey pinned; the bundle's own keys were trusted (--trust-bundle)");
     }
     print_report(&report, json_path)
 }

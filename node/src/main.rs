@@ -126,6 +126,9 @@ enum Command {
         /// Pin a log's verifier key (as printed by `yibao checkpoint --vkey`); repeatable.
         #[arg(long = "vkey")]
         vkeys: Vec<String>,
+        /// Trust the keys the bundle itself carries (only when no key can be pinned).
+        #[arg(long, conflicts_with = "vkeys")]
+        trust_bundle: bool,
         /// Also write the report as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -244,9 +247,12 @@ fn main() -> ExitCode {
         } => commands::list(&log.data, log.log.as_deref(), kind.as_deref(), from, limit),
         Command::Prove { log, seq } => commands::prove(&log.data, log.log.as_deref(), seq),
         Command::Export { data, out, logs } => commands::export(&data, &out, &logs),
-        Command::VerifyBundle { file, vkeys, json } => {
-            commands::verify_bundle(&file, &vkeys, json.as_deref())
-        }
+        Command::VerifyBundle {
+            file,
+            vkeys,
+            trust_bundle,
+            json,
+        } => commands::verify_bundle(&file, &vkeys, trust_bundle, json.as_deref()),
         Command::Bench(args) => bench::run(&args),
         Command::Demo { data, records } => demo::run(data.as_deref(), &records),
     };

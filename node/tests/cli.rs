@@ -1241,8 +1241,10 @@ fn export_bundle_verifies_offline_only_with_the_right_vkey() {
         good.describe()
     );
 
-    // Unpinned, it verifies but says that it trusted the bundle's own key.
-    let unpinned = yibao(["verify-bundle", bundle_arg]).ok();
+    // Unpinned, it refuses to run unless told to trust the bundle's own keys, and then says
+    // that it did.
+    yibao(["verify-bundle", bundle_arg]).refused(&["--vkey", "--trust-bundle"]);
+    let unpinned = yibao(["verify-bundle", bundle_arg, "--trust-bundle"]).ok();
     assert!(
         unpinned.stdout.contains("no --vkey pinned"),
         "{}",
@@ -1298,6 +1300,7 @@ fn export_bundle_verifies_offline_only_with_the_right_vkey() {
     yibao([
         "verify-bundle",
         node.scratch("absent.bundle").to_str().unwrap(),
+        "--trust-bundle",
     ])
     .refused(&["absent.bundle"]);
 }
@@ -1404,7 +1407,8 @@ fn tamper_entry(data: &Path, seq: u64, f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> 
     f(&mut bytes);
     assert_eq!(bytes.len(), len, "tamper_entry keeps the entry's length");
     page[offset..offset + len].copy_from_slice(&bytes);
-    tree.insert(&key, yibao_ledger::page::encode_raw(&page)).unwrap();
+    tree.insert(&key, yibao_ledger::page::encode_raw(&page))
+        .unwrap();
     tree.flush().unwrap();
     db.flush().unwrap();
     original
