@@ -230,7 +230,7 @@ struct LogMem {
     tail_page: Vec<u8>,
     /// Statements recent enough to be re-submitted (see [`MAX_STATEMENT_AGE_MS`]): hash →
     /// (seq, timestamp). Built with `state`.
-    recent: HashMap<[u8; 32], (u64, u64)>,
+    recent: HashMap<[u8; 32], (u64, u64, Hash)>,
     /// Checked public keys of authors seen, so each is decompressed once.
     keys: HashMap<[u8; 32], PublicKey>,
     /// The bureau key, when this node owns the log.
@@ -239,6 +239,50 @@ struct LogMem {
     latest_checkpoint: String,
     /// Set when the log is proven to equivocate; it then accepts nothing.
     frozen: bool,
+    /// What readers see: the state as of the last durable batch. `head`, `frontier`,
+    /// `state`, `tail_page`, `recent` and `latest_checkpoint` above run ahead of it while
+    /// prepared batches wait to be written (see [`Ledger::prepare`]).
+    durable: Durable,
+    /// Bumped when a write fails: batches prepared before then are refused, because they
+    /// were built on top of the failed one.
+    generation: u64,
+    /// The ticket the next prepared batch gets; batches are committed in ticket order.
+    next_ticket: u64,
+}
+
+/// The next ticket allowed to commit, and a condition variable to wait for it on.
+type CommitGate = (Mutex<u64>, std::sync::Condvar);
+
+/// The durable view of a log.
+#[derive(Debug, Clone)]
+struct Durable {
+    head: Head,
+    checkpoint: String,
+    root: Hash,
+}
+
+/// A batch that has been validated and applied to the log's in-memory state, waiting to
+/// be written by [`Ledger::commit`]. Commits happen in the order batches were prepared.
+pub struct Prepared {
+    code: LogCode,
+    ticket: u64,
+    generation: u64,
+    batch: Option<sled::Batch>,
+    results: Vec<Option<Result<Receipt, AppendError>>>,
+    appended: Vec<(usize, u64, Hash)>,
+    first_new_seq: u64,
+    durable: Durable,
+    index_rows: Vec<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("code", &self.code)
+            .field("ticket", &self.ticket)
+            .field("entries", &self.appended.len())
+            .finish()
+    }
 }
 
 /// A ledger: all the logs one node holds.
@@ -254,6 +298,8 @@ pub struct Ledger {
     /// Every log's acknowledged size, mirrored outside sled in `heads` (see
     /// [`HEADS_FILE`]) after each durable batch.
     acknowledged: Mutex<BTreeMap<LogCode, u64>>,
+    /// Per log, the next ticket allowed to commit, with a condition variable to wait on.
+    commit_order: Mutex<BTreeMap<LogCode, Arc<CommitGate>>>,
 }
 
 /// A small text file beside the sled directory, rewritten in place after every durable
@@ -320,6 +366,7 @@ impl Ledger {
             logs: RwLock::new(BTreeMap::new()),
             data_file,
             acknowledged: Mutex::new(read_heads_file(&path.join(HEADS_FILE))?),
+            commit_order: Mutex::new(BTreeMap::new()),
         };
         let mut loaded = BTreeMap::new();
         for row in ledger.main.scan_prefix([keys::tag::META]) {
@@ -514,6 +561,11 @@ impl Ledger {
             code,
             meta,
             head,
+            durable: Durable {
+                head,
+                checkpoint: latest_checkpoint.clone(),
+                root: frontier.root::<Blake3Hasher>(),
+            },
             frontier,
             state: None,
             tail_page,
@@ -522,6 +574,8 @@ impl Ledger {
             signer: None,
             latest_checkpoint,
             frozen: false,
+            generation: 0,
+            next_ticket: 0,
         })
     }
 
@@ -551,17 +605,17 @@ impl Ledger {
 
     /// A log's number of entries.
     pub fn size(&self, code: &LogCode) -> Result<u64, StoreError> {
-        Ok(lock(&*self.log(code)?).head.size)
+        Ok(lock(&*self.log(code)?).durable.head.size)
     }
 
     /// A log's current tree root.
     pub fn root(&self, code: &LogCode) -> Result<Hash, StoreError> {
-        Ok(lock(&*self.log(code)?).frontier.root::<Blake3Hasher>())
+        Ok(lock(&*self.log(code)?).durable.root)
     }
 
     /// The latest signed checkpoint, exactly as signed (signed-note text).
     pub fn latest_checkpoint(&self, code: &LogCode) -> Result<String, StoreError> {
-        Ok(lock(&*self.log(code)?).latest_checkpoint.clone())
+        Ok(lock(&*self.log(code)?).durable.checkpoint.clone())
     }
 
     /// Every kept checkpoint of a log, by size.
@@ -665,6 +719,11 @@ impl Ledger {
             code,
             meta,
             head,
+            durable: Durable {
+                head,
+                checkpoint: text.clone(),
+                root: Blake3Hasher::empty(),
+            },
             frontier: Frontier::new(),
             state: None,
             tail_page: Vec::new(),
@@ -673,6 +732,8 @@ impl Ledger {
             signer: None,
             latest_checkpoint: text,
             frozen: false,
+            generation: 0,
+            next_ticket: 0,
         };
         logs.insert(code, Arc::new(Mutex::new(mem)));
         Ok(())
@@ -732,7 +793,10 @@ impl Ledger {
             .insert(keys::checkpoint(code, size), updated.as_bytes())?;
         self.make_durable()?;
         if mem.head.latest_checkpoint == size {
-            mem.latest_checkpoint = updated;
+            mem.latest_checkpoint = updated.clone();
+        }
+        if mem.durable.head.latest_checkpoint == size {
+            mem.durable.checkpoint = updated;
         }
         Ok(true)
     }
@@ -777,19 +841,77 @@ impl Ledger {
         now_ms: u64,
         all_or_nothing: bool,
     ) -> Result<Vec<Result<Receipt, AppendError>>, StoreError> {
+        let prepared = self.prepare_inner(code, submissions, now_ms, all_or_nothing)?;
+        Ok(self.commit(prepared))
+    }
+
+    /// Validates a batch and applies it to the log's in-memory state, without writing it:
+    /// the first half of an append. [`Ledger::commit`] writes it; batches are committed in
+    /// the order they were prepared, so a writer can prepare the next batch while the
+    /// previous one is being flushed (see `appender`).
+    pub fn prepare(
+        &self,
+        code: &LogCode,
+        submissions: Vec<Submission>,
+        now_ms: u64,
+    ) -> Result<Prepared, StoreError> {
+        self.prepare_inner(code, submissions, now_ms, false)
+    }
+
+    fn prepare_inner(
+        &self,
+        code: &LogCode,
+        submissions: Vec<Submission>,
+        now_ms: u64,
+        all_or_nothing: bool,
+    ) -> Result<Prepared, StoreError> {
         let log = self.log(code)?;
         let mut mem = lock(&log);
+        let unwritten = |mem: &mut LogMem, results: Vec<Option<Result<Receipt, AppendError>>>| {
+            let ticket = mem.next_ticket;
+            mem.next_ticket += 1;
+            Prepared {
+                code: *code,
+                ticket,
+                generation: mem.generation,
+                batch: None,
+                results,
+                appended: Vec::new(),
+                first_new_seq: mem.head.size,
+                durable: mem.durable.clone(),
+                index_rows: Vec::new(),
+            }
+        };
         if mem.signer.is_none() {
             return Err(StoreError::NoSigningKey(code.to_string()));
         }
         if mem.frozen {
             let err = AppendError::Frozen(code.to_string());
-            return Ok(submissions.iter().map(|_| Err(err.clone())).collect());
+            let results = submissions.iter().map(|_| Some(Err(err.clone()))).collect();
+            return Ok(unwritten(&mut mem, results));
         }
         if mem.state.is_none() {
+            if mem.head.size != mem.durable.head.size {
+                // Replaying storage now would miss the batches still being written.
+                return Err(corrupt(
+                    code,
+                    None,
+                    "the log's state was lost while batches were being written; reopen the ledger",
+                ));
+            }
             let (state, recent) = self.replay_state(&mem, now_ms)?;
             mem.state = Some(state);
             mem.recent = recent;
+        }
+        // The checkpoint of this batch is signed with the node's key, which must be the
+        // log's bureau key in force; checked before anything is applied.
+        let signer_key = mem.signer.as_ref().map(|k| k.verifying_key().to_bytes());
+        let in_force = mem.state.as_ref().and_then(|state| state.bureau_key());
+        // An empty log has no bureau key yet: its entry 0 names it (checked again below).
+        if in_force.is_some() && in_force != signer_key {
+            return Err(StoreError::NoSigningKey(format!(
+                "{code} (this node's key is not the log's bureau key in force)"
+            )));
         }
         let mut results: Vec<Option<Result<Receipt, AppendError>>> = vec![None; submissions.len()];
 
@@ -819,8 +941,14 @@ impl Ledger {
                 continue;
             }
             let statement_hash = view.statement_hash();
-            if let Some(&(seq, _)) = mem.recent.get(&statement_hash) {
-                results[i] = Some(self.duplicate_receipt(&mem, seq));
+            if let Some(&(seq, _, leaf)) = mem.recent.get(&statement_hash) {
+                results[i] = Some(Ok(Receipt {
+                    log: *code,
+                    seq,
+                    leaf_hash: leaf,
+                    checkpoint_size: mem.head.latest_checkpoint,
+                    duplicate: true,
+                }));
                 continue;
             }
             if view
@@ -873,7 +1001,7 @@ impl Ledger {
         let mut frontier = mem.frontier.clone();
         let mut head = mem.head;
         let mut tail = mem.tail_page.clone();
-        let mut fresh: Vec<([u8; 32], u64, u64)> = Vec::new();
+        let mut fresh: Vec<([u8; 32], u64, u64, Hash)> = Vec::new();
         let first_new_seq = head.size;
         let mut index_rows: Vec<Vec<u8>> = Vec::new();
         let mut batch = sled::Batch::default();
@@ -892,6 +1020,18 @@ impl Ledger {
                     continue;
                 }
             };
+            if let Record::KeyEvent(yibao_schema::record::KeyEvent::BureauKeyRotated { new_key }) =
+                record
+            {
+                if Some(new_key.0) != signer_key {
+                    results[*i] = Some(Err(AppendError::Rule(RuleViolation {
+                        rule: yibao_schema::rules::Rule::Authorisation,
+                        field: "new_key".into(),
+                        reason: "this node signs checkpoints with its own key: load the new bureau key into the node before appending its rotation".into(),
+                    })));
+                    continue;
+                }
+            }
             let ctx = EntryContext {
                 division: state.division(),
                 seq: head.size,
@@ -916,7 +1056,7 @@ impl Ledger {
                 .map_err(|_| corrupt(code, Some(seq), "the tree is full"))?;
             page::push_frame(&mut tail, &bytes);
             let statement_hash = view.statement_hash();
-            fresh.push((statement_hash, seq, view.statement.timestamp_ms));
+            fresh.push((statement_hash, seq, view.statement.timestamp_ms, leaf));
             hash_to_seq.insert(statement_hash, seq);
             if page::page_of(seq + 1) != page::page_of(seq) {
                 batch.insert(
@@ -951,19 +1091,22 @@ impl Ledger {
             }
         }
         if all_or_nothing && results.iter().any(|r| matches!(r, Some(Err(_)))) {
-            return Ok(results
+            let results = results
                 .into_iter()
                 .map(|r| match r {
-                    Some(Err(e)) => Err(e),
-                    _ => Err(AppendError::NotAppended),
+                    Some(Err(e)) => Some(Err(e)),
+                    _ => Some(Err(AppendError::NotAppended)),
                 })
-                .collect());
+                .collect();
+            // The copy of the state is dropped: nothing of this batch was applied.
+            return Ok(unwritten(&mut mem, results));
         }
         if appended.is_empty() {
-            return Ok(results
-                .into_iter()
-                .map(|r| r.unwrap_or_else(|| Err(AppendError::Storage("not processed".into()))))
-                .collect());
+            // Only refusals and duplicates: the state is unchanged, put it back.
+            if !all_or_nothing {
+                mem.state = Some(state);
+            }
+            return Ok(unwritten(&mut mem, results));
         }
         if !tail.is_empty() {
             batch.insert(
@@ -1011,7 +1154,113 @@ impl Ledger {
         head.latest_checkpoint = head.size;
         batch.insert(keys::head(code), &head.encode()[..]);
 
-        // 5. One atomic write, then flush and fsync. Only then is anything acknowledged.
+        // The batch is applied in memory now, ahead of the durable view; `commit` writes it.
+        let root = frontier.root::<Blake3Hasher>();
+        mem.state = Some(state);
+        mem.frontier = frontier;
+        mem.head = head;
+        mem.latest_checkpoint = text.clone();
+        mem.tail_page = tail;
+        for (hash, seq, timestamp, leaf) in fresh {
+            mem.recent.insert(hash, (seq, timestamp, leaf));
+        }
+        if mem.recent.len() > 4096 {
+            let horizon = now_ms.saturating_sub(MAX_STATEMENT_AGE_MS + MAX_FUTURE_SKEW_MS);
+            mem.recent
+                .retain(|_, (_, timestamp, _)| *timestamp >= horizon);
+        }
+        let ticket = mem.next_ticket;
+        mem.next_ticket += 1;
+        Ok(Prepared {
+            code: *code,
+            ticket,
+            generation: mem.generation,
+            batch: Some(batch),
+            results,
+            appended,
+            first_new_seq,
+            durable: Durable {
+                head,
+                checkpoint: text,
+                root,
+            },
+            index_rows,
+        })
+    }
+
+    fn commit_gate(&self, code: &LogCode) -> Arc<CommitGate> {
+        lock(&self.commit_order)
+            .entry(*code)
+            .or_insert_with(|| Arc::new((Mutex::new(0), std::sync::Condvar::new())))
+            .clone()
+    }
+
+    /// Writes a prepared batch — one atomic sled batch, then flush and fsync — and only then
+    /// answers its submissions. Waits for every batch prepared before it. If the write fails,
+    /// the batch and every batch prepared after it are refused, and the log's memory is
+    /// reloaded from storage.
+    pub fn commit(&self, prepared: Prepared) -> Vec<Result<Receipt, AppendError>> {
+        let gate = self.commit_gate(&prepared.code);
+        let (turn, turned) = &*gate;
+        let mut next = lock(turn);
+        while *next < prepared.ticket {
+            next = turned
+                .wait(next)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        let results = self.commit_in_turn(prepared);
+        *next += 1;
+        turned.notify_all();
+        results
+    }
+
+    fn commit_in_turn(&self, prepared: Prepared) -> Vec<Result<Receipt, AppendError>> {
+        let code = prepared.code;
+        let Prepared {
+            generation,
+            batch,
+            mut results,
+            appended,
+            first_new_seq,
+            durable,
+            index_rows,
+            ..
+        } = prepared;
+        let failed = |results: Vec<Option<Result<Receipt, AppendError>>>,
+                      durable_size: u64,
+                      message: String| {
+            results
+                .into_iter()
+                .map(|r| match r {
+                    // A receipt pointing past what is durable refers to a failed batch.
+                    Some(Ok(receipt)) if receipt.seq >= durable_size => {
+                        Err(AppendError::Storage(message.clone()))
+                    }
+                    Some(result) => result,
+                    None => Err(AppendError::Storage(message.clone())),
+                })
+                .collect::<Vec<_>>()
+        };
+        let log = match self.log(&code) {
+            Ok(log) => log,
+            Err(e) => return failed(results, 0, e.to_string()),
+        };
+        let (current_generation, durable_size) = {
+            let mem = lock(&log);
+            (mem.generation, mem.durable.head.size)
+        };
+        if current_generation != generation {
+            let message =
+                "an earlier batch could not be stored; nothing of this one was written".to_string();
+            for (i, _, _) in &appended {
+                results[*i] = Some(Err(AppendError::Storage(message.clone())));
+            }
+            return failed(results, durable_size, message);
+        }
+        let Some(batch) = batch else {
+            return failed(results, durable_size, "not processed".into());
+        };
+        // One atomic write, then flush and fsync. Only then is anything acknowledged.
         let stored = self
             .main
             .apply_batch(batch)
@@ -1019,71 +1268,55 @@ impl Ledger {
             .and_then(|()| self.make_durable());
         if let Err(e) = stored {
             let message = e.to_string();
-            let durable_size = mem.head.size;
+            tracing::error!(log = %code, error = %message, "a batch could not be stored");
+            {
+                let mut mem = lock(&log);
+                mem.generation += 1;
+                // Memory ran ahead of storage: start again from what is stored.
+                let meta = mem.meta.clone();
+                match self.load_log(code, meta) {
+                    Ok(mut fresh) => {
+                        fresh.signer = mem.signer.take();
+                        fresh.keys = std::mem::take(&mut mem.keys);
+                        fresh.frozen = mem.frozen;
+                        fresh.generation = mem.generation;
+                        fresh.next_ticket = mem.next_ticket;
+                        *mem = fresh;
+                    }
+                    Err(reload) => {
+                        tracing::error!(log = %code, error = %reload, "the log cannot be reloaded");
+                        mem.state = None;
+                    }
+                }
+            }
             for (i, _, _) in &appended {
                 results[*i] = Some(Err(AppendError::Storage(message.clone())));
             }
-            // A copy of a statement in this batch pointed at an entry that is not stored.
-            return Ok(results
-                .into_iter()
-                .map(|r| match r {
-                    Some(Ok(receipt)) if receipt.seq >= durable_size => {
-                        Err(AppendError::Storage(message.clone()))
-                    }
-                    Some(result) => result,
-                    None => Err(AppendError::Storage(message.clone())),
-                })
-                .collect());
+            return failed(results, durable_size, message);
         }
-        mem.state = Some(state);
-        mem.frontier = frontier;
-        mem.head = head;
-        mem.latest_checkpoint = text;
-        mem.tail_page = tail;
-        for (hash, seq, timestamp) in fresh {
-            mem.recent.insert(hash, (seq, timestamp));
-        }
-        if mem.recent.len() > 4096 {
-            let horizon = now_ms.saturating_sub(MAX_STATEMENT_AGE_MS + MAX_FUTURE_SKEW_MS);
-            mem.recent.retain(|_, (_, timestamp)| *timestamp >= horizon);
-        }
-        drop(mem);
-        if let Err(e) = self.record_acknowledged(code, head.size) {
+        let size = durable.head.size;
+        lock(&log).durable = durable;
+        if let Err(e) = self.record_acknowledged(&code, size) {
             // The entries are durable in sled; the mirror only guards against silent loss.
             tracing::warn!(log = %code, error = %e, "could not update the heads file");
         }
-        if let Err(e) = self.index_appended(code, first_new_seq, head.size, index_rows) {
+        if let Err(e) = self.index_appended(&code, first_new_seq, size, index_rows) {
             // Indexes are derived and rebuilt on the next open.
             tracing::warn!(log = %code, error = %e, "could not index the batch");
         }
         for (i, seq, leaf) in appended {
             results[i] = Some(Ok(Receipt {
-                log: *code,
+                log: code,
                 seq,
                 leaf_hash: leaf,
-                checkpoint_size: head.size,
+                checkpoint_size: size,
                 duplicate: false,
             }));
         }
-        Ok(results
+        results
             .into_iter()
             .map(|r| r.unwrap_or_else(|| Err(AppendError::Storage("not processed".into()))))
-            .collect())
-    }
-
-    fn duplicate_receipt(&self, mem: &LogMem, seq: u64) -> Result<Receipt, AppendError> {
-        let bytes = read_entries(&self.main, &mem.code, seq, seq + 1)
-            .map_err(|e| AppendError::Storage(e.to_string()))?
-            .pop()
-            .map(|(_, bytes)| bytes)
-            .ok_or_else(|| AppendError::Storage(format!("entry {seq} missing")))?;
-        Ok(Receipt {
-            log: mem.code,
-            seq,
-            leaf_hash: Blake3Hasher::leaf(&bytes),
-            checkpoint_size: mem.head.latest_checkpoint,
-            duplicate: true,
-        })
+            .collect()
     }
 
     /// Rebuilds a log's domain state by replaying its entries, and the set of statements
@@ -1093,7 +1326,7 @@ impl Ledger {
         &self,
         mem: &LogMem,
         now_ms: u64,
-    ) -> Result<(LogState, HashMap<[u8; 32], (u64, u64)>), StoreError> {
+    ) -> Result<(LogState, HashMap<[u8; 32], (u64, u64, Hash)>), StoreError> {
         let division = yibao_schema::record::DivisionCode::parse(mem.code.as_str())
             .map_err(|e| corrupt(&mem.code, None, e.to_string()))?;
         let mut state = LogState::new(division, self.policy.clone());
@@ -1120,7 +1353,7 @@ impl Ledger {
                 if statement.timestamp_ms >= horizon {
                     recent.insert(
                         entry.submission.statement_hash(),
-                        (seq, statement.timestamp_ms),
+                        (seq, statement.timestamp_ms, Blake3Hasher::leaf(&bytes)),
                     );
                 }
             }
