@@ -1200,123 +1200,166 @@ impl Ledger {
     /// the batch and every batch prepared after it are refused, and the log's memory is
     /// reloaded from storage.
     pub fn commit(&self, prepared: Prepared) -> Vec<Result<Receipt, AppendError>> {
-        let gate = self.commit_gate(&prepared.code);
+        self.commit_many(vec![prepared]).pop().unwrap_or_default()
+    }
+
+    /// Writes several prepared batches of one log, consecutive in the order they were
+    /// prepared, with one flush and fsync for all of them (group commit across batches):
+    /// each batch is still one atomic sled write. Returns one result list per batch.
+    pub fn commit_many(&self, group: Vec<Prepared>) -> Vec<Vec<Result<Receipt, AppendError>>> {
+        let Some(first) = group.first() else {
+            return Vec::new();
+        };
+        let gate = self.commit_gate(&first.code);
+        let first_ticket = first.ticket;
+        let count = group.len() as u64;
         let (turn, turned) = &*gate;
         let mut next = lock(turn);
-        while *next < prepared.ticket {
+        while *next < first_ticket {
             next = turned
                 .wait(next)
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
         }
-        let results = self.commit_in_turn(prepared);
-        *next += 1;
+        let results = self.commit_group(group);
+        *next = first_ticket + count;
         turned.notify_all();
         results
     }
 
-    fn commit_in_turn(&self, prepared: Prepared) -> Vec<Result<Receipt, AppendError>> {
-        let code = prepared.code;
-        let Prepared {
-            generation,
-            batch,
-            mut results,
-            appended,
-            first_new_seq,
-            durable,
-            index_rows,
-            ..
-        } = prepared;
-        let failed = |results: Vec<Option<Result<Receipt, AppendError>>>,
+    fn commit_group(&self, group: Vec<Prepared>) -> Vec<Vec<Result<Receipt, AppendError>>> {
+        type Results = Vec<Option<Result<Receipt, AppendError>>>;
+        let finish = |results: Results,
                       durable_size: u64,
-                      message: String| {
+                      message: &str|
+         -> Vec<Result<Receipt, AppendError>> {
             results
                 .into_iter()
                 .map(|r| match r {
                     // A receipt pointing past what is durable refers to a failed batch.
                     Some(Ok(receipt)) if receipt.seq >= durable_size => {
-                        Err(AppendError::Storage(message.clone()))
+                        Err(AppendError::Storage(message.to_string()))
                     }
                     Some(result) => result,
-                    None => Err(AppendError::Storage(message.clone())),
+                    None => Err(AppendError::Storage(message.to_string())),
                 })
-                .collect::<Vec<_>>()
+                .collect()
+        };
+        let Some(code) = group.first().map(|p| p.code) else {
+            return Vec::new();
         };
         let log = match self.log(&code) {
             Ok(log) => log,
-            Err(e) => return failed(results, 0, e.to_string()),
+            Err(e) => {
+                let message = e.to_string();
+                return group
+                    .into_iter()
+                    .map(|p| finish(p.results, 0, &message))
+                    .collect();
+            }
         };
-        let (current_generation, durable_size) = {
+        let (generation, durable_before) = {
             let mem = lock(&log);
             (mem.generation, mem.durable.head.size)
         };
-        if current_generation != generation {
-            let message =
-                "an earlier batch could not be stored; nothing of this one was written".to_string();
-            for (i, _, _) in &appended {
-                results[*i] = Some(Err(AppendError::Storage(message.clone())));
+        // Write every batch of the group that is still valid, in order; stop at a failure.
+        let mut failure: Option<String> = None;
+        let mut written: Vec<bool> = Vec::with_capacity(group.len());
+        for prepared in &group {
+            if failure.is_some() || prepared.generation != generation {
+                written.push(false);
+                continue;
             }
-            return failed(results, durable_size, message);
+            match &prepared.batch {
+                Some(batch) => match self.main.apply_batch(batch.clone()) {
+                    Ok(()) => written.push(true),
+                    Err(e) => {
+                        failure = Some(e.to_string());
+                        written.push(false);
+                    }
+                },
+                None => written.push(false),
+            }
         }
-        let Some(batch) = batch else {
-            return failed(results, durable_size, "not processed".into());
-        };
-        // One atomic write, then flush and fsync. Only then is anything acknowledged.
-        let stored = self
-            .main
-            .apply_batch(batch)
-            .map_err(StoreError::from)
-            .and_then(|()| self.make_durable());
-        if let Err(e) = stored {
-            let message = e.to_string();
+        // One flush and fsync for everything written. Only then is anything acknowledged.
+        if failure.is_none() && written.iter().any(|w| *w) {
+            if let Err(e) = self.make_durable() {
+                failure = Some(e.to_string());
+            }
+        }
+        if let Some(message) = &failure {
             tracing::error!(log = %code, error = %message, "a batch could not be stored");
-            {
-                let mut mem = lock(&log);
-                mem.generation += 1;
-                // Memory ran ahead of storage: start again from what is stored.
-                let meta = mem.meta.clone();
-                match self.load_log(code, meta) {
-                    Ok(mut fresh) => {
-                        fresh.signer = mem.signer.take();
-                        fresh.keys = std::mem::take(&mut mem.keys);
-                        fresh.frozen = mem.frozen;
-                        fresh.generation = mem.generation;
-                        fresh.next_ticket = mem.next_ticket;
-                        *mem = fresh;
-                    }
-                    Err(reload) => {
-                        tracing::error!(log = %code, error = %reload, "the log cannot be reloaded");
-                        mem.state = None;
-                    }
+            let mut mem = lock(&log);
+            mem.generation += 1;
+            // Memory ran ahead of storage: start again from what is stored.
+            let meta = mem.meta.clone();
+            match self.load_log(code, meta) {
+                Ok(mut fresh) => {
+                    fresh.signer = mem.signer.take();
+                    fresh.keys = std::mem::take(&mut mem.keys);
+                    fresh.frozen = mem.frozen;
+                    fresh.generation = mem.generation;
+                    fresh.next_ticket = mem.next_ticket;
+                    *mem = fresh;
+                }
+                Err(reload) => {
+                    tracing::error!(log = %code, error = %reload, "the log cannot be reloaded");
+                    mem.state = None;
                 }
             }
-            for (i, _, _) in &appended {
-                results[*i] = Some(Err(AppendError::Storage(message.clone())));
+        }
+        let stale = "an earlier batch could not be stored; nothing of this one was written";
+        let mut out = Vec::with_capacity(group.len());
+        let mut durable_size = durable_before;
+        for (prepared, was_written) in group.into_iter().zip(written) {
+            let Prepared {
+                code,
+                generation: batch_generation,
+                batch,
+                mut results,
+                appended,
+                first_new_seq,
+                durable,
+                index_rows,
+                ..
+            } = prepared;
+            if batch.is_none() && batch_generation == generation && failure.is_none() {
+                // Only refusals and duplicates of entries already durable.
+                out.push(finish(results, durable_size, "not processed"));
+                continue;
             }
-            return failed(results, durable_size, message);
+            if !was_written || failure.is_some() {
+                let message = failure.clone().unwrap_or_else(|| stale.to_string());
+                for (i, _, _) in &appended {
+                    results[*i] = Some(Err(AppendError::Storage(message.clone())));
+                }
+                out.push(finish(results, durable_size, &message));
+                continue;
+            }
+            let size = durable.head.size;
+            durable_size = size;
+            lock(&log).durable = durable;
+            if let Err(e) = self.index_appended(&code, first_new_seq, size, index_rows) {
+                // Indexes are derived and rebuilt on the next open.
+                tracing::warn!(log = %code, error = %e, "could not index the batch");
+            }
+            for (i, seq, leaf) in appended {
+                results[i] = Some(Ok(Receipt {
+                    log: code,
+                    seq,
+                    leaf_hash: leaf,
+                    checkpoint_size: size,
+                    duplicate: false,
+                }));
+            }
+            out.push(finish(results, durable_size, "not processed"));
         }
-        let size = durable.head.size;
-        lock(&log).durable = durable;
-        if let Err(e) = self.record_acknowledged(&code, size) {
-            // The entries are durable in sled; the mirror only guards against silent loss.
-            tracing::warn!(log = %code, error = %e, "could not update the heads file");
+        if durable_size > durable_before {
+            if let Err(e) = self.record_acknowledged(&code, durable_size) {
+                // The entries are durable in sled; the mirror only guards against silent loss.
+                tracing::warn!(log = %code, error = %e, "could not update the heads file");
+            }
         }
-        if let Err(e) = self.index_appended(&code, first_new_seq, size, index_rows) {
-            // Indexes are derived and rebuilt on the next open.
-            tracing::warn!(log = %code, error = %e, "could not index the batch");
-        }
-        for (i, seq, leaf) in appended {
-            results[i] = Some(Ok(Receipt {
-                log: code,
-                seq,
-                leaf_hash: leaf,
-                checkpoint_size: size,
-                duplicate: false,
-            }));
-        }
-        results
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(AppendError::Storage("not processed".into()))))
-            .collect()
+        out
     }
 
     /// Rebuilds a log's domain state by replaying its entries, and the set of statements
