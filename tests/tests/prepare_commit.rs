@@ -1,0 +1,104 @@
+//! The store's two-step append: batches prepared ahead of being written are committed in
+//! the order they were prepared, readers see only what is durable, and several prepared
+//! batches can share one flush.
+
+use std::sync::Arc;
+
+use yibao_ledger::store::Ledger;
+use yibao_ledger::verify::verify_ledger;
+use yibao_schema::policy::Policy;
+use yibao_tests::{case_submissions, county, setup_county, TIME_MS};
+
+#[test]
+fn prepared_batches_commit_in_order_and_readers_see_only_durable_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let code = county();
+    let ledger = Arc::new(Ledger::open(dir.path(), Policy::default()).unwrap());
+    let (officers, insts) = setup_county(&ledger, 11, 10).unwrap();
+    let before = ledger.size(&code).unwrap();
+    let checkpoint_before = ledger.latest_checkpoint(&code).unwrap();
+
+    let a = ledger
+        .prepare(
+            &code,
+            case_submissions(&officers, &insts, 0, 2, 1).unwrap(),
+            TIME_MS,
+        )
+        .unwrap();
+    let b = ledger
+        .prepare(
+            &code,
+            case_submissions(&officers, &insts, 2, 2, 2).unwrap(),
+            TIME_MS,
+        )
+        .unwrap();
+    let c = ledger
+        .prepare(
+            &code,
+            case_submissions(&officers, &insts, 4, 2, 3).unwrap(),
+            TIME_MS,
+        )
+        .unwrap();
+    // Nothing is visible before it is durable.
+    assert_eq!(ledger.size(&code).unwrap(), before);
+    assert_eq!(ledger.latest_checkpoint(&code).unwrap(), checkpoint_before);
+
+    // Committing B from another thread first: it waits for A.
+    let waiting = {
+        let ledger = ledger.clone();
+        std::thread::spawn(move || ledger.commit(b))
+    };
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(
+        ledger.size(&code).unwrap(),
+        before,
+        "B must not be written before A"
+    );
+    let a_results = ledger.commit(a);
+    let b_results = waiting.join().unwrap();
+    let a_last = a_results
+        .iter()
+        .map(|r| r.as_ref().unwrap().seq)
+        .max()
+        .unwrap();
+    let b_first = b_results
+        .iter()
+        .map(|r| r.as_ref().unwrap().seq)
+        .min()
+        .unwrap();
+    assert_eq!(b_first, a_last + 1);
+
+    // C alone through commit_many; then two more batches sharing one flush.
+    let c_results = ledger.commit_many(vec![c]).pop().unwrap();
+    assert!(c_results.iter().all(|r| r.is_ok()));
+    let d = ledger
+        .prepare(
+            &code,
+            case_submissions(&officers, &insts, 6, 2, 4).unwrap(),
+            TIME_MS,
+        )
+        .unwrap();
+    let e = ledger
+        .prepare(
+            &code,
+            case_submissions(&officers, &insts, 8, 2, 5).unwrap(),
+            TIME_MS,
+        )
+        .unwrap();
+    let results = ledger.commit_many(vec![d, e]);
+    assert_eq!(results.len(), 2);
+    assert!(results.iter().flatten().all(|r| r.is_ok()));
+    let size = ledger.size(&code).unwrap();
+    let appended = a_results.len()
+        + b_results.len()
+        + c_results.len()
+        + results.iter().map(Vec::len).sum::<usize>();
+    assert_eq!(size, before + appended as u64);
+
+    // What is durable verifies, and survives reopening.
+    assert!(verify_ledger(&ledger, &|_| {}).is_ok());
+    Arc::try_unwrap(ledger).unwrap().close().unwrap();
+    let ledger = Ledger::open(dir.path(), Policy::default()).unwrap();
+    assert_eq!(ledger.size(&code).unwrap(), size);
+    assert!(verify_ledger(&ledger, &|_| {}).is_ok());
+}
