@@ -167,25 +167,28 @@ impl Ledger {
         Ok(())
     }
 
-    /// Entries about an institution, in every log: (log, seq), by log then seq.
-    pub fn entries_about_institution(
-        &self,
-        institution: &str,
-    ) -> Result<Vec<(LogCode, u64)>, StoreError> {
-        let tree = self.index_tree()?;
-        let mut prefix = vec![INSTITUTION];
-        prefix.extend_from_slice(institution.as_bytes());
-        let at = prefix.len();
+    /// The (log, seq) pointers of the rows `prefix ‖ log (6) ‖ seq (8)`, in key order.
+    fn pointers(&self, prefix: &[u8]) -> Result<Vec<(LogCode, u64)>, StoreError> {
         let mut out = Vec::new();
-        for row in tree.scan_prefix(&prefix) {
+        for row in self.index_tree()?.scan_prefix(prefix) {
             let (key, _) = row?;
-            if key.len() == at + 14 {
-                if let Some(found) = pointer(&key, at) {
+            if key.len() == prefix.len() + 14 {
+                if let Some(found) = pointer(&key, prefix.len()) {
                     out.push(found);
                 }
             }
         }
         Ok(out)
+    }
+
+    /// Entries about an institution, in every log: (log, seq), by log then seq.
+    pub fn entries_about_institution(
+        &self,
+        institution: &str,
+    ) -> Result<Vec<(LogCode, u64)>, StoreError> {
+        let mut prefix = vec![INSTITUTION];
+        prefix.extend_from_slice(institution.as_bytes());
+        self.pointers(&prefix)
     }
 
     /// The seqs of every record of a case in a log, in order.
@@ -209,20 +212,9 @@ impl Ledger {
 
     /// Grade sets and revisions of a period (e.g. `2021`), in every log.
     pub fn grades_of_period(&self, period: &str) -> Result<Vec<(LogCode, u64)>, StoreError> {
-        let tree = self.index_tree()?;
         let mut prefix = vec![PERIOD];
         prefix.extend_from_slice(period.as_bytes());
         prefix.push(0);
-        let at = prefix.len();
-        let mut out = Vec::new();
-        for row in tree.scan_prefix(&prefix) {
-            let (key, _) = row?;
-            if key.len() == at + 14 {
-                if let Some(found) = pointer(&key, at) {
-                    out.push(found);
-                }
-            }
-        }
-        Ok(out)
+        self.pointers(&prefix)
     }
 }
