@@ -116,20 +116,7 @@ impl<'a> Statement<'a> {
             source,
         };
         let mut d = Decoder::new(bytes);
-        let len = d.array().map_err(malformed)?;
-        if len != 7 {
-            return Err(EnvelopeError::Layout {
-                what: "statement",
-                reason: format!("expected an array of 7 items, found {len}"),
-            });
-        }
-        let version = d.uint().map_err(malformed)?;
-        if version != ENVELOPE_VERSION {
-            return Err(EnvelopeError::UnsupportedVersion {
-                what: "statement",
-                version,
-            });
-        }
+        open_envelope(&mut d, "statement", 7)?;
         let origin = d.text().map_err(malformed)?;
         let timestamp_ms = d.uint().map_err(malformed)?;
         let author = d.bytes_fixed::<32>().map_err(malformed)?;
@@ -164,6 +151,24 @@ impl<'a> Statement<'a> {
             payload_len,
         })
     }
+}
+
+/// Reads the start of an envelope: an array of exactly `items` items whose first is the
+/// version, which must be [`ENVELOPE_VERSION`].
+fn open_envelope(d: &mut Decoder<'_>, what: &'static str, items: u64) -> Result<(), EnvelopeError> {
+    let malformed = |source| EnvelopeError::Malformed { what, source };
+    let len = d.array().map_err(malformed)?;
+    if len != items {
+        return Err(EnvelopeError::Layout {
+            what,
+            reason: format!("expected an array of {items} items, found {len}"),
+        });
+    }
+    let version = d.uint().map_err(malformed)?;
+    if version != ENVELOPE_VERSION {
+        return Err(EnvelopeError::UnsupportedVersion { what, version });
+    }
+    Ok(())
 }
 
 /// The message an officer's key signs: the prefix, then the statement bytes.
@@ -281,20 +286,7 @@ impl<'a> SubmissionRef<'a> {
             source,
         };
         let mut d = Decoder::new(bytes);
-        let len = d.array().map_err(malformed)?;
-        if len != 4 {
-            return Err(EnvelopeError::Layout {
-                what: "submission",
-                reason: format!("expected an array of 4 items, found {len}"),
-            });
-        }
-        let version = d.uint().map_err(malformed)?;
-        if version != ENVELOPE_VERSION {
-            return Err(EnvelopeError::UnsupportedVersion {
-                what: "submission",
-                version,
-            });
-        }
+        open_envelope(&mut d, "submission", 4)?;
         let statement_bytes = d.bytes().map_err(malformed)?;
         let signature = d.bytes_fixed::<64>().map_err(malformed)?;
         let payload = d.bytes().map_err(malformed)?;
@@ -403,20 +395,7 @@ impl<'a> EntryRef<'a> {
             source,
         };
         let mut d = Decoder::new(bytes);
-        let len = d.array().map_err(malformed)?;
-        if len != 6 {
-            return Err(EnvelopeError::Layout {
-                what: "entry",
-                reason: format!("expected an array of 6 items, found {len}"),
-            });
-        }
-        let version = d.uint().map_err(malformed)?;
-        if version != ENVELOPE_VERSION {
-            return Err(EnvelopeError::UnsupportedVersion {
-                what: "entry",
-                version,
-            });
-        }
+        open_envelope(&mut d, "entry", 6)?;
         let seq = d.uint().map_err(malformed)?;
         let prev = d.bytes_fixed::<32>().map_err(malformed)?;
         let statement_bytes = d.bytes().map_err(malformed)?;
