@@ -29,6 +29,9 @@ use crate::merkle::{
 };
 use crate::page;
 
+/// How many times (20 ms apart) opening waits for a ledger's lock to be released.
+const LOCK_ATTEMPTS: u32 = 50;
+
 /// Tree nodes of this height and above are stored; lower ones are recomputed from at most
 /// 2^(STORED_MIN_LEVEL) − 1 entries when a proof needs them. This keeps the tree's share
 /// of the disk near 4 bytes per entry instead of 64.
@@ -340,21 +343,31 @@ impl Ledger {
         let config = sled_config(&path.join("sled"));
         // sled asserts on some kinds of damage while recovering its files; a damaged store
         // must be a clean refusal to open, not a crash of the process that opens it.
-        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()))
-            .map_err(|_| StoreError::Corrupt {
+        // A ledger closed a moment ago in this process may still hold its lock while sled's
+        // background threads finish; another process holds it as long as it runs. Wait a
+        // little before saying the ledger is in use.
+        let mut attempts = 0;
+        let db = loop {
+            let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| config.open()))
+                .map_err(|_| StoreError::Corrupt {
                 log: "*".into(),
                 seq: None,
                 what: "the database files are damaged (sled could not recover them)".into(),
             })?;
-        let db = match opened {
-            Ok(db) => db,
-            Err(sled::Error::Io(e))
-                if e.kind() == std::io::ErrorKind::WouldBlock
-                    || e.to_string().contains("could not acquire lock") =>
-            {
-                return Err(StoreError::Locked(path.display().to_string()))
+            match opened {
+                Ok(db) => break db,
+                Err(sled::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.to_string().contains("could not acquire lock") =>
+                {
+                    attempts += 1;
+                    if attempts >= LOCK_ATTEMPTS {
+                        return Err(StoreError::Locked(path.display().to_string()));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
         };
         let main = db.open_tree("ledger")?;
         let data_file = File::open(path.join("sled").join("db")).ok();
