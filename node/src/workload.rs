@@ -14,7 +14,9 @@ use serde_json::{json, Value};
 use yibao_ledger::keys::LogCode;
 use yibao_ledger::store::Ledger;
 use yibao_schema::entry::Submission;
-use yibao_schema::record::Record;
+use yibao_schema::policy::Policy;
+use yibao_schema::record::{Fen, Multiple, Record};
+use yibao_schema::rules::{expected_grade_counts, penalty_amount};
 
 /// The officers of one generated county.
 #[derive(Debug, Clone)]
@@ -368,8 +370,10 @@ fn multiple_text(thousandths: u64) -> String {
     }
 }
 
+/// The penalty amount by the ledger's own rounding rule (SPEC.md §10).
 fn round_half_up(basis: u64, thousandths: u64) -> u64 {
-    (u128::from(basis) * u128::from(thousandths) + 500) as u64 / 1000
+    let multiple = Multiple::from_thousandths(u32::try_from(thousandths).unwrap_or(u32::MAX));
+    penalty_amount(Fen::new(basis), multiple).map_or(u64::MAX, Fen::get)
 }
 
 /// A grade set for `insts` at 3:4:2:1 (largest-remainder counts), best scores first.
@@ -380,22 +384,9 @@ pub fn grade_set(
     rng: &mut Rng,
 ) -> Result<Record> {
     let n = insts.len() as u64;
-    let ratio = [3u64, 4, 2, 1];
-    let mut counts: Vec<u64> = ratio.iter().map(|r| n * r / 10).collect();
-    let mut remainders: Vec<(u64, usize)> = ratio
-        .iter()
-        .enumerate()
-        .map(|(i, r)| ((n * r) % 10, i))
-        .collect();
-    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    let mut left = n - counts.iter().sum::<u64>();
-    for (_, i) in remainders {
-        if left == 0 {
-            break;
-        }
-        counts[i] += 1;
-        left -= 1;
-    }
+    // The counts the ledger's grade-ratio rule expects (largest remainder, SPEC.md §10).
+    let counts = expected_grade_counts(n, &Policy::default())
+        .ok_or_else(|| anyhow!("no grade counts for {n} institutions"))?;
     let mut grades = Vec::new();
     let mut index = 0usize;
     for (g, count) in ["A", "B", "C", "D"].iter().zip(counts) {
