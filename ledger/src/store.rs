@@ -931,6 +931,7 @@ impl Ledger {
         // 1. Envelopes, origin, clock, de-duplication; collect what needs a signature check.
         let mut views: Vec<(usize, SubmissionRef<'_>)> = Vec::with_capacity(submissions.len());
         let mut seen_in_batch: HashMap<[u8; 32], usize> = HashMap::new();
+        let mut view_hashes: Vec<[u8; 32]> = Vec::with_capacity(submissions.len());
         for (i, submission) in submissions.iter().enumerate() {
             let view = match submission.view() {
                 Ok(view) => view,
@@ -975,22 +976,19 @@ impl Ledger {
                 }));
                 continue;
             }
-            if let Some(&first) = seen_in_batch.get(&statement_hash) {
-                // Resolved after the first copy is appended.
-                results[i] = None;
-                views.push((i, view));
-                let _ = first;
-                continue;
-            }
-            seen_in_batch.insert(statement_hash, i);
+            // A second copy in this batch is resolved after the first is appended.
+            seen_in_batch.entry(statement_hash).or_insert(i);
             views.push((i, view));
+            view_hashes.push(statement_hash);
         }
 
         // 2. Signatures, batched (and spread over both cores for large batches).
-        let unique: Vec<&(usize, SubmissionRef<'_>)> = views
+        let (unique, unique_hashes): (Vec<&(usize, SubmissionRef<'_>)>, Vec<[u8; 32]>) = views
             .iter()
-            .filter(|(i, view)| seen_in_batch.get(&view.statement_hash()) == Some(i))
-            .collect();
+            .zip(&view_hashes)
+            .filter(|((i, _), hash)| seen_in_batch.get(*hash) == Some(i))
+            .map(|(view, hash)| (view, *hash))
+            .unzip();
         let mut checked_keys = std::mem::take(&mut mem.keys);
         let sig_results = verify_signatures(&unique, &mut checked_keys);
         mem.keys = checked_keys;
@@ -1068,7 +1066,7 @@ impl Ledger {
                 })
                 .map_err(|_| corrupt(code, Some(seq), "the tree is full"))?;
             page::push_frame(&mut tail, &bytes);
-            let statement_hash = view.statement_hash();
+            let statement_hash = unique_hashes.get(k).copied().unwrap_or_default();
             fresh.push((statement_hash, seq, view.statement.timestamp_ms, leaf));
             hash_to_seq.insert(statement_hash, seq);
             if page::page_of(seq + 1) != page::page_of(seq) {
@@ -1082,9 +1080,11 @@ impl Ledger {
             appended.push((*i, seq, leaf));
         }
         // Duplicates inside the batch point at the first copy.
-        for (i, view) in &views {
-            if results[*i].is_none() && !appended.iter().any(|(j, _, _)| j == i) {
-                let first_seq = hash_to_seq.get(&view.statement_hash()).copied();
+        let appended_indices: std::collections::HashSet<usize> =
+            appended.iter().map(|(i, _, _)| *i).collect();
+        for ((i, _), hash) in views.iter().zip(&view_hashes) {
+            if results[*i].is_none() && !appended_indices.contains(i) {
+                let first_seq = hash_to_seq.get(hash).copied();
                 results[*i] = Some(match first_seq {
                     Some(seq) => Ok(Receipt {
                         log: *code,

@@ -115,8 +115,7 @@ impl<'a> Statement<'a> {
             what: "statement",
             source,
         };
-        let mut d = Decoder::new(bytes);
-        open_envelope(&mut d, "statement", 7)?;
+        let mut d = open_envelope(bytes, "statement", 7)?;
         let origin = d.text().map_err(malformed)?;
         let timestamp_ms = d.uint().map_err(malformed)?;
         let author = d.bytes_fixed::<32>().map_err(malformed)?;
@@ -153,10 +152,23 @@ impl<'a> Statement<'a> {
     }
 }
 
-/// Reads the start of an envelope: an array of exactly `items` items whose first is the
-/// version, which must be [`ENVELOPE_VERSION`].
-fn open_envelope(d: &mut Decoder<'_>, what: &'static str, items: u64) -> Result<(), EnvelopeError> {
+/// Opens an envelope of at most [`MAX_ENTRY_LEN`] bytes: an array of exactly `items`
+/// items whose first is the version, which must be [`ENVELOPE_VERSION`]. Returns the
+/// decoder positioned after the version.
+fn open_envelope<'a>(
+    bytes: &'a [u8],
+    what: &'static str,
+    items: u64,
+) -> Result<Decoder<'a>, EnvelopeError> {
+    if bytes.len() > MAX_ENTRY_LEN {
+        return Err(EnvelopeError::TooLarge {
+            what,
+            len: bytes.len(),
+            limit: MAX_ENTRY_LEN,
+        });
+    }
     let malformed = |source| EnvelopeError::Malformed { what, source };
+    let mut d = Decoder::new(bytes);
     let len = d.array().map_err(malformed)?;
     if len != items {
         return Err(EnvelopeError::Layout {
@@ -168,7 +180,7 @@ fn open_envelope(d: &mut Decoder<'_>, what: &'static str, items: u64) -> Result<
     if version != ENVELOPE_VERSION {
         return Err(EnvelopeError::UnsupportedVersion { what, version });
     }
-    Ok(())
+    Ok(d)
 }
 
 /// The message an officer's key signs: the prefix, then the statement bytes.
@@ -274,19 +286,11 @@ pub struct SubmissionRef<'a> {
 impl<'a> SubmissionRef<'a> {
     /// Decodes a submission strictly.
     pub fn decode(bytes: &'a [u8]) -> Result<Self, EnvelopeError> {
-        if bytes.len() > MAX_ENTRY_LEN {
-            return Err(EnvelopeError::TooLarge {
-                what: "submission",
-                len: bytes.len(),
-                limit: MAX_ENTRY_LEN,
-            });
-        }
         let malformed = |source| EnvelopeError::Malformed {
             what: "submission",
             source,
         };
-        let mut d = Decoder::new(bytes);
-        open_envelope(&mut d, "submission", 4)?;
+        let mut d = open_envelope(bytes, "submission", 4)?;
         let statement_bytes = d.bytes().map_err(malformed)?;
         let signature = d.bytes_fixed::<64>().map_err(malformed)?;
         let payload = d.bytes().map_err(malformed)?;
@@ -383,19 +387,11 @@ pub struct EntryRef<'a> {
 impl<'a> EntryRef<'a> {
     /// Decodes an entry strictly and checks the payload against the statement.
     pub fn decode(bytes: &'a [u8]) -> Result<Self, EnvelopeError> {
-        if bytes.len() > MAX_ENTRY_LEN {
-            return Err(EnvelopeError::TooLarge {
-                what: "entry",
-                len: bytes.len(),
-                limit: MAX_ENTRY_LEN,
-            });
-        }
         let malformed = |source| EnvelopeError::Malformed {
             what: "entry",
             source,
         };
-        let mut d = Decoder::new(bytes);
-        open_envelope(&mut d, "entry", 6)?;
+        let mut d = open_envelope(bytes, "entry", 6)?;
         let seq = d.uint().map_err(malformed)?;
         let prev = d.bytes_fixed::<32>().map_err(malformed)?;
         let statement_bytes = d.bytes().map_err(malformed)?;
