@@ -318,6 +318,64 @@ impl std::fmt::Debug for Ledger {
     }
 }
 
+/// Stages entry `seq` into `batch`: its frame joins the tail page, and a page that fills is
+/// written, compressed. The one place where entry bytes go into a sled batch.
+fn stage_entry(
+    batch: &mut sled::Batch,
+    tail: &mut Vec<u8>,
+    code: &LogCode,
+    seq: u64,
+    bytes: &[u8],
+) {
+    page::push_frame(tail, bytes);
+    if page::page_of(seq + 1) != page::page_of(seq) {
+        batch.insert(
+            &keys::page(code, page::page_of(seq))[..],
+            page::encode_full(&std::mem::take(tail)),
+        );
+    }
+}
+
+/// Stages the partly filled tail page once a batch's entries are staged (`size` is the
+/// log's size after them).
+fn stage_tail(batch: &mut sled::Batch, tail: &[u8], code: &LogCode, size: u64) {
+    if !tail.is_empty() {
+        batch.insert(
+            &keys::page(code, page::page_of(size))[..],
+            page::encode_raw(tail),
+        );
+    }
+}
+
+/// Stages the signed checkpoint `text` for `head.size` as the log's latest, and drops or
+/// retains the previous latest (see "Checkpoint retention" in ARCHITECTURE.md). The
+/// caller writes `head` afterwards.
+fn stage_checkpoint(
+    batch: &mut sled::Batch,
+    code: &LogCode,
+    head: &mut Head,
+    previous_text: &str,
+    text: &str,
+) {
+    batch.insert(keys::checkpoint(code, head.size), text.as_bytes());
+    let previous = head.latest_checkpoint;
+    if previous == head.size {
+        // The same size signed again (a replica storing the owner's note): nothing to drop.
+    } else if previous == 0 {
+        // The unsigned empty-tree checkpoint is only for a log with no entries.
+        batch.remove(keys::checkpoint(code, 0));
+    } else if previous != head.last_retained_checkpoint
+        && previous - head.last_retained_checkpoint < CHECKPOINT_RETAIN_EVERY
+        // A cosigned checkpoint was seen by witnesses: it is kept.
+        && previous_text.matches("\n— ").count() <= 1
+    {
+        batch.remove(keys::checkpoint(code, previous));
+    } else if previous != head.last_retained_checkpoint {
+        head.last_retained_checkpoint = previous;
+    }
+    head.latest_checkpoint = head.size;
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A poisoned mutex means a thread panicked while holding it; the data it guards is
     // only mutated after storage succeeded, so it is still consistent.
@@ -1065,16 +1123,10 @@ impl Ledger {
                     }
                 })
                 .map_err(|_| corrupt(code, Some(seq), "the tree is full"))?;
-            page::push_frame(&mut tail, &bytes);
+            stage_entry(&mut batch, &mut tail, code, seq, &bytes);
             let statement_hash = unique_hashes.get(k).copied().unwrap_or_default();
             fresh.push((statement_hash, seq, view.statement.timestamp_ms, leaf));
             hash_to_seq.insert(statement_hash, seq);
-            if page::page_of(seq + 1) != page::page_of(seq) {
-                batch.insert(
-                    &keys::page(code, page::page_of(seq))[..],
-                    page::encode_full(&std::mem::take(&mut tail)),
-                );
-            }
             head.size += 1;
             head.last_leaf = leaf;
             appended.push((*i, seq, leaf));
@@ -1121,12 +1173,7 @@ impl Ledger {
             }
             return Ok(unwritten(&mut mem, results));
         }
-        if !tail.is_empty() {
-            batch.insert(
-                &keys::page(code, page::page_of(head.size))[..],
-                page::encode_raw(&tail),
-            );
-        }
+        stage_tail(&mut batch, &tail, code, head.size);
         for (id, hash) in &new_nodes {
             batch.insert(keys::node(code, *id), &hash[..]);
         }
@@ -1150,21 +1197,7 @@ impl Ledger {
         let signed = SignedCheckpoint::sign(checkpoint, signer)
             .map_err(|e| corrupt(code, None, format!("signing checkpoint: {e}")))?;
         let text = signed.to_text();
-        batch.insert(keys::checkpoint(code, head.size), text.as_bytes());
-        let previous = head.latest_checkpoint;
-        if previous == 0 {
-            // The unsigned empty-tree checkpoint is only for a log with no entries.
-            batch.remove(keys::checkpoint(code, 0));
-        } else if previous != head.last_retained_checkpoint
-            && previous - head.last_retained_checkpoint < CHECKPOINT_RETAIN_EVERY
-            // A cosigned checkpoint was seen by witnesses: it is kept.
-            && mem.latest_checkpoint.matches("\n— ").count() <= 1
-        {
-            batch.remove(keys::checkpoint(code, previous));
-        } else if previous != head.last_retained_checkpoint {
-            head.last_retained_checkpoint = previous;
-        }
-        head.latest_checkpoint = head.size;
+        stage_checkpoint(&mut batch, code, &mut head, &mem.latest_checkpoint, &text);
         batch.insert(keys::head(code), &head.encode()[..]);
 
         // The batch is applied in memory now, ahead of the durable view; `commit` writes it.
