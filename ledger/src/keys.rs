@@ -67,6 +67,11 @@ pub mod tag {
     pub const HEAD: u8 = b'H';
     /// The log's metadata (origin, the key it was created with).
     pub const META: u8 = b'M';
+    /// A replica's pending target: the owner's signed checkpoint beyond the stored size and
+    /// the consistency proof tying the stored prefix to it (while catching up).
+    pub const PENDING: u8 = b'T';
+    /// A stored equivocation proof: the log is frozen.
+    pub const EQUIVOCATION: u8 = b'Q';
 }
 
 fn prefixed(tag: u8, log: &LogCode, extra: usize) -> Vec<u8> {
@@ -113,6 +118,16 @@ pub fn head(log: &LogCode) -> Vec<u8> {
 /// Key of the metadata row.
 pub fn meta(log: &LogCode) -> Vec<u8> {
     prefixed(tag::META, log, 0)
+}
+
+/// Key of a replica's pending-target row.
+pub fn pending(log: &LogCode) -> Vec<u8> {
+    prefixed(tag::PENDING, log, 0)
+}
+
+/// Key of a log's equivocation proof.
+pub fn equivocation(log: &LogCode) -> Vec<u8> {
+    prefixed(tag::EQUIVOCATION, log, 0)
 }
 
 /// The big-endian u64 at the end of a key, if the key is long enough.

@@ -8,6 +8,7 @@
 
 pub mod appender;
 pub mod bundle;
+pub mod equivocation;
 pub mod index;
 pub mod keys;
 pub mod merkle;

@@ -318,6 +318,9 @@ impl std::fmt::Debug for Ledger {
     }
 }
 
+mod replica;
+pub use replica::{ReplicaError, ReplicaProgress, MAX_REPLICA_BATCH};
+
 /// Stages entry `seq` into `batch`: its frame joins the tail page, and a page that fills is
 /// written, compressed. The one place where entry bytes go into a sled batch.
 fn stage_entry(
@@ -644,7 +647,7 @@ impl Ledger {
             keys: HashMap::new(),
             signer: None,
             latest_checkpoint,
-            frozen: false,
+            frozen: self.main.get(keys::equivocation(&code))?.is_some(),
             generation: 0,
             next_ticket: 0,
         })
@@ -1946,6 +1949,12 @@ impl crate::verify::LogData for StoredLog<'_> {
 
     fn acknowledged_size(&self) -> Option<u64> {
         self.acknowledged
+    }
+
+    fn pending_target(&self) -> Result<Option<(String, Vec<Hash>)>, String> {
+        self.ledger
+            .pending_target(&self.code)
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -152,6 +152,11 @@ pub trait LogData: Sync {
     fn claimed_size(&self) -> Result<u64, String>;
     /// The size acknowledged to submitters (the heads file), if known.
     fn acknowledged_size(&self) -> Option<u64>;
+    /// A replica catching up: the owner's signed checkpoint beyond the stored entries and
+    /// the consistency proof from the stored size to it (see `store::replica`).
+    fn pending_target(&self) -> Result<Option<(String, Vec<Hash>)>, String> {
+        Ok(None)
+    }
 }
 
 /// Verifies every log of a ledger on disk.
@@ -426,11 +431,29 @@ pub fn verify_log(
     if expected_seq > 0 {
         match checkpoints.last() {
             Some((size, _)) if *size == expected_seq => {}
-            _ => report.fail(
-                &log,
-                None,
-                format!("no checkpoint covers all {expected_seq} entries"),
-            ),
+            _ => match data.pending_target() {
+                Ok(Some((text, proof))) => {
+                    if let Err(e) = check_pending_target(
+                        &text,
+                        &proof,
+                        expected_seq,
+                        &frontier.root::<Blake3Hasher>(),
+                        state.bureau_key(),
+                    ) {
+                        report.fail(
+                            &log,
+                            None,
+                            format!("entries beyond the latest checkpoint: {e}"),
+                        );
+                    }
+                }
+                Ok(None) => report.fail(
+                    &log,
+                    None,
+                    format!("no checkpoint covers all {expected_seq} entries"),
+                ),
+                Err(e) => report.fail(&log, None, format!("cannot read pending target: {e}")),
+            },
         }
     }
     summary.entries = expected_seq;
@@ -790,4 +813,37 @@ fn verify_checkpoint(
         },
         Err(e) => report.fail(log, None, format!("checkpoint {size}: bureau key: {e}")),
     }
+}
+
+/// Checks that the `size` stored entries with root `root` are a prefix of the owner's
+/// signed checkpoint `text`, through the consistency proof kept beside them.
+fn check_pending_target(
+    text: &str,
+    proof: &[Hash],
+    size: u64,
+    root: &Hash,
+    bureau_key: Option<[u8; 32]>,
+) -> Result<(), String> {
+    let signed = SignedCheckpoint::parse(text).map_err(|e| e.to_string())?;
+    if signed.checkpoint.size <= size {
+        return Err(format!(
+            "the pending checkpoint's size {} does not go beyond them",
+            signed.checkpoint.size
+        ));
+    }
+    crate::merkle::verify_consistency::<Blake3Hasher>(
+        crate::merkle::TreeSize(size),
+        crate::merkle::TreeSize(signed.checkpoint.size),
+        proof,
+        root,
+        &signed.checkpoint.root,
+    )
+    .map_err(|e| format!("consistency with the pending checkpoint: {e}"))?;
+    let key = bureau_key.ok_or("no bureau key in force")?;
+    let verifier =
+        VerifierKey::from_public_key(&signed.checkpoint.origin, &key, KeyKind::Ed25519)
+            .map_err(|e| e.to_string())?;
+    signed
+        .verify(&verifier)
+        .map_err(|e| format!("pending checkpoint: {e}"))
 }

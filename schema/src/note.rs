@@ -432,7 +432,7 @@ impl VerifierKey {
     }
 
     /// True if a signature line with this name and key ID is by this key.
-    fn matches(&self, name: &str, key_id: &[u8; 4]) -> bool {
+    pub fn matches(&self, name: &str, key_id: &[u8; 4]) -> bool {
         self.name == name && &self.key_id == key_id
     }
 }
