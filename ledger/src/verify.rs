@@ -280,6 +280,12 @@ pub fn verify_log(
         }
     };
     checkpoints.sort_by_key(|(size, _)| *size);
+    // A replica still catching up to the first checkpoint it was sent keeps the empty-tree
+    // placeholder as its latest: the pending target stands in for it (checked at the end).
+    let pending_target = data.pending_target();
+    if matches!(pending_target, Ok(Some(_))) && matches!(checkpoints.as_slice(), [(0, _)]) {
+        checkpoints.clear();
+    }
     let mut next_checkpoint = 0usize;
 
     let keys: RwLock<HashMap<[u8; 32], Result<PublicKey, String>>> = RwLock::new(HashMap::new());
@@ -431,7 +437,7 @@ pub fn verify_log(
     if expected_seq > 0 {
         match checkpoints.last() {
             Some((size, _)) if *size == expected_seq => {}
-            _ => match data.pending_target() {
+            _ => match pending_target {
                 Ok(Some((text, proof))) => {
                     if let Err(e) = check_pending_target(
                         &text,

@@ -12,12 +12,12 @@ use yibao_schema::state::EntryContext;
 
 use super::{
     corrupt, lock, stage_checkpoint, stage_entry, stage_tail, verify_signatures, AppendError,
-    Ledger, StoreError, StoreSource, STORED_MIN_LEVEL,
+    Ledger, StoreError, STORED_MIN_LEVEL,
 };
 use crate::equivocation::EquivocationProof;
 use crate::keys::{self, LogCode};
 use crate::merkle::{
-    consistency_proof, verify_consistency, Blake3Hasher, Hash, MerkleHasher, NodeId, TreeSize,
+    verify_consistency, Blake3Hasher, Hash, MerkleHasher, NodeId, TreeSize,
 };
 
 /// The most entries one replicated batch may carry.
@@ -421,17 +421,7 @@ impl Ledger {
         from: u64,
         to: u64,
     ) -> Result<Vec<Hash>, StoreError> {
-        if from == to {
-            return Ok(Vec::new());
-        }
-        let size = lock(&*self.log(code)?).durable.head.size;
-        let source = StoreSource {
-            tree: &self.main,
-            code: *code,
-            size,
-        };
-        consistency_proof::<Blake3Hasher, _>(TreeSize(from), TreeSize(to), &source)
-            .map_err(|e| corrupt(code, None, format!("consistency proof {from}→{to}: {e}")))
+        self.consistency_proof(code, from, to)
     }
 
     /// Checks an equivocation proof against the log's key and, if it holds, stores it and
