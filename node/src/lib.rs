@@ -6,3 +6,4 @@
 pub mod node_dir;
 pub mod output;
 pub mod workload;
+pub mod net;

