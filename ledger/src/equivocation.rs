@@ -161,9 +161,9 @@ impl EquivocationProof {
                 "the first checkpoint must not be larger than the second".into(),
             ));
         }
-        let prefix = self.prefix_root.ok_or_else(|| {
-            ProofError::Malformed("different sizes need a prefix root".into())
-        })?;
+        let prefix = self
+            .prefix_root
+            .ok_or_else(|| ProofError::Malformed("different sizes need a prefix root".into()))?;
         if prefix == a.root {
             return Err(ProofError::Consistent(
                 "the prefix root is the first checkpoint's root".into(),

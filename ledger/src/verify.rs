@@ -846,9 +846,8 @@ fn check_pending_target(
     )
     .map_err(|e| format!("consistency with the pending checkpoint: {e}"))?;
     let key = bureau_key.ok_or("no bureau key in force")?;
-    let verifier =
-        VerifierKey::from_public_key(&signed.checkpoint.origin, &key, KeyKind::Ed25519)
-            .map_err(|e| e.to_string())?;
+    let verifier = VerifierKey::from_public_key(&signed.checkpoint.origin, &key, KeyKind::Ed25519)
+        .map_err(|e| e.to_string())?;
     signed
         .verify(&verifier)
         .map_err(|e| format!("pending checkpoint: {e}"))

@@ -71,7 +71,9 @@ pub struct TestNet {
 /// The settings tests use: fast polling, short bans.
 pub fn test_config() -> NetConfig {
     let mut config = NetConfig {
-        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap_or_else(|_| unreachable!())],
+        listen: vec!["/ip4/127.0.0.1/tcp/0"
+            .parse()
+            .unwrap_or_else(|_| unreachable!())],
         status_interval: Duration::from_millis(300),
         redial_interval: Duration::from_millis(500),
         request_timeout: Duration::from_secs(10),
@@ -158,16 +160,24 @@ impl TestNet {
 
     /// Starts node `i` on its data (again, after a stop) and waits until it listens.
     pub async fn start(&mut self, i: usize) -> Result<()> {
+        let config = self.config.clone();
+        self.start_with(i, config).await
+    }
+
+    /// Like [`Self::start`], with its own settings (a byzantine node's fault, say).
+    pub async fn start_with(&mut self, i: usize, config: NetConfig) -> Result<()> {
         let node = &mut self.nodes[i];
         let ledger = Arc::new(open_retrying(&node.dir)?);
         let keypair = keypair_from_seed(node.network_seed)?;
         let own = Some((node.code(), node.officers.bureau.clone()));
-        let handle = NodeHandle::start(ledger, keypair, self.manifest.clone(), own, self.config.clone()).await?;
+        let handle = NodeHandle::start(ledger, keypair, self.manifest.clone(), own, config).await?;
         node.handle = Some(handle);
         let division = node.division.clone();
-        wait_for(&format!("node {division} to listen"), Duration::from_secs(10), || {
-            !self.nodes[i].handle().listen_addrs().is_empty()
-        })
+        wait_for(
+            &format!("node {division} to listen"),
+            Duration::from_secs(10),
+            || !self.nodes[i].handle().listen_addrs().is_empty(),
+        )
         .await
     }
 
@@ -190,7 +200,9 @@ impl TestNet {
             }
             if let Some(handle) = &other.handle {
                 for addr in handle.listen_addrs() {
-                    self.nodes[i].handle().dial(with_peer(addr, handle.peer_id()));
+                    self.nodes[i]
+                        .handle()
+                        .dial(with_peer(addr, handle.peer_id()));
                 }
             }
         }
@@ -228,12 +240,12 @@ impl TestNet {
         workload::append_all(node.handle().ledger(), &code, subs, TIME_MS)
     }
 
-    /// Waits until every running node in `which` holds every log of the network at the same
-    /// size and checkpoint as its owner, with no lag.
+    /// Waits until every node in `which` holds the log of every node in `which` at the
+    /// same size and checkpoint as its owner.
     pub async fn wait_converged(&self, which: &[usize], timeout: Duration) -> Result<()> {
-        let expected: Vec<(String, u64)> = self
-            .nodes
+        let expected: Vec<(String, u64)> = which
             .iter()
+            .map(|&i| &self.nodes[i])
             .filter(|n| n.handle.is_some())
             .map(|n| {
                 let size = n.handle().ledger().size(&n.code()).unwrap_or(0);
@@ -245,7 +257,11 @@ impl TestNet {
                 .iter()
                 .map(|&i| {
                     let s = self.nodes[i].status();
-                    let logs: Vec<String> = s.logs.iter().map(|l| format!("{}={}", l.log, l.size)).collect();
+                    let logs: Vec<String> = s
+                        .logs
+                        .iter()
+                        .map(|l| format!("{}={}", l.log, l.size))
+                        .collect();
                     format!("{}: {}", self.nodes[i].division, logs.join(" "))
                 })
                 .collect::<Vec<_>>()
@@ -264,7 +280,10 @@ impl TestNet {
         })
         .await;
         if !ok {
-            bail!("not converged within {timeout:?}; expected {expected:?}; saw {}", describe());
+            bail!(
+                "not converged within {timeout:?}; expected {expected:?}; saw {}",
+                describe()
+            );
         }
         // Same checkpoints (owner's signature line and tree) everywhere.
         for (log, _) in &expected {
@@ -335,4 +354,19 @@ pub async fn wait_for(what: &str, timeout: Duration, ready: impl FnMut() -> bool
     } else {
         bail!("timed out after {timeout:?} waiting for {what}")
     }
+}
+
+/// Copies a stopped node's data directory (to fork its history).
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
 }

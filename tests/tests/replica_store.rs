@@ -52,10 +52,20 @@ fn replica(owner: &Owner) -> (tempfile::TempDir, Ledger) {
 
 /// What a serving peer sends for `[start, start + count)`: the entries, its latest
 /// checkpoint and the consistency proof from the batch's end to it.
-fn serve(owner: &Ledger, code: &LogCode, start: u64, count: u64) -> (Vec<Vec<u8>>, String, Vec<[u8; 32]>) {
+fn serve(
+    owner: &Ledger,
+    code: &LogCode,
+    start: u64,
+    count: u64,
+) -> (Vec<Vec<u8>>, String, Vec<[u8; 32]>) {
     let size = owner.size(code).unwrap();
     let end = size.min(start + count);
-    let entries = owner.entries(code, start, end - start).unwrap().into_iter().map(|(_, e)| e).collect();
+    let entries = owner
+        .entries(code, start, end - start)
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect();
     let checkpoint = owner.latest_checkpoint(code).unwrap();
     let proof = owner.consistency_from(code, end, size).unwrap();
     (entries, checkpoint, proof)
@@ -84,7 +94,10 @@ fn a_replica_catches_up_in_batches_and_verifies() {
         assert_eq!(progress.reached_checkpoint, progress.size == size);
     }
     assert!(batches > 3);
-    assert_eq!(replica.root(&code).unwrap(), owner.ledger.root(&code).unwrap());
+    assert_eq!(
+        replica.root(&code).unwrap(),
+        owner.ledger.root(&code).unwrap()
+    );
     assert_eq!(
         replica.latest_checkpoint(&code).unwrap(),
         owner.ledger.latest_checkpoint(&code).unwrap()
@@ -100,7 +113,9 @@ fn a_replica_catches_up_in_batches_and_verifies() {
     let err = replica
         .append_replicated(&code, 0, &entries, &checkpoint, &proof)
         .unwrap_err();
-    assert!(matches!(err, ReplicaError::NotContiguous { expected, got: 0, .. } if expected == size));
+    assert!(
+        matches!(err, ReplicaError::NotContiguous { expected, got: 0, .. } if expected == size)
+    );
     assert!(!err.is_peer_fault());
     // An owner never takes its own log from peers.
     let err = owner
@@ -249,7 +264,9 @@ fn an_unauthorised_author_is_refused_at_its_seq() {
         record.encode_payload().unwrap(),
     )
     .unwrap();
-    let prev = <yibao_ledger::merkle::Blake3Hasher as yibao_ledger::merkle::MerkleHasher>::leaf(entries.last().unwrap());
+    let prev = <yibao_ledger::merkle::Blake3Hasher as yibao_ledger::merkle::MerkleHasher>::leaf(
+        entries.last().unwrap(),
+    );
     let bad = yibao_schema::entry::encode_entry(size, &prev, &submission.view().unwrap());
     let mut tree = yibao_ledger::merkle::MemoryTree::<yibao_ledger::merkle::Blake3Hasher>::new();
     for e in &entries {
@@ -324,7 +341,10 @@ fn equivocation_is_proven_stored_and_freezes_the_log_across_restarts() {
     assert!(replica.is_frozen(&code).unwrap());
     drop(replica);
     let reopened = Ledger::open(dir.path(), Policy::default()).unwrap();
-    assert!(reopened.is_frozen(&code).unwrap(), "frozen survives a restart");
+    assert!(
+        reopened.is_frozen(&code).unwrap(),
+        "frozen survives a restart"
+    );
     assert_eq!(reopened.equivocation(&code).unwrap(), Some(proof));
     let err = reopened
         .append_replicated(&code, size, &[], &checkpoint, &[])

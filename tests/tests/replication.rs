@@ -20,7 +20,11 @@ fn runtime() -> tokio::runtime::Runtime {
 fn all_verify(net: &TestNet) {
     for node in net.nodes.iter().filter(|n| n.handle.is_some()) {
         let report = verify_ledger(node.handle().ledger(), &|_| {});
-        assert_eq!(report.failure_count, 0, "{}: {:?}", node.division, report.failures);
+        assert_eq!(
+            report.failure_count, 0,
+            "{}: {:?}",
+            node.division, report.failures
+        );
     }
 }
 
@@ -41,7 +45,9 @@ fn five_counties_and_the_city_converge_with_every_checkpoint_cosigned() {
         // Each log's latest checkpoint is cosigned by every other member, on every node.
         let others = net.nodes.len() - 1;
         let ok = yibao_tests::net::wait_until(CONVERGE, || {
-            net.nodes.iter().all(|n| n.status().logs.iter().all(|l| l.cosignatures == others))
+            net.nodes
+                .iter()
+                .all(|n| n.status().logs.iter().all(|l| l.cosignatures == others))
         })
         .await;
         assert!(
@@ -49,12 +55,22 @@ fn five_counties_and_the_city_converge_with_every_checkpoint_cosigned() {
             "cosignatures: {:?}",
             net.nodes
                 .iter()
-                .map(|n| n.status().logs.iter().map(|l| (l.log.clone(), l.cosignatures)).collect::<Vec<_>>())
+                .map(|n| n
+                    .status()
+                    .logs
+                    .iter()
+                    .map(|l| (l.log.clone(), l.cosignatures))
+                    .collect::<Vec<_>>())
                 .collect::<Vec<_>>()
         );
         for node in &net.nodes {
             let status = node.status();
-            assert_eq!(status.peers.len(), others, "{} sees every member", node.division);
+            assert_eq!(
+                status.peers.len(),
+                others,
+                "{} sees every member",
+                node.division
+            );
             assert!(status.banned.is_empty(), "no honest peer is banned");
             assert_eq!(status.logs.len(), net.nodes.len());
         }
@@ -93,9 +109,11 @@ fn a_node_offline_catches_up_when_back_and_a_partition_heals() {
                 net.nodes[b].handle().block(net.nodes[a].peer_id());
             }
         }
-        wait_for("the partition to cut connections", Duration::from_secs(10), || {
-            left.iter().all(|&a| net.nodes[a].status().peers.len() == 1)
-        })
+        wait_for(
+            "the partition to cut connections",
+            Duration::from_secs(10),
+            || left.iter().all(|&a| net.nodes[a].status().peers.len() == 1),
+        )
         .await
         .unwrap();
         for i in 0..5 {
@@ -104,7 +122,11 @@ fn a_node_offline_catches_up_when_back_and_a_partition_heals() {
         // Each side converges on its own logs.
         tokio::time::sleep(Duration::from_secs(2)).await;
         let left_view = net.nodes[0].status();
-        let right_owner = net.nodes[2].handle().ledger().size(&net.nodes[2].code()).unwrap();
+        let right_owner = net.nodes[2]
+            .handle()
+            .ledger()
+            .size(&net.nodes[2].code())
+            .unwrap();
         assert!(
             left_view.log(&net.nodes[2].division).unwrap().size < right_owner,
             "the partition really separated the sides"
@@ -151,8 +173,17 @@ fn a_peer_not_in_the_manifest_is_refused() {
         tokio::time::sleep(Duration::from_secs(2)).await;
         for node in &net.nodes {
             let status = node.status();
-            assert_eq!(status.peers.len(), 1, "{}: only the other member: {:?}", node.division, status.peers);
-            assert!(status.log("140799").is_none(), "nothing of the stranger's log");
+            assert_eq!(
+                status.peers.len(),
+                1,
+                "{}: only the other member: {:?}",
+                node.division,
+                status.peers
+            );
+            assert!(
+                status.log("140799").is_none(),
+                "nothing of the stranger's log"
+            );
         }
         assert!(stranger.nodes[0].status().peers.is_empty());
         stranger.stop(0).await.unwrap();

@@ -16,9 +16,7 @@ use super::{
 };
 use crate::equivocation::EquivocationProof;
 use crate::keys::{self, LogCode};
-use crate::merkle::{
-    verify_consistency, Blake3Hasher, Hash, MerkleHasher, NodeId, TreeSize,
-};
+use crate::merkle::{verify_consistency, Blake3Hasher, Hash, MerkleHasher, NodeId, TreeSize};
 
 /// The most entries one replicated batch may carry.
 pub const MAX_REPLICA_BATCH: usize = 8192;
@@ -32,15 +30,27 @@ pub enum ReplicaError {
     #[error("log {0} is this node's own log; it is never taken from peers")]
     OwnLog(String),
     #[error("log {log}: batch starts at {got}, but {expected} entries are stored")]
-    NotContiguous { log: String, expected: u64, got: u64 },
+    NotContiguous {
+        log: String,
+        expected: u64,
+        got: u64,
+    },
     #[error("log {log}: batch of {count} entries is larger than {MAX_REPLICA_BATCH}")]
     TooLarge { log: String, count: usize },
     #[error("log {log} entry {seq}: {reason}")]
-    BadEntry { log: String, seq: u64, reason: String },
+    BadEntry {
+        log: String,
+        seq: u64,
+        reason: String,
+    },
     #[error("log {log}: checkpoint: {reason}")]
     BadCheckpoint { log: String, reason: String },
     #[error("log {log}: the entries do not match the signed checkpoint of size {size}: {reason}")]
-    Mismatch { log: String, size: u64, reason: String },
+    Mismatch {
+        log: String,
+        size: u64,
+        reason: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -168,7 +178,10 @@ impl Ledger {
 
     /// A replica's pending target while it catches up: the owner's checkpoint beyond the
     /// stored size and the consistency proof from the stored size to it.
-    pub fn pending_target(&self, code: &LogCode) -> Result<Option<(String, Vec<Hash>)>, StoreError> {
+    pub fn pending_target(
+        &self,
+        code: &LogCode,
+    ) -> Result<Option<(String, Vec<Hash>)>, StoreError> {
         match self.main.get(keys::pending(code))? {
             None => Ok(None),
             Some(bytes) => decode_pending(&bytes)
@@ -226,7 +239,8 @@ impl Ledger {
                 got: start,
             });
         }
-        let signed = SignedCheckpoint::parse(checkpoint).map_err(|e| bad_checkpoint(e.to_string()))?;
+        let signed =
+            SignedCheckpoint::parse(checkpoint).map_err(|e| bad_checkpoint(e.to_string()))?;
         if signed.checkpoint.origin != mem.meta.origin {
             return Err(bad_checkpoint(format!(
                 "origin {:?} is not this log's {:?}",
@@ -265,7 +279,10 @@ impl Ledger {
             if entry.submission.statement.origin != mem.meta.origin {
                 return Err(bad_entry(
                     seq,
-                    format!("origin {:?} is another log's", entry.submission.statement.origin),
+                    format!(
+                        "origin {:?} is another log's",
+                        entry.submission.statement.origin
+                    ),
                 ));
             }
             prev = Blake3Hasher::leaf(bytes);
@@ -305,7 +322,10 @@ impl Ledger {
                 ));
             }
             if RecordKind::parse(view.statement.kind) != Some(record.kind()) {
-                return Err(bad_entry(seq, "record kind does not match the statement".into()));
+                return Err(bad_entry(
+                    seq,
+                    "record kind does not match the statement".into(),
+                ));
             }
             let ctx = EntryContext {
                 division: state.division(),
@@ -341,7 +361,9 @@ impl Ledger {
         };
         if end == signed.checkpoint.size {
             if root != signed.checkpoint.root {
-                return Err(mismatch("the root of the entries is not the checkpoint's".into()));
+                return Err(mismatch(
+                    "the root of the entries is not the checkpoint's".into(),
+                ));
             }
         } else {
             verify_consistency::<Blake3Hasher>(
@@ -445,13 +467,20 @@ impl Ledger {
         proof: &EquivocationProof,
     ) -> Result<bool, ReplicaError> {
         let key = self.log_verifier_key(code)?;
-        proof.verify(&key).map_err(|e| ReplicaError::BadCheckpoint {
-            log: code.to_string(),
-            reason: e.to_string(),
-        })?;
+        proof
+            .verify(&key)
+            .map_err(|e| ReplicaError::BadCheckpoint {
+                log: code.to_string(),
+                reason: e.to_string(),
+            })?;
         let log = self.log(code)?;
         let mut mem = lock(&log);
-        if self.main.get(keys::equivocation(code)).map_err(StoreError::from)?.is_some() {
+        if self
+            .main
+            .get(keys::equivocation(code))
+            .map_err(StoreError::from)?
+            .is_some()
+        {
             mem.frozen = true;
             return Ok(false);
         }

@@ -16,7 +16,10 @@ use ed25519_dalek::SigningKey;
 use futures::StreamExt;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{allow_block_list, gossipsub, identify, identity, noise, ping, tcp, yamux, Multiaddr, PeerId, Swarm};
+use libp2p::{
+    allow_block_list, gossipsub, identify, identity, noise, ping, tcp, yamux, Multiaddr, PeerId,
+    Swarm,
+};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use yibao_ledger::equivocation::EquivocationProof;
@@ -141,7 +144,9 @@ pub struct NodeHandle {
 
 impl std::fmt::Debug for NodeHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NodeHandle").field("peer_id", &self.peer_id).finish()
+        f.debug_struct("NodeHandle")
+            .field("peer_id", &self.peer_id)
+            .finish()
     }
 }
 
@@ -159,8 +164,18 @@ struct Behaviour {
 #[derive(Debug, Clone)]
 enum Asked {
     Status,
-    Entries { log: LogCode, start: u64, count: u64 },
-    Consistency { log: LogCode, from: u64 },
+    Entries {
+        log: LogCode,
+        start: u64,
+        count: u64,
+    },
+    /// `suspect`: why the peer is blamed if its tree turns out consistent with ours (a
+    /// batch that did not match its checkpoint).
+    Consistency {
+        log: LogCode,
+        from: u64,
+        suspect: Option<String>,
+    },
 }
 
 /// Catch-up state of one log.
@@ -563,11 +578,17 @@ impl Runner {
                 tracing::info!(%address, "listening");
                 self.listen_addrs.push(address);
             }
-            SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } => {
+            SwarmEvent::ConnectionEstablished {
+                peer_id, endpoint, ..
+            } => {
                 tracing::info!(peer = %peer_id, addr = %endpoint.get_remote_address(), "connected");
                 self.request_status(peer_id);
             }
-            SwarmEvent::ConnectionClosed { peer_id, num_established, .. } => {
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                ..
+            } => {
                 if num_established == 0 {
                     tracing::info!(peer = %peer_id, "disconnected");
                     self.peer_logs.remove(&peer_id);
@@ -577,13 +598,20 @@ impl Runner {
             SwarmEvent::IncomingConnectionError { error, .. } => {
                 tracing::debug!(error = %error, "incoming connection refused");
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. })) => {
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => {
                 // Learn where a member listens (after a restart its port may change).
                 if self.addresses.contains_key(&peer_id) {
                     let addrs: Vec<Multiaddr> = info
                         .listen_addrs
                         .into_iter()
-                        .filter(|a| a.to_string().starts_with("/ip4/127.") || !a.to_string().contains("/tcp/0"))
+                        .filter(|a| {
+                            a.to_string().starts_with("/ip4/127.")
+                                || !a.to_string().contains("/tcp/0")
+                        })
                         .take(8)
                         .collect();
                     if let Some(known) = self.addresses.get_mut(&peer_id) {
@@ -617,7 +645,11 @@ impl Runner {
         if self.status_pending.contains(&peer) || self.scores.is_banned(&peer) {
             return;
         }
-        let id = self.swarm.behaviour_mut().sync.send_request(&peer, Request::Status);
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_request(&peer, Request::Status);
         self.asked.insert(id, (peer, Asked::Status));
         self.status_pending.insert(peer);
     }
@@ -625,10 +657,15 @@ impl Runner {
     fn on_sync_event(&mut self, event: request_response::Event<Request, Outgoing>) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
-                request_response::Message::Request { request, channel, .. } => {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
                     self.serve(peer, request, channel);
                 }
-                request_response::Message::Response { request_id, response } => {
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
                     let Some((asked_peer, asked)) = self.asked.remove(&request_id) else {
                         return;
                     };
@@ -638,7 +675,12 @@ impl Runner {
                     self.on_response(asked_peer, request_id, asked, response);
                 }
             },
-            request_response::Event::OutboundFailure { peer, request_id, error, .. } => {
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
                 let asked = self.asked.remove(&request_id);
                 let fault = match &error {
                     request_response::OutboundFailure::Io(e)
@@ -706,7 +748,13 @@ impl Runner {
             (Some(fault), Response::Entries(r)) => fault.apply(r),
             (_, response) => Outgoing::Response(response),
         };
-        if self.swarm.behaviour_mut().sync.send_response(channel, outgoing).is_err() {
+        if self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_response(channel, outgoing)
+            .is_err()
+        {
             tracing::debug!(%peer, "response not sent: the peer went away");
         }
     }
@@ -742,7 +790,9 @@ impl Runner {
         };
         let size = signed.checkpoint.size;
         if start >= size {
-            return refuse(format!("log {log}: nothing checkpointed from {start} (size {size})"));
+            return refuse(format!(
+                "log {log}: nothing checkpointed from {start} (size {size})"
+            ));
         }
         let end = size.min(start.saturating_add(count.min(MAX_ENTRIES_PER_REQUEST)));
         let mut entries = match self.ledger.entries(&log, start, end - start) {
@@ -788,7 +838,10 @@ impl Runner {
                 signed.checkpoint.size
             ));
         }
-        match (self.ledger.root_at(&log, from), self.ledger.consistency_from(&log, from, to)) {
+        match (
+            self.ledger.root_at(&log, from),
+            self.ledger.consistency_from(&log, from, to),
+        ) {
             (Ok(prefix_root), Ok(proof)) => Response::Consistency {
                 log,
                 prefix_root,
@@ -799,15 +852,29 @@ impl Runner {
         }
     }
 
-    fn on_response(&mut self, peer: PeerId, id: OutboundRequestId, asked: Asked, response: Response) {
+    fn on_response(
+        &mut self,
+        peer: PeerId,
+        id: OutboundRequestId,
+        asked: Asked,
+        response: Response,
+    ) {
         match (asked, response) {
             (Asked::Status, Response::Status(logs)) => {
                 self.status_pending.remove(&peer);
                 self.on_status(peer, logs);
             }
             (Asked::Entries { log, start, count }, Response::Entries(r)) => {
-                if r.log != log || r.start != start || r.entries.is_empty() || r.entries.len() as u64 > count {
-                    self.penalise(peer, Fault::WrongAnswer, "entries response is not what was asked");
+                if r.log != log
+                    || r.start != start
+                    || r.entries.is_empty()
+                    || r.entries.len() as u64 > count
+                {
+                    self.penalise(
+                        peer,
+                        Fault::WrongAnswer,
+                        "entries response is not what was asked",
+                    );
                     self.entries_failed(log, peer, start);
                     return;
                 }
@@ -827,32 +894,67 @@ impl Runner {
                 tracing::debug!(%log, start, %peer, reason = %why, "peer refused a batch");
                 self.entries_failed(log, peer, start);
             }
-            (Asked::Consistency { log, from }, Response::Consistency { log: l, prefix_root, proof, checkpoint }) => {
+            (
+                Asked::Consistency { log, from, suspect },
+                Response::Consistency {
+                    log: l,
+                    prefix_root,
+                    proof,
+                    checkpoint,
+                },
+            ) => {
                 if l != log {
                     self.penalise(peer, Fault::WrongAnswer, "consistency for another log");
                     return;
                 }
-                self.on_consistency(peer, log, from, prefix_root, proof, checkpoint);
+                let equivocation =
+                    self.on_consistency(peer, log, from, prefix_root, proof, checkpoint);
+                if let (false, Some(why)) = (equivocation, suspect) {
+                    self.penalise(peer, Fault::InvalidData, &why);
+                }
             }
             (Asked::Status, _) => {
                 self.status_pending.remove(&peer);
-                self.penalise(peer, Fault::WrongAnswer, "status answered with something else");
+                self.penalise(
+                    peer,
+                    Fault::WrongAnswer,
+                    "status answered with something else",
+                );
             }
             (Asked::Entries { log, start, .. }, _) => {
-                self.penalise(peer, Fault::WrongAnswer, "entries answered with something else");
+                self.penalise(
+                    peer,
+                    Fault::WrongAnswer,
+                    "entries answered with something else",
+                );
                 self.entries_failed(log, peer, start);
             }
-            (Asked::Consistency { .. }, Response::Refused(_)) => {}
+            (Asked::Consistency { suspect, .. }, Response::Refused(_)) => {
+                if let Some(why) = suspect {
+                    self.penalise(peer, Fault::InvalidData, &why);
+                }
+            }
             (Asked::Consistency { .. }, _) => {
-                self.penalise(peer, Fault::WrongAnswer, "consistency answered with something else");
+                self.penalise(
+                    peer,
+                    Fault::WrongAnswer,
+                    "consistency answered with something else",
+                );
             }
         }
     }
 
     /// Verifies a checkpoint of `log` under its bureau key.
-    fn check_checkpoint(&self, log: &LogCode, text: &str) -> std::result::Result<SignedCheckpoint, String> {
+    fn check_checkpoint(
+        &self,
+        log: &LogCode,
+        text: &str,
+    ) -> std::result::Result<SignedCheckpoint, String> {
         let signed = SignedCheckpoint::parse(text).map_err(|e| e.to_string())?;
-        let key = self.ledger.log_verifier_key(log).map_err(|e| e.to_string())?;
+        let key = self
+            .ledger
+            .log_verifier_key(log)
+            .map_err(|e| e.to_string())?;
         signed.verify(&key).map_err(|e| e.to_string())?;
         Ok(signed)
     }
@@ -866,12 +968,20 @@ impl Runner {
             let signed = match self.check_checkpoint(&status.log, &status.checkpoint) {
                 Ok(s) => s,
                 Err(e) => {
-                    self.penalise(peer, Fault::InvalidData, &format!("status checkpoint of {}: {e}", status.log));
+                    self.penalise(
+                        peer,
+                        Fault::InvalidData,
+                        &format!("status checkpoint of {}: {e}", status.log),
+                    );
                     return;
                 }
             };
             if signed.checkpoint.size != status.size {
-                self.penalise(peer, Fault::InvalidData, "status size is not its checkpoint's");
+                self.penalise(
+                    peer,
+                    Fault::InvalidData,
+                    "status size is not its checkpoint's",
+                );
                 return;
             }
             self.on_checkpoint_seen(&status.log, &signed, Some(peer));
@@ -887,7 +997,12 @@ impl Runner {
 
     /// A verified checkpoint of `log` seen somewhere: a new best known size, or an
     /// equivocation.
-    fn on_checkpoint_seen(&mut self, log: &LogCode, signed: &SignedCheckpoint, from: Option<PeerId>) {
+    fn on_checkpoint_seen(
+        &mut self,
+        log: &LogCode,
+        signed: &SignedCheckpoint,
+        from: Option<PeerId>,
+    ) {
         let size = signed.checkpoint.size;
         let sync = self.syncs.entry(*log).or_default();
         if size > sync.best_known {
@@ -905,9 +1020,23 @@ impl Runner {
                         if from_size > 0 && size > held && self.needs_consistency_check(log, peer) {
                             let id = self.swarm.behaviour_mut().sync.send_request(
                                 &peer,
-                                Request::Consistency { log: *log, from: from_size, to: size },
+                                Request::Consistency {
+                                    log: *log,
+                                    from: from_size,
+                                    to: size,
+                                },
                             );
-                            self.asked.insert(id, (peer, Asked::Consistency { log: *log, from: from_size }));
+                            self.asked.insert(
+                                id,
+                                (
+                                    peer,
+                                    Asked::Consistency {
+                                        log: *log,
+                                        from: from_size,
+                                        suspect: None,
+                                    },
+                                ),
+                            );
                         }
                     }
                 }
@@ -930,18 +1059,35 @@ impl Runner {
         matches!(&self.own, Some((code, _)) if code == log)
     }
 
-    fn on_consistency(&mut self, peer: PeerId, log: LogCode, from: u64, prefix_root: [u8; 32], proof: Vec<[u8; 32]>, checkpoint: String) {
+    /// Checks a peer's consistency answer; returns whether it proved an equivocation.
+    fn on_consistency(
+        &mut self,
+        peer: PeerId,
+        log: LogCode,
+        from: u64,
+        prefix_root: [u8; 32],
+        proof: Vec<[u8; 32]>,
+        checkpoint: String,
+    ) -> bool {
         let signed = match self.check_checkpoint(&log, &checkpoint) {
             Ok(s) => s,
             Err(e) => {
-                self.penalise(peer, Fault::InvalidData, &format!("consistency checkpoint: {e}"));
-                return;
+                self.penalise(
+                    peer,
+                    Fault::InvalidData,
+                    &format!("consistency checkpoint: {e}"),
+                );
+                return true; // Blamed already.
             }
         };
-        let Ok(ours_text) = self.ledger.latest_checkpoint(&log) else { return };
-        let Ok(ours) = SignedCheckpoint::parse(&ours_text) else { return };
+        let Ok(ours_text) = self.ledger.latest_checkpoint(&log) else {
+            return true;
+        };
+        let Ok(ours) = SignedCheckpoint::parse(&ours_text) else {
+            return true;
+        };
         if ours.checkpoint.size != from {
-            return; // We moved on meanwhile.
+            return true; // We moved on meanwhile: no verdict.
         }
         let checked = yibao_ledger::merkle::verify_consistency::<yibao_ledger::merkle::Blake3Hasher>(
             yibao_ledger::merkle::TreeSize(from),
@@ -951,11 +1097,15 @@ impl Runner {
             &signed.checkpoint.root,
         );
         if checked.is_err() {
-            self.penalise(peer, Fault::InvalidData, "consistency proof does not verify");
-            return;
+            self.penalise(
+                peer,
+                Fault::InvalidData,
+                "consistency proof does not verify",
+            );
+            return true;
         }
         if prefix_root == ours.checkpoint.root {
-            return; // Consistent: nothing to see.
+            return false; // Consistent: nothing to see.
         }
         let proof = EquivocationProof {
             first: ours_text,
@@ -964,6 +1114,7 @@ impl Runner {
             consistency: proof,
         };
         self.on_equivocation(log, proof, true);
+        true
     }
 
     fn on_equivocation(&mut self, log: LogCode, proof: EquivocationProof, gossip: bool) {
@@ -974,7 +1125,10 @@ impl Runner {
                     sync.ready = None;
                 }
                 if gossip {
-                    self.publish(Gossip::Equivocation { log, proof: proof.encode() });
+                    self.publish(Gossip::Equivocation {
+                        log,
+                        proof: proof.encode(),
+                    });
                 }
             }
             Ok(false) => {}
@@ -988,7 +1142,9 @@ impl Runner {
             if signature.name == signed.checkpoint.origin {
                 continue;
             }
-            if let Err(e) = self.add_cosignature_line(log, signed.checkpoint.size, &signature.to_line()) {
+            if let Err(e) =
+                self.add_cosignature_line(log, signed.checkpoint.size, &signature.to_line())
+            {
                 tracing::debug!(%log, error = %e, "a peer's cosignature was not kept");
             }
         }
@@ -996,17 +1152,30 @@ impl Runner {
 
     /// Checks and keeps a cosignature line. Err means it is invalid; Ok(false) that it
     /// could not be placed yet.
-    fn add_cosignature_line(&mut self, log: &LogCode, size: u64, line: &str) -> std::result::Result<bool, String> {
+    fn add_cosignature_line(
+        &mut self,
+        log: &LogCode,
+        size: u64,
+        line: &str,
+    ) -> std::result::Result<bool, String> {
         let signature = NoteSignature::parse_line(line).map_err(|e| e.to_string())?;
         let Some(witness) = self.witness_keys.get(&signature.name).cloned() else {
             return Err(format!("unknown witness {}", signature.name));
         };
-        let cosignature = Cosignature::from_note_signature(&signature).map_err(|e| e.to_string())?;
-        match self.ledger.add_cosignature(log, size, &cosignature, &witness) {
+        let cosignature =
+            Cosignature::from_note_signature(&signature).map_err(|e| e.to_string())?;
+        match self
+            .ledger
+            .add_cosignature(log, size, &cosignature, &witness)
+        {
             Ok(_) => Ok(true),
-            Err(yibao_ledger::store::StoreError::Cosignature { reason, .. }) if reason.starts_with("no kept checkpoint") => {
+            Err(yibao_ledger::store::StoreError::Cosignature { reason, .. })
+                if reason.starts_with("no kept checkpoint") =>
+            {
                 let sync = self.syncs.entry(*log).or_default();
-                if sync.backlog.len() < 256 && !sync.backlog.iter().any(|(s, l)| *s == size && l == line) {
+                if sync.backlog.len() < 256
+                    && !sync.backlog.iter().any(|(s, l)| *s == size && l == line)
+                {
                     sync.backlog.push((size, line.to_string()));
                 }
                 Ok(false)
@@ -1029,7 +1198,8 @@ impl Runner {
             return Ignore;
         }
         match gossip {
-            Gossip::Checkpoint { checkpoint, .. } => match self.check_checkpoint(&log, &checkpoint) {
+            Gossip::Checkpoint { checkpoint, .. } => match self.check_checkpoint(&log, &checkpoint)
+            {
                 Ok(signed) => {
                     tracing::debug!(%log, size = signed.checkpoint.size, "checkpoint gossiped");
                     self.on_checkpoint_seen(&log, &signed, None);
@@ -1039,17 +1209,23 @@ impl Runner {
                     Accept
                 }
                 Err(e) => {
-                    self.penalise(source, Fault::InvalidGossip, &format!("gossiped checkpoint: {e}"));
+                    self.penalise(
+                        source,
+                        Fault::InvalidGossip,
+                        &format!("gossiped checkpoint: {e}"),
+                    );
                     Reject
                 }
             },
-            Gossip::Cosignature { size, line, .. } => match self.add_cosignature_line(&log, size, &line) {
-                Ok(_) => Accept,
-                Err(e) => {
-                    self.penalise(source, Fault::InvalidGossip, &format!("cosignature: {e}"));
-                    Reject
+            Gossip::Cosignature { size, line, .. } => {
+                match self.add_cosignature_line(&log, size, &line) {
+                    Ok(_) => Accept,
+                    Err(e) => {
+                        self.penalise(source, Fault::InvalidGossip, &format!("cosignature: {e}"));
+                        Reject
+                    }
                 }
-            },
+            }
             Gossip::Equivocation { proof, .. } => {
                 let proof = match EquivocationProof::decode(&proof) {
                     Ok(p) => p,
@@ -1074,7 +1250,12 @@ impl Runner {
 
     fn publish(&mut self, gossip: Gossip) {
         let topic = self.topic.clone();
-        if let Err(e) = self.swarm.behaviour_mut().gossipsub.publish(topic, gossip.encode()) {
+        if let Err(e) = self
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(topic, gossip.encode())
+        {
             tracing::debug!(error = %e, "gossip not published");
         }
     }
@@ -1083,8 +1264,12 @@ impl Runner {
     fn announce(&mut self, force: bool) {
         let Some((code, _)) = &self.own else { return };
         let code = *code;
-        let Ok(text) = self.ledger.latest_checkpoint(&code) else { return };
-        let Ok(signed) = SignedCheckpoint::parse(&text) else { return };
+        let Ok(text) = self.ledger.latest_checkpoint(&code) else {
+            return;
+        };
+        let Ok(signed) = SignedCheckpoint::parse(&text) else {
+            return;
+        };
         let size = signed.checkpoint.size;
         if size == 0 || (!force && self.announced == Some(size)) {
             return;
@@ -1162,7 +1347,8 @@ impl Runner {
             .filter_map(|(peer, logs)| logs.get(&log).map(|(s, _)| (*peer, *s)))
             .filter(|(_, s)| *s > start)
             .collect();
-        let Some(&(peer, their_size)) = candidates.iter().max_by_key(|(p, s)| (*s, p.to_bytes())) else {
+        let Some(&(peer, their_size)) = candidates.iter().max_by_key(|(p, s)| (*s, p.to_bytes()))
+        else {
             return;
         };
         let count = batch.min(their_size - start);
@@ -1175,11 +1361,17 @@ impl Runner {
         if let Some(sync) = self.syncs.get_mut(&log) {
             sync.in_flight = Some((id, start, peer));
         }
-        self.asked.insert(id, (peer, Asked::Entries { log, start, count }));
+        self.asked
+            .insert(id, (peer, Asked::Entries { log, start, count }));
     }
 
     fn on_verified(&mut self, done: Verified) {
-        let Verified { log, peer, checkpoint, result } = done;
+        let Verified {
+            log,
+            peer,
+            checkpoint,
+            result,
+        } = done;
         if let Some(sync) = self.syncs.get_mut(&log) {
             sync.verifying = false;
         }
@@ -1197,7 +1389,8 @@ impl Runner {
                 tracing::warn!(%log, %peer, error = %e, "batch does not match its checkpoint");
                 if let Some(sync) = self.syncs.get_mut(&log) {
                     sync.ready = None;
-                    sync.avoid.insert(peer, Instant::now() + self.config.avoid_for);
+                    sync.avoid
+                        .insert(peer, Instant::now() + self.config.avoid_for);
                 }
                 let ours = self
                     .ledger
@@ -1206,14 +1399,29 @@ impl Runner {
                     .and_then(|t| SignedCheckpoint::parse(&t).ok())
                     .map(|s| s.checkpoint.size)
                     .unwrap_or(0);
-                let theirs = SignedCheckpoint::parse(&checkpoint).map(|s| s.checkpoint.size).unwrap_or(0);
+                let theirs = SignedCheckpoint::parse(&checkpoint)
+                    .map(|s| s.checkpoint.size)
+                    .unwrap_or(0);
                 if ours > 0 && theirs > ours {
-                    let id = self
-                        .swarm
-                        .behaviour_mut()
-                        .sync
-                        .send_request(&peer, Request::Consistency { log, from: ours, to: theirs });
-                    self.asked.insert(id, (peer, Asked::Consistency { log, from: ours }));
+                    let id = self.swarm.behaviour_mut().sync.send_request(
+                        &peer,
+                        Request::Consistency {
+                            log,
+                            from: ours,
+                            to: theirs,
+                        },
+                    );
+                    self.asked.insert(
+                        id,
+                        (
+                            peer,
+                            Asked::Consistency {
+                                log,
+                                from: ours,
+                                suspect: Some(e.to_string()),
+                            },
+                        ),
+                    );
                 } else {
                     self.penalise(peer, Fault::InvalidData, &e.to_string());
                 }
@@ -1221,7 +1429,8 @@ impl Runner {
             Err(e) if e.is_peer_fault() => {
                 if let Some(sync) = self.syncs.get_mut(&log) {
                     sync.ready = None;
-                    sync.avoid.insert(peer, Instant::now() + self.config.avoid_for);
+                    sync.avoid
+                        .insert(peer, Instant::now() + self.config.avoid_for);
                 }
                 self.penalise(peer, Fault::InvalidData, &e.to_string());
             }
@@ -1240,16 +1449,24 @@ impl Runner {
     fn cosign(&mut self, log: &LogCode) {
         let Some((own, key)) = &self.own else { return };
         let name = witness_name(own.as_str());
-        let Ok(text) = self.ledger.latest_checkpoint(log) else { return };
-        let Ok(signed) = SignedCheckpoint::parse(&text) else { return };
-        let Ok(cosignature) = Cosignature::sign(&signed.checkpoint, &name, key, now_ms() / 1000) else {
+        let Ok(text) = self.ledger.latest_checkpoint(log) else {
+            return;
+        };
+        let Ok(signed) = SignedCheckpoint::parse(&text) else {
+            return;
+        };
+        let Ok(cosignature) = Cosignature::sign(&signed.checkpoint, &name, key, now_ms() / 1000)
+        else {
             return;
         };
         let Some(witness) = self.witness_keys.get(&name).cloned() else {
             tracing::warn!(%name, "this node is not a witness in the manifest; not cosigning");
             return;
         };
-        match self.ledger.add_cosignature(log, signed.checkpoint.size, &cosignature, &witness) {
+        match self
+            .ledger
+            .add_cosignature(log, signed.checkpoint.size, &cosignature, &witness)
+        {
             Ok(_) => {
                 tracing::debug!(%log, size = signed.checkpoint.size, "cosigned");
                 self.publish(Gossip::Cosignature {
@@ -1291,7 +1508,9 @@ impl Runner {
             }
         }
         self.announce(false);
-        if self.status_soon || now.duration_since(self.last_status_poll) >= self.config.status_interval {
+        if self.status_soon
+            || now.duration_since(self.last_status_poll) >= self.config.status_interval
+        {
             self.status_soon = false;
             self.last_status_poll = now;
             let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
@@ -1305,7 +1524,9 @@ impl Runner {
                 .addresses
                 .iter()
                 .filter(|(p, _)| {
-                    !self.swarm.is_connected(p) && !self.scores.is_banned(p) && !self.manual_blocks.contains(p)
+                    !self.swarm.is_connected(p)
+                        && !self.scores.is_banned(p)
+                        && !self.manual_blocks.contains(p)
                 })
                 .map(|(p, a)| (*p, a.clone()))
                 .collect();
@@ -1313,7 +1534,9 @@ impl Runner {
                 if addrs.is_empty() {
                     continue;
                 }
-                let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer).addresses(addrs).build();
+                let opts = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+                    .addresses(addrs)
+                    .build();
                 if let Err(e) = self.swarm.dial(opts) {
                     tracing::debug!(%peer, error = %e, "redial failed");
                 }
@@ -1335,7 +1558,14 @@ impl Runner {
             let (checkpoint_size, cosignatures) = SignedCheckpoint::parse(&checkpoint)
                 .map(|s| {
                     let origin = s.checkpoint.origin.clone();
-                    (s.checkpoint.size, s.note.signatures.iter().filter(|x| x.name != origin).count())
+                    (
+                        s.checkpoint.size,
+                        s.note
+                            .signatures
+                            .iter()
+                            .filter(|x| x.name != origin)
+                            .count(),
+                    )
                 })
                 .unwrap_or((0, 0));
             let frozen = self.ledger.is_frozen(&code).unwrap_or(false);
@@ -1360,7 +1590,11 @@ impl Runner {
                 own: self.owns(&code),
             });
         }
-        let mut peers: Vec<String> = self.swarm.connected_peers().map(|p| p.to_string()).collect();
+        let mut peers: Vec<String> = self
+            .swarm
+            .connected_peers()
+            .map(|p| p.to_string())
+            .collect();
         peers.sort();
         let status = NodeStatus {
             peer_id: self.swarm.local_peer_id().to_string(),
@@ -1378,7 +1612,10 @@ impl Runner {
                 write_status_file(path, &status);
             }
         }
-        *self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = status;
+        *self
+            .status
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = status;
     }
 
     async fn shutdown(mut self) {
@@ -1397,7 +1634,11 @@ impl Runner {
         }
         self.publish_status(Instant::now());
         if let Some(path) = &self.config.status_file {
-            let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let mut status = self
+                .status
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
             status.peers.clear();
             write_status_file(path, &status);
         }
@@ -1406,9 +1647,14 @@ impl Runner {
 }
 
 fn write_status_file(path: &std::path::Path, status: &NodeStatus) {
-    let Ok(json) = serde_json::to_vec_pretty(status) else { return };
+    let Ok(json) = serde_json::to_vec_pretty(status) else {
+        return;
+    };
     let tmp = path.with_extension("json.tmp");
-    if std::fs::write(&tmp, json).and_then(|()| std::fs::rename(&tmp, path)).is_err() {
+    if std::fs::write(&tmp, json)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .is_err()
+    {
         tracing::warn!(path = %path.display(), "cannot write the status file");
     }
 }

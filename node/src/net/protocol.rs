@@ -40,8 +40,16 @@ pub const MAX_NOTE_BYTES: usize = 16 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     Status,
-    Entries { log: LogCode, start: u64, count: u64 },
-    Consistency { log: LogCode, from: u64, to: u64 },
+    Entries {
+        log: LogCode,
+        start: u64,
+        count: u64,
+    },
+    Consistency {
+        log: LogCode,
+        from: u64,
+        to: u64,
+    },
 }
 
 /// One log in a Status response.
@@ -84,7 +92,11 @@ pub enum Gossip {
     /// A log's new checkpoint (the owner's signature; cosignatures travel separately).
     Checkpoint { log: LogCode, checkpoint: String },
     /// A witness's cosignature of a log's checkpoint of `size`, as a note signature line.
-    Cosignature { log: LogCode, size: u64, line: String },
+    Cosignature {
+        log: LogCode,
+        size: u64,
+        line: String,
+    },
     /// An equivocation proof (`EquivocationProof::encode`).
     Equivocation { log: LogCode, proof: Vec<u8> },
 }
@@ -138,7 +150,12 @@ fn put_hashes(e: &mut Encoder, hashes: &[Hash]) {
 }
 
 /// Checks that decoding consumed everything and that the bytes were canonical.
-fn finish<T>(d: &Decoder<'_>, bytes: &[u8], value: T, encode: impl Fn(&T) -> Vec<u8>) -> Result<T, Malformed> {
+fn finish<T>(
+    d: &Decoder<'_>,
+    bytes: &[u8],
+    value: T,
+    encode: impl Fn(&T) -> Vec<u8>,
+) -> Result<T, Malformed> {
     d.finish().map_err(cbor)?;
     if encode(&value) != bytes {
         return Err(malformed("not in canonical form"));
@@ -154,7 +171,11 @@ impl Request {
                 e.array(1).uint(0);
             }
             Request::Entries { log, start, count } => {
-                e.array(4).uint(1).text(log.as_str()).uint(*start).uint(*count);
+                e.array(4)
+                    .uint(1)
+                    .text(log.as_str())
+                    .uint(*start)
+                    .uint(*count);
             }
             Request::Consistency { log, from, to } => {
                 e.array(4).uint(2).text(log.as_str()).uint(*from).uint(*to);
@@ -198,7 +219,10 @@ impl Response {
             Response::Status(logs) => {
                 e.array(2).uint(0).array(logs.len() as u64);
                 for l in logs {
-                    e.array(3).text(l.log.as_str()).uint(l.size).text(&l.checkpoint);
+                    e.array(3)
+                        .text(l.log.as_str())
+                        .uint(l.size)
+                        .text(&l.checkpoint);
                 }
             }
             Response::Entries(r) => {
@@ -416,17 +440,29 @@ impl libp2p::request_response::Codec for SyncCodec {
         T: AsyncRead + Unpin + Send,
     {
         let body = read_frame(io, MAX_RESPONSE_BYTES).await?;
-        Response::decode(&body).map(Outgoing::Response).map_err(invalid)
+        Response::decode(&body)
+            .map(Outgoing::Response)
+            .map_err(invalid)
     }
 
-    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, req: Request) -> io::Result<()>
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: Request,
+    ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
         write_frame(io, &req.encode()).await
     }
 
-    async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, res: Outgoing) -> io::Result<()>
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: Outgoing,
+    ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {
@@ -452,14 +488,26 @@ mod tests {
     fn messages_round_trip_and_refuse_anything_else() {
         let requests = vec![
             Request::Status,
-            Request::Entries { log: code(), start: 5, count: 100 },
-            Request::Consistency { log: code(), from: 3, to: 9 },
+            Request::Entries {
+                log: code(),
+                start: 5,
+                count: 100,
+            },
+            Request::Consistency {
+                log: code(),
+                from: 3,
+                to: 9,
+            },
         ];
         for r in requests {
             assert_eq!(Request::decode(&r.encode()).unwrap(), r);
         }
         let responses = vec![
-            Response::Status(vec![LogStatus { log: code(), size: 3, checkpoint: "x\n".into() }]),
+            Response::Status(vec![LogStatus {
+                log: code(),
+                size: 3,
+                checkpoint: "x\n".into(),
+            }]),
             Response::Entries(EntriesResponse {
                 log: code(),
                 start: 2,
@@ -467,29 +515,65 @@ mod tests {
                 checkpoint: "c".into(),
                 proof: vec![[7; 32]],
             }),
-            Response::Consistency { log: code(), prefix_root: [1; 32], proof: vec![], checkpoint: "c".into() },
+            Response::Consistency {
+                log: code(),
+                prefix_root: [1; 32],
+                proof: vec![],
+                checkpoint: "c".into(),
+            },
             Response::Refused("no".into()),
         ];
         for r in responses {
             assert_eq!(Response::decode(&r.encode()).unwrap(), r);
         }
         let gossip = vec![
-            Gossip::Checkpoint { log: code(), checkpoint: "c".into() },
-            Gossip::Cosignature { log: code(), size: 4, line: "— w abc".into() },
-            Gossip::Equivocation { log: code(), proof: vec![9; 10] },
+            Gossip::Checkpoint {
+                log: code(),
+                checkpoint: "c".into(),
+            },
+            Gossip::Cosignature {
+                log: code(),
+                size: 4,
+                line: "— w abc".into(),
+            },
+            Gossip::Equivocation {
+                log: code(),
+                proof: vec![9; 10],
+            },
         ];
         for g in gossip {
             assert_eq!(Gossip::decode(&g.encode()).unwrap(), g);
         }
         // Garbage, truncation, trailing bytes, bad codes, oversize counts: refused.
-        let good = Request::Entries { log: code(), start: 5, count: 100 }.encode();
+        let good = Request::Entries {
+            log: code(),
+            start: 5,
+            count: 100,
+        }
+        .encode();
         assert!(Request::decode(&good[..good.len() - 1]).is_err());
         let mut trailing = good.clone();
         trailing.push(0);
         assert!(Request::decode(&trailing).is_err());
         assert!(Request::decode(&[0xff, 0x13]).is_err());
-        assert!(Request::decode(&Request::Entries { log: code(), start: 0, count: 0 }.encode()).is_err());
-        assert!(Request::decode(&Request::Entries { log: code(), start: 0, count: MAX_ENTRIES_PER_REQUEST + 1 }.encode()).is_err());
+        assert!(Request::decode(
+            &Request::Entries {
+                log: code(),
+                start: 0,
+                count: 0
+            }
+            .encode()
+        )
+        .is_err());
+        assert!(Request::decode(
+            &Request::Entries {
+                log: code(),
+                start: 0,
+                count: MAX_ENTRIES_PER_REQUEST + 1
+            }
+            .encode()
+        )
+        .is_err());
         let mut e = Encoder::new();
         e.array(4).uint(1).text("14112x").uint(0).uint(1);
         assert!(Request::decode(&e.into_vec()).is_err());
