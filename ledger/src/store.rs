@@ -611,11 +611,20 @@ impl Ledger {
             .ok_or_else(|| corrupt(&code, None, "latest checkpoint missing"))?;
         let latest_checkpoint = String::from_utf8(text.to_vec())
             .map_err(|_| corrupt(&code, None, "latest checkpoint is not UTF-8"))?;
-        let parsed = SignedCheckpoint::parse(&latest_checkpoint)
-            .map_err(|e| corrupt(&code, None, format!("latest checkpoint: {e}")))?;
-        if parsed.checkpoint.size != head.latest_checkpoint
-            || parsed.checkpoint.origin != meta.origin
-        {
+        // A log that has no signed checkpoint yet (empty, or a replica catching up to its
+        // first one) keeps the unsigned empty-tree body.
+        let parsed = if head.latest_checkpoint == 0 {
+            Checkpoint::parse_body(&latest_checkpoint)
+                .map_err(|e| corrupt(&code, None, format!("empty-tree checkpoint: {e}")))?
+        } else {
+            SignedCheckpoint::parse(&latest_checkpoint)
+                .map_err(|e| corrupt(&code, None, format!("latest checkpoint: {e}")))?
+                .checkpoint
+        };
+        if head.latest_checkpoint == 0 && parsed.root != Blake3Hasher::empty() {
+            return Err(corrupt(&code, None, "the empty-tree checkpoint has a root"));
+        }
+        if parsed.size != head.latest_checkpoint || parsed.origin != meta.origin {
             return Err(corrupt(
                 &code,
                 None,
@@ -623,7 +632,7 @@ impl Ledger {
             ));
         }
         if head.latest_checkpoint == head.size
-            && parsed.checkpoint.root != frontier.root::<Blake3Hasher>()
+            && parsed.root != frontier.root::<Blake3Hasher>()
         {
             return Err(corrupt(
                 &code,

@@ -69,6 +69,12 @@ pub fn init(data: &Path, county: &str, name: &str) -> Result<ExitCode> {
         "verifier key: {}",
         bundle::genesis_vkey(&meta).map_err(|e| anyhow!(e))?
     );
+    let network = yibao_node::net::identity::load_or_create(&dir.network_key_path())?;
+    println!(
+        "bureau public key: {}",
+        hex::encode(key.verifying_key().to_bytes())
+    );
+    println!("peer id: {}", network.public().to_peer_id());
     println!(
         "entry {} (log created) is durable; first checkpoint:",
         receipt.seq

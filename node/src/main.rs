@@ -8,6 +8,7 @@
 mod bench;
 mod commands;
 mod demo;
+mod network;
 
 use yibao_node::{node_dir, output, workload};
 
@@ -133,6 +134,33 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Run the node daemon: replicate every member's log over libp2p, witness and cosign
+    /// checkpoints, catch equivocation. Stops cleanly on Ctrl-C or SIGTERM.
+    Run {
+        /// The node's data directory (with manifest.json installed).
+        #[arg(long)]
+        data: PathBuf,
+        /// Listen on this multiaddr (repeatable); default: the manifest's addresses for
+        /// this node, else /ip4/127.0.0.1/tcp/0.
+        #[arg(long)]
+        listen: Vec<String>,
+        /// Also dial this multiaddr at start (repeatable).
+        #[arg(long)]
+        dial: Vec<String>,
+    },
+    /// Show a node's peers, each log's size, checkpoint, lag and cosignatures, and frozen
+    /// logs (from a running node's status.json, or from the ledger when it is stopped).
+    Status {
+        /// The node's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The network manifest: members and policy, signed by the city office.
+    #[command(subcommand)]
+    Manifest(ManifestCommand),
     /// Measure append, verify, storage and proof figures against ceilings of this machine.
     Bench(bench::BenchArgs),
     /// A one-county ledger loaded with the example records, verified, checkpoint printed.
@@ -155,6 +183,58 @@ struct LogArgs {
     /// The log (division code); the node's own log when omitted.
     #[arg(long = "log")]
     log: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ManifestCommand {
+    /// Start a new, unsigned manifest with no members and the default policy.
+    New {
+        /// The manifest file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// The network's name.
+        #[arg(long)]
+        network: String,
+        /// The city office's key file (its public key goes into the manifest).
+        #[arg(long)]
+        city_key: PathBuf,
+    },
+    /// Add (or update) a member node, read from its data directory; the manifest must be
+    /// signed again.
+    AddMember {
+        /// The manifest file.
+        #[arg(long)]
+        manifest: PathBuf,
+        /// The member node's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Where the node listens (multiaddr; repeatable).
+        #[arg(long)]
+        addr: Vec<String>,
+    },
+    /// Sign the manifest with the city office's key.
+    Sign {
+        /// The manifest file.
+        #[arg(long)]
+        manifest: PathBuf,
+        /// The city office's key file.
+        #[arg(long)]
+        city_key: PathBuf,
+    },
+    /// Pin a signed manifest in a node (a newer one must be signed by the same city key).
+    Install {
+        /// The node's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The manifest file.
+        #[arg(long)]
+        manifest: PathBuf,
+    },
+    /// Print a manifest and whether its signature verifies.
+    Show {
+        /// The manifest file.
+        manifest: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -253,6 +333,25 @@ fn main() -> ExitCode {
             trust_bundle,
             json,
         } => commands::verify_bundle(&file, &vkeys, trust_bundle, json.as_deref()),
+        Command::Run { data, listen, dial } => network::run(&data, &listen, &dial),
+        Command::Status { data, json } => network::status(&data, json),
+        Command::Manifest(ManifestCommand::New {
+            out,
+            network: name,
+            city_key,
+        }) => network::manifest_new(&out, &name, &city_key),
+        Command::Manifest(ManifestCommand::AddMember {
+            manifest,
+            data,
+            addr,
+        }) => network::manifest_add_member(&manifest, &data, &addr),
+        Command::Manifest(ManifestCommand::Sign { manifest, city_key }) => {
+            network::manifest_sign(&manifest, &city_key)
+        }
+        Command::Manifest(ManifestCommand::Install { data, manifest }) => {
+            network::manifest_install(&data, &manifest)
+        }
+        Command::Manifest(ManifestCommand::Show { manifest }) => network::manifest_show(&manifest),
         Command::Bench(args) => bench::run(&args),
         Command::Demo { data, records } => demo::run(data.as_deref(), &records),
     };

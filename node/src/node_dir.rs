@@ -68,6 +68,21 @@ impl NodeDir {
         self.root.join("bureau.key")
     }
 
+    /// `p2p.key`: the node's libp2p identity (0600).
+    pub fn network_key_path(&self) -> PathBuf {
+        self.root.join("p2p.key")
+    }
+
+    /// `manifest.json`: the network manifest this node pins.
+    pub fn manifest_path(&self) -> PathBuf {
+        self.root.join("manifest.json")
+    }
+
+    /// `status.json`: written every second by a running node (`yibao status` reads it).
+    pub fn status_path(&self) -> PathBuf {
+        self.root.join("status.json")
+    }
+
     /// `ledger/`.
     pub fn ledger_path(&self) -> PathBuf {
         self.root.join("ledger")

@@ -77,10 +77,19 @@ fn a_replica_catches_up_in_batches_and_verifies() {
     let code = county();
     let size = owner.ledger.size(&code).unwrap();
     assert!(size > 100, "a real log: {size}");
-    let (_dir, replica) = replica(&owner);
+    let (dir, replica) = replica(&owner);
+    // An empty replica reopens.
+    drop(replica);
+    let mut replica = Ledger::open(dir.path(), Policy::default()).unwrap();
     let mut start = 0;
     let mut batches = 0;
     while start < size {
+        if batches == 1 {
+            // Mid-way to the first checkpoint (a pending target stored): reopens too.
+            assert!(replica.pending_target(&code).unwrap().is_some());
+            drop(replica);
+            replica = Ledger::open(dir.path(), Policy::default()).unwrap();
+        }
         let (entries, checkpoint, proof) = serve(&owner.ledger, &code, start, 37);
         let progress = replica
             .append_replicated(&code, start, &entries, &checkpoint, &proof)

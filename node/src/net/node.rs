@@ -20,7 +20,7 @@ use libp2p::{
     allow_block_list, gossipsub, identify, identity, noise, ping, tcp, yamux, Multiaddr, PeerId,
     Swarm,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use yibao_ledger::equivocation::EquivocationProof;
 use yibao_ledger::keys::LogCode;
@@ -81,7 +81,7 @@ impl Default for NetConfig {
 }
 
 /// One log as the node sees it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct LogView {
     pub log: String,
     /// Entries stored.
@@ -103,9 +103,12 @@ pub struct LogView {
 }
 
 /// What `yibao status` shows.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct NodeStatus {
     pub peer_id: String,
+    /// The process running the node.
+    #[serde(default)]
+    pub pid: u32,
     pub listen: Vec<String>,
     pub peers: Vec<String>,
     pub banned: Vec<String>,
@@ -1598,6 +1601,7 @@ impl Runner {
         peers.sort();
         let status = NodeStatus {
             peer_id: self.swarm.local_peer_id().to_string(),
+            pid: std::process::id(),
             listen: self.listen_addrs.iter().map(|a| a.to_string()).collect(),
             peers,
             banned: self.scores.banned().iter().map(|p| p.to_string()).collect(),
