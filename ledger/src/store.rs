@@ -631,9 +631,7 @@ impl Ledger {
                 "latest checkpoint does not match the head",
             ));
         }
-        if head.latest_checkpoint == head.size
-            && parsed.root != frontier.root::<Blake3Hasher>()
-        {
+        if head.latest_checkpoint == head.size && parsed.root != frontier.root::<Blake3Hasher>() {
             return Err(corrupt(
                 &code,
                 None,

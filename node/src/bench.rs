@@ -51,7 +51,7 @@ fn rate(count: u64, elapsed: Duration) -> f64 {
 
 /// ed25519-dalek `verify_batch` over 1,024-signature batches of statement-sized messages,
 /// on one thread and on all threads.
-fn batch_verify_ceiling() -> (f64, f64) {
+pub(crate) fn batch_verify_ceiling() -> (f64, f64) {
     const BATCH: usize = 1024;
     const BATCHES: usize = 16;
     let keys: Vec<SigningKey> = (0..16u8)

@@ -6,6 +6,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod bench;
+mod bench_sync;
 mod commands;
 mod demo;
 mod network;
@@ -163,6 +164,9 @@ enum Command {
     Manifest(ManifestCommand),
     /// Measure append, verify, storage and proof figures against ceilings of this machine.
     Bench(bench::BenchArgs),
+    /// Measure a new node catching up logs from their owners over libp2p on loopback
+    /// (every entry verified and durably stored) against the batch-verify rate.
+    BenchSync(bench_sync::BenchSyncArgs),
     /// A one-county ledger loaded with the example records, verified, checkpoint printed.
     Demo {
         /// Keep the node in this directory instead of a temporary one.
@@ -353,6 +357,7 @@ fn main() -> ExitCode {
         }
         Command::Manifest(ManifestCommand::Show { manifest }) => network::manifest_show(&manifest),
         Command::Bench(args) => bench::run(&args),
+        Command::BenchSync(args) => bench_sync::run(&args),
         Command::Demo { data, records } => demo::run(data.as_deref(), &records),
     };
     match result {

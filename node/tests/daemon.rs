@@ -45,13 +45,15 @@ impl Drop for Proc {
 }
 
 fn spawn_run(data: &Path) -> Proc {
-    Proc(Command::new(env!("CARGO_BIN_EXE_yibao"))
-        .args(["run", "--data", data.to_str().unwrap()])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(data.with_extension("log")).unwrap())
-        .spawn()
-        .expect("spawn yibao run"))
+    Proc(
+        Command::new(env!("CARGO_BIN_EXE_yibao"))
+            .args(["run", "--data", data.to_str().unwrap()])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(data.with_extension("log")).unwrap())
+            .spawn()
+            .expect("spawn yibao run"),
+    )
 }
 
 fn free_port() -> u16 {
@@ -77,7 +79,11 @@ fn generated_node(dir: &Path, division: &str, name: &str, entries: u64) {
         name: name.into(),
         origin: code.origin(),
     };
-    std::fs::write(dir.join("node.json"), serde_json::to_string_pretty(&config).unwrap()).unwrap();
+    std::fs::write(
+        dir.join("node.json"),
+        serde_json::to_string_pretty(&config).unwrap(),
+    )
+    .unwrap();
 }
 
 fn status(data: &Path) -> serde_json::Value {
@@ -104,13 +110,18 @@ fn kill9(child: &mut Child) {
 }
 
 fn terminate(child: &mut Child) -> std::process::ExitStatus {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             return status;
         }
-        assert!(Instant::now() < deadline, "yibao run did not stop on SIGTERM within 20 s");
+        assert!(
+            Instant::now() < deadline,
+            "yibao run did not stop on SIGTERM within 20 s"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -121,19 +132,59 @@ fn a_replica_killed_mid_sync_restarts_verifies_and_completes() {
     let owner: PathBuf = root.path().join("owner");
     let replica: PathBuf = root.path().join("replica");
     generated_node(&owner, "140702", "测试甲县医疗保障局", ENTRIES);
-    yibao(&["init", "--data", replica.to_str().unwrap(), "--county", "140721", "--name", "测试乙县医疗保障局"]);
+    yibao(&[
+        "init",
+        "--data",
+        replica.to_str().unwrap(),
+        "--county",
+        "140721",
+        "--name",
+        "测试乙县医疗保障局",
+    ]);
 
     let city = root.path().join("city.key");
     let manifest = root.path().join("manifest.json");
     yibao(&["keygen", "--out", city.to_str().unwrap()]);
-    yibao(&["manifest", "new", "--out", manifest.to_str().unwrap(), "--network", "test", "--city-key", city.to_str().unwrap()]);
+    yibao(&[
+        "manifest",
+        "new",
+        "--out",
+        manifest.to_str().unwrap(),
+        "--network",
+        "test",
+        "--city-key",
+        city.to_str().unwrap(),
+    ]);
     for dir in [&owner, &replica] {
         let addr = format!("/ip4/127.0.0.1/tcp/{}", free_port());
-        yibao(&["manifest", "add-member", "--manifest", manifest.to_str().unwrap(), "--data", dir.to_str().unwrap(), "--addr", &addr]);
+        yibao(&[
+            "manifest",
+            "add-member",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--data",
+            dir.to_str().unwrap(),
+            "--addr",
+            &addr,
+        ]);
     }
-    yibao(&["manifest", "sign", "--manifest", manifest.to_str().unwrap(), "--city-key", city.to_str().unwrap()]);
+    yibao(&[
+        "manifest",
+        "sign",
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--city-key",
+        city.to_str().unwrap(),
+    ]);
     for dir in [&owner, &replica] {
-        yibao(&["manifest", "install", "--data", dir.to_str().unwrap(), "--manifest", manifest.to_str().unwrap()]);
+        yibao(&[
+            "manifest",
+            "install",
+            "--data",
+            dir.to_str().unwrap(),
+            "--manifest",
+            manifest.to_str().unwrap(),
+        ]);
     }
     let shown = yibao(&["manifest", "show", manifest.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&shown.stdout).contains("signed, verifies"));
@@ -162,14 +213,22 @@ fn a_replica_killed_mid_sync_restarts_verifies_and_completes() {
         sizes.iter().any(|&s| s > 0 && s < total),
         "at least one kill landed mid-sync: sizes {sizes:?} of {total}"
     );
-    assert!(sizes.windows(2).all(|w| w[0] <= w[1]), "nothing stored is lost: {sizes:?}");
+    assert!(
+        sizes.windows(2).all(|w| w[0] <= w[1]),
+        "nothing stored is lost: {sizes:?}"
+    );
 
     // Restart: the sync completes.
     let mut child = spawn_run(&replica);
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let s = status(&replica);
-        let log = s["logs"].as_array().unwrap().iter().find(|l| l["log"] == "140702").cloned();
+        let log = s["logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["log"] == "140702")
+            .cloned();
         if let Some(log) = log {
             if log["size"] == total
                 && log["checkpoint_size"] == total
@@ -194,19 +253,46 @@ fn a_replica_killed_mid_sync_restarts_verifies_and_completes() {
         if cosigned {
             break;
         }
-        assert!(Instant::now() < deadline, "owner's checkpoint not cosigned: {s}");
+        assert!(
+            Instant::now() < deadline,
+            "owner's checkpoint not cosigned: {s}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let log_of = |dir: &Path| std::fs::read_to_string(dir.with_extension("log")).unwrap_or_default();
+    let log_of =
+        |dir: &Path| std::fs::read_to_string(dir.with_extension("log")).unwrap_or_default();
     let code = terminate(&mut child.0);
-    assert!(code.success(), "SIGTERM stops the replica cleanly: {code}: {}", log_of(&replica));
+    assert!(
+        code.success(),
+        "SIGTERM stops the replica cleanly: {code}: {}",
+        log_of(&replica)
+    );
     let code = terminate(&mut owner_proc.0);
-    assert!(code.success(), "SIGTERM stops the owner cleanly: {code}: {}", log_of(&owner));
+    assert!(
+        code.success(),
+        "SIGTERM stops the owner cleanly: {code}: {}",
+        log_of(&owner)
+    );
     yibao(&["verify", "--data", replica.to_str().unwrap()]);
     yibao(&["verify", "--data", owner.to_str().unwrap()]);
-    let a = String::from_utf8(yibao(&["checkpoint", "--data", owner.to_str().unwrap()]).stdout).unwrap();
-    let b = String::from_utf8(yibao(&["checkpoint", "--data", replica.to_str().unwrap(), "--log", "140702"]).stdout).unwrap();
-    assert_eq!(a.lines().take(4).collect::<Vec<_>>(), b.lines().take(4).collect::<Vec<_>>(), "same checkpoint");
+    let a = String::from_utf8(yibao(&["checkpoint", "--data", owner.to_str().unwrap()]).stdout)
+        .unwrap();
+    let b = String::from_utf8(
+        yibao(&[
+            "checkpoint",
+            "--data",
+            replica.to_str().unwrap(),
+            "--log",
+            "140702",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        a.lines().take(4).collect::<Vec<_>>(),
+        b.lines().take(4).collect::<Vec<_>>(),
+        "same checkpoint"
+    );
     let stopped = status(&replica);
     assert_eq!(stopped["running"], false);
     assert_eq!(log_size(&stopped, "140702"), total);

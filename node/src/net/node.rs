@@ -228,6 +228,8 @@ struct Runner {
     listen_addrs: Vec<Multiaddr>,
     witness_keys: HashMap<String, VerifierKey>,
     last_status_poll: Instant,
+    /// Consistency checks already asked for: (peer, log) → (from, to).
+    checked: HashMap<(PeerId, LogCode), (u64, u64)>,
     last_redial: Instant,
     last_status_write: Instant,
     status_soon: bool,
@@ -360,6 +362,7 @@ impl NodeHandle {
             status: status.clone(),
             listen_addrs: Vec::new(),
             last_status_poll: long_ago,
+            checked: HashMap::new(),
             last_redial: long_ago,
             last_status_write: long_ago,
             status_soon: true,
@@ -1020,7 +1023,12 @@ impl Runner {
                     if let Ok(ours) = SignedCheckpoint::parse(&ours) {
                         let from_size = ours.checkpoint.size;
                         let held = self.ledger.size(log).unwrap_or(0);
-                        if from_size > 0 && size > held && self.needs_consistency_check(log, peer) {
+                        if from_size > 0
+                            && size > held
+                            && self.needs_consistency_check(log, peer)
+                            && self.checked.insert((peer, *log), (from_size, size))
+                                != Some((from_size, size))
+                        {
                             let id = self.swarm.behaviour_mut().sync.send_request(
                                 &peer,
                                 Request::Consistency {
