@@ -90,6 +90,7 @@ pub fn run(data: &Path, listen: &[String], dial: &[String]) -> Result<ExitCode> 
         status_file: Some(dir.status_path()),
         ..NetConfig::default()
     };
+    let manifest_serial = manifest.body.serial;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -100,6 +101,8 @@ pub fn run(data: &Path, listen: &[String], dial: &[String]) -> Result<ExitCode> 
             node.dial(addr);
         }
         let mut announced = false;
+        let mut serial = manifest_serial;
+        let mut last_manifest_check = std::time::Instant::now();
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .context("installing the SIGTERM handler")?;
         let mut tick = tokio::time::interval(Duration::from_millis(100));
@@ -108,6 +111,22 @@ pub fn run(data: &Path, listen: &[String], dial: &[String]) -> Result<ExitCode> 
                 _ = tokio::signal::ctrl_c() => break,
                 _ = term.recv() => break,
                 _ = tick.tick() => {
+                    // A newer manifest written into the data directory (`yibao manifest
+                    // install`) replaces the running one.
+                    if last_manifest_check.elapsed() >= Duration::from_secs(2) {
+                        last_manifest_check = std::time::Instant::now();
+                        if let Ok(newer) = pinned_manifest(&dir) {
+                            if newer.body.serial > serial {
+                                match node.install_manifest(newer.clone()).await {
+                                    Ok(()) => {
+                                        serial = newer.body.serial;
+                                        eprintln!("manifest serial {serial} installed");
+                                    }
+                                    Err(e) => eprintln!("manifest not installed: {e:#}"),
+                                }
+                            }
+                        }
+                    }
                     if !announced {
                         let addrs = node.listen_addrs();
                         if !addrs.is_empty() {

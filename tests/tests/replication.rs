@@ -192,3 +192,68 @@ fn a_peer_not_in_the_manifest_is_refused() {
         }
     });
 }
+
+#[test]
+fn a_newer_manifest_admits_a_new_member_and_stale_or_foreign_ones_are_refused() {
+    runtime().block_on(async {
+        // Three nodes exist, but the first manifest names only two.
+        let mut net = TestNet::create(&DIVISIONS[..3], 5).unwrap();
+        let full = net.manifest.clone();
+        let mut first_body = full.body.clone();
+        first_body
+            .members
+            .retain(|m| m.division != net.nodes[2].division);
+        let first = yibao_schema::manifest::Manifest::sign(first_body, &net.city).unwrap();
+        net.manifest = first.clone();
+        net.start(0).await.unwrap();
+        net.start(1).await.unwrap();
+        net.manifest = full.clone();
+        net.start(2).await.unwrap();
+        for i in 0..3 {
+            net.connect(i);
+        }
+        net.wait_converged(&[0, 1], CONVERGE).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            net.nodes[0].status().peers.len(),
+            1,
+            "node 2 is not a member yet"
+        );
+        assert!(net.nodes[0].status().log(&net.nodes[2].division).is_none());
+
+        // A manifest with the same serial, or signed by another key, is refused.
+        let mut same_serial = full.body.clone();
+        same_serial.serial = first.body.serial;
+        let same = yibao_schema::manifest::Manifest::sign(same_serial, &net.city).unwrap();
+        assert!(net.nodes[0].handle().install_manifest(same).await.is_err());
+        let other_city = ed25519_dalek::SigningKey::from_bytes(&[0x99; 32]);
+        let mut foreign_body = full.body.clone();
+        foreign_body.serial = 9;
+        foreign_body.city_key = hex::encode(other_city.verifying_key().to_bytes());
+        let foreign = yibao_schema::manifest::Manifest::sign(foreign_body, &other_city).unwrap();
+        assert!(net.nodes[0]
+            .handle()
+            .install_manifest(foreign)
+            .await
+            .is_err());
+
+        // The newer one, from the same city key, admits node 2.
+        let mut newer_body = full.body.clone();
+        newer_body.serial = first.body.serial + 1;
+        let newer = yibao_schema::manifest::Manifest::sign(newer_body, &net.city).unwrap();
+        for i in 0..3 {
+            if i < 2 {
+                net.nodes[i]
+                    .handle()
+                    .install_manifest(newer.clone())
+                    .await
+                    .unwrap();
+            }
+            net.connect(i);
+        }
+        net.wait_converged(&[0, 1, 2], CONVERGE).await.unwrap();
+        for i in 0..3 {
+            net.stop(i).await.unwrap();
+        }
+    });
+}
