@@ -30,7 +30,7 @@ fn pinned_manifest(dir: &NodeDir) -> Result<Manifest> {
 
 fn read_manifest_file(path: &Path) -> Result<Manifest> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(Manifest::from_json(&bytes).with_context(|| format!("{}", path.display()))?)
+    Manifest::from_json(&bytes).with_context(|| format!("{}", path.display()))
 }
 
 fn write_manifest_file(path: &Path, manifest: &Manifest) -> Result<()> {

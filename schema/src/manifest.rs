@@ -415,7 +415,8 @@ mod tests {
 
     #[test]
     fn bad_bodies_name_the_field() {
-        let cases: Vec<(Box<dyn Fn(&mut ManifestBody)>, &str)> = vec![
+        type Tamper = Box<dyn Fn(&mut ManifestBody)>;
+        let cases: Vec<(Tamper, &str)> = vec![
             (Box::new(|b| b.version = 2), "version"),
             (Box::new(|b| b.serial = 0), "serial"),
             (Box::new(|b| b.city_key = "zz".into()), "city_key"),

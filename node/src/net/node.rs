@@ -592,14 +592,12 @@ impl Runner {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established,
+                num_established: 0,
                 ..
             } => {
-                if num_established == 0 {
-                    tracing::info!(peer = %peer_id, "disconnected");
-                    self.peer_logs.remove(&peer_id);
-                    self.status_pending.remove(&peer_id);
-                }
+                tracing::info!(peer = %peer_id, "disconnected");
+                self.peer_logs.remove(&peer_id);
+                self.status_pending.remove(&peer_id);
             }
             SwarmEvent::IncomingConnectionError { error, .. } => {
                 tracing::debug!(error = %error, "incoming connection refused");
@@ -608,26 +606,15 @@ impl Runner {
                 peer_id,
                 info,
                 ..
-            })) => {
+            })) if self.addresses.contains_key(&peer_id) => {
                 // Learn where a member listens (after a restart its port may change).
-                if self.addresses.contains_key(&peer_id) {
-                    let addrs: Vec<Multiaddr> = info
-                        .listen_addrs
-                        .into_iter()
-                        .filter(|a| {
-                            a.to_string().starts_with("/ip4/127.")
-                                || !a.to_string().contains("/tcp/0")
-                        })
-                        .take(8)
-                        .collect();
-                    if let Some(known) = self.addresses.get_mut(&peer_id) {
-                        for a in addrs {
-                            if !known.contains(&a) {
-                                known.push(a);
-                            }
+                if let Some(known) = self.addresses.get_mut(&peer_id) {
+                    for a in info.listen_addrs.into_iter().take(8) {
+                        if !known.contains(&a) {
+                            known.push(a);
                         }
-                        known.truncate(8);
                     }
+                    known.truncate(8);
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
