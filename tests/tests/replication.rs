@@ -257,3 +257,51 @@ fn a_newer_manifest_admits_a_new_member_and_stale_or_foreign_ones_are_refused() 
         }
     });
 }
+
+#[test]
+fn a_new_node_catches_up_a_log_from_a_member_that_is_not_its_owner() {
+    runtime().block_on(async {
+        let mut net = TestNet::create(&DIVISIONS[..3], 6).unwrap();
+        net.start(0).await.unwrap();
+        net.start(1).await.unwrap();
+        net.connect(0);
+        net.append_cases(0, 5).unwrap();
+        net.wait_converged(&[0, 1], CONVERGE).await.unwrap();
+        let owner_size = net.nodes[0]
+            .handle()
+            .ledger()
+            .size(&net.nodes[0].code())
+            .unwrap();
+        let owner_checkpoint = net.nodes[0]
+            .status()
+            .log(&net.nodes[0].division)
+            .unwrap()
+            .checkpoint
+            .clone();
+        // The owner goes away; a new node meets only node 1.
+        net.stop(0).await.unwrap();
+        net.start(2).await.unwrap();
+        net.connect(2);
+        let division = net.nodes[0].division.clone();
+        wait_for("node 2 to hold the absent owner's log", CONVERGE, || {
+            net.nodes[2]
+                .status()
+                .log(&division)
+                .map(|l| l.size == owner_size && l.checkpoint_size == owner_size)
+                .unwrap_or(false)
+        })
+        .await
+        .unwrap();
+        let view = net.nodes[2].status();
+        let log = view.log(&division).unwrap();
+        assert_eq!(
+            log.checkpoint.lines().next(),
+            owner_checkpoint.lines().next(),
+            "the owner's signed checkpoint, relayed"
+        );
+        all_verify(&net);
+        for i in [1, 2] {
+            net.stop(i).await.unwrap();
+        }
+    });
+}
