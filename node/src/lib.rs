@@ -3,6 +3,7 @@
 //! grammar itself lives in `main.rs`.
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod api;
 pub mod net;
 pub mod node_dir;
 pub mod output;
