@@ -17,6 +17,7 @@
 //!
 //! Not here: validation (the ledger does it) or any notion of which officer may submit.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -31,6 +32,14 @@ pub const MAX_BATCH: usize = 4096;
 
 /// Prepared batches that may wait for the committer before the writer waits too.
 const MAX_PREPARED: usize = 16;
+
+/// While the committer is busy, the writer gathers at least this many submissions (or
+/// waits until the committer is idle) before it prepares them: every batch costs a
+/// checkpoint and a few rows on top of its entries, and cannot be written any sooner.
+const MIN_BATCH_WHILE_BUSY: usize = 32;
+
+/// How long the writer waits for more submissions at a time while the committer is busy.
+const GATHER_WAIT: std::time::Duration = std::time::Duration::from_micros(100);
 
 /// Reply channel of one submission.
 pub type Reply = mpsc::Sender<Result<Receipt, AppendError>>;
@@ -120,18 +129,16 @@ fn answer_all(replies: Vec<Reply>, error: &str) {
     }
 }
 
-fn writer_loop(
-    ledger: &Arc<Ledger>,
-    code: LogCode,
-    receiver: &mpsc::Receiver<Job>,
-    clock: &Clock,
-) {
+fn writer_loop(ledger: &Arc<Ledger>, code: LogCode, receiver: &mpsc::Receiver<Job>, clock: &Clock) {
     let (to_committer, prepared) = mpsc::sync_channel::<Answers>(MAX_PREPARED);
+    // Prepared batches handed to the committer and not yet answered.
+    let in_flight = Arc::new(AtomicUsize::new(0));
     let committer = {
         let ledger = ledger.clone();
+        let in_flight = in_flight.clone();
         std::thread::Builder::new()
             .name(format!("yibao-commit-{code}"))
-            .spawn(move || committer_loop(&ledger, &prepared))
+            .spawn(move || committer_loop(&ledger, &prepared, &in_flight))
     };
     let committer = match committer {
         Ok(handle) => Some(handle),
@@ -145,6 +152,16 @@ fn writer_loop(
         while jobs.len() < MAX_BATCH {
             match receiver.try_recv() {
                 Ok(job) => jobs.push(job),
+                Err(mpsc::TryRecvError::Empty)
+                    if jobs.len() < MIN_BATCH_WHILE_BUSY
+                        && in_flight.load(Ordering::Acquire) > 0 =>
+                {
+                    match receiver.recv_timeout(GATHER_WAIT) {
+                        Ok(job) => jobs.push(job),
+                        Err(mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    }
+                }
                 Err(_) => break,
             }
         }
@@ -154,9 +171,11 @@ fn writer_loop(
             .unzip();
         match ledger.prepare(&code, submissions, clock()) {
             Ok(prepared) if committer.is_some() => {
+                in_flight.fetch_add(1, Ordering::AcqRel);
                 if let Err(mpsc::SendError((prepared, replies))) =
                     to_committer.send((prepared, replies))
                 {
+                    in_flight.fetch_sub(1, Ordering::AcqRel);
                     // The committer is gone: write here (this also keeps the ticket order).
                     commit_and_answer(ledger, vec![(prepared, replies)]);
                 }
@@ -175,13 +194,15 @@ fn writer_loop(
     }
 }
 
-fn committer_loop(ledger: &Ledger, prepared: &mpsc::Receiver<Answers>) {
+fn committer_loop(ledger: &Ledger, prepared: &mpsc::Receiver<Answers>, in_flight: &AtomicUsize) {
     while let Ok(first) = prepared.recv() {
         let mut group = vec![first];
         while let Ok(more) = prepared.try_recv() {
             group.push(more);
         }
+        let count = group.len();
         commit_and_answer(ledger, group);
+        in_flight.fetch_sub(count, Ordering::AcqRel);
     }
 }
 

@@ -1,8 +1,8 @@
 //! The sled key layout of a ledger: one byte of table tag, the log's 6-digit division code,
 //! then big-endian numbers so that sled's byte order is the log's order.
 //!
-//! Everything that must change together on an append (entries, tree nodes, the checkpoint,
-//! the head and the submission de-duplication index) lives in ONE sled tree, so that one
+//! Everything that must change together on an append (entry pages and tail rows, tree
+//! nodes, the checkpoint and the head) lives in ONE sled tree, so that one
 //! `apply_batch` makes an append atomic. Derived indexes live in other trees and can be
 //! rebuilt from the entries (see `index`). This module only builds and parses keys.
 

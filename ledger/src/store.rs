@@ -1294,10 +1294,14 @@ impl Ledger {
         mem.head = head;
         mem.latest_checkpoint = text.clone();
         mem.tail_page = tail;
+        let before = mem.recent.len();
         for (hash, seq, timestamp, leaf) in fresh {
             mem.recent.insert(hash, (seq, timestamp, leaf));
         }
-        if mem.recent.len() > 4096 {
+        // Pruned when the set grows past a power of two (from 8,192 on), not on every batch:
+        // a pass over a set of a day's statements costs more than a small batch.
+        let after = mem.recent.len();
+        if after > 4096 && before.leading_zeros() != after.leading_zeros() {
             let horizon = now_ms.saturating_sub(MAX_STATEMENT_AGE_MS + MAX_FUTURE_SKEW_MS);
             mem.recent
                 .retain(|_, (_, timestamp, _)| *timestamp >= horizon);
@@ -1403,13 +1407,15 @@ impl Ledger {
         // Write every batch of the group that is still valid, in order; stop at a failure.
         let mut failure: Option<String> = None;
         let mut written: Vec<bool> = Vec::with_capacity(group.len());
-        for prepared in &group {
+        let had_batch: Vec<bool> = group.iter().map(|p| p.batch.is_some()).collect();
+        let mut group = group;
+        for prepared in &mut group {
             if failure.is_some() || prepared.generation != generation {
                 written.push(false);
                 continue;
             }
-            match &prepared.batch {
-                Some(batch) => match self.main.apply_batch(batch.clone()) {
+            match prepared.batch.take() {
+                Some(batch) => match self.main.apply_batch(batch) {
                     Ok(()) => written.push(true),
                     Err(e) => {
                         failure = Some(e.to_string());
@@ -1453,11 +1459,10 @@ impl Ledger {
         let stale = "an earlier batch could not be stored; nothing of this one was written";
         let mut out = Vec::with_capacity(group.len());
         let mut durable_size = durable_before;
-        for (prepared, was_written) in group.into_iter().zip(written) {
+        for ((prepared, was_written), had_batch) in group.into_iter().zip(written).zip(had_batch) {
             let Prepared {
                 code,
                 generation: batch_generation,
-                batch,
                 mut results,
                 appended,
                 first_new_seq,
@@ -1465,7 +1470,7 @@ impl Ledger {
                 index_rows,
                 ..
             } = prepared;
-            if batch.is_none() && batch_generation == generation && failure.is_none() {
+            if !had_batch && batch_generation == generation && failure.is_none() {
                 // Only refusals and duplicates of entries already durable.
                 out.push(finish(results, durable_size, "not processed"));
                 continue;
@@ -2037,7 +2042,8 @@ fn read_stored(
     if start >= end {
         return Ok(out);
     }
-    let rows = tree.range(keys::page(code, page::page_of(start))..=keys::page(code, page::page_of(end - 1)));
+    let rows = tree
+        .range(keys::page(code, page::page_of(start))..=keys::page(code, page::page_of(end - 1)));
     let mut pages_end = 0u64;
     for row in rows {
         let (key, stored) = row?;
@@ -2115,7 +2121,11 @@ fn read_entries(
         match read {
             Read::Entry(seq, bytes) => {
                 if out.last().is_some_and(|(last, _)| *last >= seq) {
-                    return Err(corrupt(code, Some(seq), format!("entry {seq} is stored twice")));
+                    return Err(corrupt(
+                        code,
+                        Some(seq),
+                        format!("entry {seq} is stored twice"),
+                    ));
                 }
                 out.push((seq, bytes));
             }

@@ -1397,7 +1397,11 @@ fn tamper_entry(data: &Path, seq: u64, f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> 
         let original = stored.to_vec();
         let mut bytes = original.clone();
         f(&mut bytes);
-        assert_eq!(bytes.len(), original.len(), "tamper_entry keeps the entry's length");
+        assert_eq!(
+            bytes.len(),
+            original.len(),
+            "tamper_entry keeps the entry's length"
+        );
         tree.insert(tail, bytes).unwrap();
         tree.flush().unwrap();
         db.flush().unwrap();

@@ -132,7 +132,7 @@ impl Pristine {
         // Every table is one the damage tests below cover.
         let tables: Vec<u8> = rows.keys().copied().collect();
         let mut expected = vec![tag::CHECKPOINT, tag::ENTRY, tag::HEAD, tag::META, tag::NODE];
-        if size % page::ENTRIES_PER_PAGE != 0 {
+        if !size.is_multiple_of(page::ENTRIES_PER_PAGE) {
             expected.push(tag::TAIL);
         }
         assert_eq!(tables, expected, "tables {tables:?}");
