@@ -177,10 +177,10 @@ fn writer_loop(ledger: &Arc<Ledger>, code: LogCode, receiver: &mpsc::Receiver<Jo
                 {
                     in_flight.fetch_sub(1, Ordering::AcqRel);
                     // The committer is gone: write here (this also keeps the ticket order).
-                    commit_and_answer(ledger, vec![(prepared, replies)]);
+                    commit_and_answer(ledger, vec![(prepared, replies)], || {});
                 }
             }
-            Ok(prepared) => commit_and_answer(ledger, vec![(prepared, replies)]),
+            Ok(prepared) => commit_and_answer(ledger, vec![(prepared, replies)], || {}),
             Err(e) => {
                 tracing::error!(log = %code, error = %e, "append batch failed");
                 answer_all(replies, &e.to_string());
@@ -201,15 +201,20 @@ fn committer_loop(ledger: &Ledger, prepared: &mpsc::Receiver<Answers>, in_flight
             group.push(more);
         }
         let count = group.len();
-        commit_and_answer(ledger, group);
-        in_flight.fetch_sub(count, Ordering::AcqRel);
+        // Idle again before anyone is answered, so that the writer does not wait to gather
+        // the next submissions behind a commit that is over.
+        commit_and_answer(ledger, group, || {
+            in_flight.fetch_sub(count, Ordering::AcqRel);
+        });
     }
 }
 
-/// Writes consecutive prepared batches with one flush, then answers their submitters.
-fn commit_and_answer(ledger: &Ledger, group: Vec<Answers>) {
+/// Writes consecutive prepared batches with one flush, calls `written`, then answers their
+/// submitters.
+fn commit_and_answer(ledger: &Ledger, group: Vec<Answers>, written: impl FnOnce()) {
     let (batches, replies): (Vec<Prepared>, Vec<Vec<Reply>>) = group.into_iter().unzip();
     let mut results = ledger.commit_many(batches).into_iter();
+    written();
     for replies in replies {
         let batch_results = results.next().unwrap_or_default();
         let mut batch_results = batch_results.into_iter();
