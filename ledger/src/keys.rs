@@ -1,8 +1,8 @@
 //! The sled key layout of a ledger: one byte of table tag, the log's 6-digit division code,
 //! then big-endian numbers so that sled's byte order is the log's order.
 //!
-//! Everything that must change together on an append (entries, tree nodes, the checkpoint,
-//! the head and the submission de-duplication index) lives in ONE sled tree, so that one
+//! Everything that must change together on an append (entry pages and tail rows, tree
+//! nodes, the checkpoint and the head) lives in ONE sled tree, so that one
 //! `apply_batch` makes an append atomic. Derived indexes live in other trees and can be
 //! rebuilt from the entries (see `index`). This module only builds and parses keys.
 
@@ -57,8 +57,10 @@ pub const ORIGIN_PREFIX: &str = "yibao.ledger/v1/blake3/";
 
 /// Table tags (the first byte of every key in the main tree).
 pub mod tag {
-    /// Entry pages (32 entries each, see `page`), by page index.
+    /// Full entry pages (32 entries each, see `page`), by page index.
     pub const ENTRY: u8 = b'E';
+    /// Entries of the last, partly filled page, one row each, by seq (see `page`).
+    pub const TAIL: u8 = b'T';
     /// Tree node hashes, by level and index.
     pub const NODE: u8 = b'N';
     /// Signed checkpoints, by tree size.
@@ -69,7 +71,7 @@ pub mod tag {
     pub const META: u8 = b'M';
     /// A replica's pending target: the owner's signed checkpoint beyond the stored size and
     /// the consistency proof tying the stored prefix to it (while catching up).
-    pub const PENDING: u8 = b'T';
+    pub const PENDING: u8 = b'P';
     /// A stored equivocation proof: the log is frozen.
     pub const EQUIVOCATION: u8 = b'Q';
 }
@@ -87,6 +89,15 @@ pub fn page(log: &LogCode, page: u64) -> [u8; 15] {
     key[0] = tag::ENTRY;
     key[1..7].copy_from_slice(log.as_bytes());
     key[7..15].copy_from_slice(&page.to_be_bytes());
+    key
+}
+
+/// Key of the tail row of entry `seq` (an entry of the last, partly filled page).
+pub fn tail(log: &LogCode, seq: u64) -> [u8; 15] {
+    let mut key = [0u8; 15];
+    key[0] = tag::TAIL;
+    key[1..7].copy_from_slice(log.as_bytes());
+    key[7..15].copy_from_slice(&seq.to_be_bytes());
     key
 }
 
@@ -166,6 +177,8 @@ mod tests {
         let code = LogCode::parse("141125").unwrap();
         assert!(page(&code, 255) < page(&code, 256));
         assert_eq!(trailing_u64(&page(&code, 77)), Some(77));
+        assert!(tail(&code, 255) < tail(&code, 256));
+        assert_eq!(trailing_u64(&tail(&code, 77)), Some(77));
         let id = NodeId { level: 5, index: 9 };
         assert_eq!(parse_node(&node(&code, id)), Some(id));
     }

@@ -3,13 +3,20 @@
 //! Entries are stored [`ENTRIES_PER_PAGE`] to a sled row, keyed by page index (`seq / 32`),
 //! each entry framed by its length as a 4-byte big-endian integer. One row per entry would
 //! cost sled's per-item overhead on every entry (and one B-tree insert per entry on the
-//! append path); a page amortises both. An append rewrites only the last, partly filled
-//! page, which is stored raw (`0x00` then the frames); a page is compressed with zstd once,
-//! when it fills (`0x01`, the frames' length as a 4-byte big-endian integer, then the zstd
-//! frame): CBOR entries repeat their field names, so this roughly halves the disk, without
-//! compressing anything on every append. The entry bytes inside are exactly the entry
-//! encoding of SPEC.md §3.3; the page format is private to this store and never leaves the
-//! node (bundles carry entries).
+//! append path); a page amortises both. A page is written once, when it fills, compressed
+//! with zstd (`0x01`, the frames' length as a 4-byte big-endian integer, then the zstd
+//! frame; `0x00` then the frames when compression does not help): CBOR entries repeat
+//! their field names, so this roughly halves the disk.
+//!
+//! Until its page fills, each entry is stored alone in a *tail row* (`keys::tail`, by seq,
+//! the entry's bytes as they are); the batch that fills the page writes the page and
+//! removes its tail rows, atomically. So an append writes about what its entries weigh,
+//! instead of rewriting the partly filled page (up to ~14 KB) on every batch. A store
+//! written before tail rows existed may end in a partly filled raw page: it is read as the
+//! start of the tail, and replaced by the full page when it fills.
+//!
+//! The entry bytes inside are exactly the entry encoding of SPEC.md §3.3; the page format
+//! is private to this store and never leaves the node (bundles carry entries).
 
 /// Entries per page.
 pub const ENTRIES_PER_PAGE: u64 = 32;
@@ -23,7 +30,8 @@ const ZSTD_LEVEL: i32 = 3;
 /// The largest frames a page may hold (a bound for decompression).
 const MAX_PAGE_LEN: usize = (ENTRIES_PER_PAGE as usize) * (yibao_schema::entry::MAX_ENTRY_LEN + 4);
 
-/// The stored value of a partly filled page.
+/// A page's frames stored raw (also how a store written before tail rows kept its partly
+/// filled last page).
 pub fn encode_raw(frames: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(frames.len() + 1);
     out.push(RAW);
@@ -34,7 +42,13 @@ pub fn encode_raw(frames: &[u8]) -> Vec<u8> {
 /// The stored value of a full page: compressed (or raw if compression fails or does not
 /// help).
 pub fn encode_full(frames: &[u8]) -> Vec<u8> {
-    match zstd::block::compress(frames, ZSTD_LEVEL) {
+    // One compression context per thread: creating one costs more than compressing a page.
+    thread_local! {
+        static COMPRESSOR: std::cell::RefCell<zstd::block::Compressor> =
+            std::cell::RefCell::new(zstd::block::Compressor::new());
+    }
+    let compressed = COMPRESSOR.with(|c| c.borrow_mut().compress(frames, ZSTD_LEVEL));
+    match compressed {
         Ok(compressed) if compressed.len() + 5 < frames.len() => {
             let mut out = Vec::with_capacity(compressed.len() + 5);
             out.push(ZSTD);
@@ -65,7 +79,14 @@ pub fn decode(value: &sled::IVec) -> Result<sled::IVec, PageError> {
                 return Err(PageError::BadHeader);
             }
             let body = value.get(5..).ok_or(PageError::BadHeader)?;
-            let frames = zstd::block::decompress(body, len)
+            // One decompression context per thread: creating one costs more than
+            // decompressing a page.
+            thread_local! {
+                static DECOMPRESSOR: std::cell::RefCell<zstd::block::Decompressor> =
+                    std::cell::RefCell::new(zstd::block::Decompressor::new());
+            }
+            let frames = DECOMPRESSOR
+                .with(|d| d.borrow_mut().decompress(body, len))
                 .map_err(|e| PageError::Decompress(e.to_string()))?;
             if frames.len() != len {
                 return Err(PageError::Decompress(format!(

@@ -242,19 +242,36 @@ struct LogMem {
     latest_checkpoint: String,
     /// Set when the log is proven to equivocate; it then accepts nothing.
     frozen: bool,
-    /// What readers see: the state as of the last durable batch. `head`, `frontier`,
-    /// `state`, `tail_page`, `recent` and `latest_checkpoint` above run ahead of it while
-    /// prepared batches wait to be written (see [`Ledger::prepare`]).
-    durable: Durable,
-    /// Bumped when a write fails: batches prepared before then are refused, because they
-    /// were built on top of the failed one.
-    generation: u64,
+    /// What readers see, and what commits change: behind its own mutex, so that writing
+    /// one batch never waits for the validation of the next (which holds this `LogMem`).
+    shared: Arc<Mutex<Shared>>,
     /// The ticket the next prepared batch gets; batches are committed in ticket order.
     next_ticket: u64,
 }
 
 /// The next ticket allowed to commit, and a condition variable to wait for it on.
 type CommitGate = (Mutex<u64>, std::sync::Condvar);
+
+/// The part of a log's memory that commits change.
+#[derive(Debug)]
+struct Shared {
+    /// What readers see: the state as of the last durable batch. `head`, `frontier`,
+    /// `state`, `tail_page`, `recent` and `latest_checkpoint` of [`LogMem`] run ahead of
+    /// it while prepared batches wait to be written (see [`Ledger::prepare`]).
+    durable: Durable,
+    /// Bumped (with the `LogMem` locked too) when a write fails: batches prepared before
+    /// then are refused, because they were built on top of the failed one.
+    generation: u64,
+}
+
+impl Shared {
+    fn new(durable: Durable) -> Arc<Mutex<Shared>> {
+        Arc::new(Mutex::new(Shared {
+            durable,
+            generation: 0,
+        }))
+    }
+}
 
 /// The durable view of a log.
 #[derive(Debug, Clone)]
@@ -270,6 +287,7 @@ pub struct Prepared {
     code: LogCode,
     ticket: u64,
     generation: u64,
+    shared: Arc<Mutex<Shared>>,
     batch: Option<sled::Batch>,
     results: Vec<Option<Result<Receipt, AppendError>>>,
     appended: Vec<(usize, u64, Hash)>,
@@ -321,8 +339,10 @@ impl std::fmt::Debug for Ledger {
 mod replica;
 pub use replica::{ReplicaError, ReplicaProgress, MAX_REPLICA_BATCH};
 
-/// Stages entry `seq` into `batch`: its frame joins the tail page, and a page that fills is
-/// written, compressed. The one place where entry bytes go into a sled batch.
+/// Stages entry `seq` into `batch`: its frame joins the in-memory tail page `tail`; when
+/// the page fills, the page is written, compressed, and the tail rows of its entries that
+/// earlier batches wrote are removed in the same batch. With [`stage_tail`], the one place
+/// where entry bytes go into a sled batch.
 fn stage_entry(
     batch: &mut sled::Batch,
     tail: &mut Vec<u8>,
@@ -331,23 +351,47 @@ fn stage_entry(
     bytes: &[u8],
 ) {
     page::push_frame(tail, bytes);
-    if page::page_of(seq + 1) != page::page_of(seq) {
+    let index = page::page_of(seq);
+    if page::page_of(seq + 1) != index {
         batch.insert(
-            &keys::page(code, page::page_of(seq))[..],
+            &keys::page(code, index)[..],
             page::encode_full(&std::mem::take(tail)),
         );
+        // Removing a row that was never written (an entry of this batch) changes nothing.
+        for earlier in page::first_seq(index)..seq {
+            batch.remove(&keys::tail(code, earlier)[..]);
+        }
     }
 }
 
-/// Stages the partly filled tail page once a batch's entries are staged (`size` is the
-/// log's size after them).
-fn stage_tail(batch: &mut sled::Batch, tail: &[u8], code: &LogCode, size: u64) {
-    if !tail.is_empty() {
-        batch.insert(
-            &keys::page(code, page::page_of(size))[..],
-            page::encode_raw(tail),
-        );
+/// Stages, once a batch's entries are staged, one tail row per entry of the batch (from
+/// seq `from` on) that is left in the partly filled last page; `tail` holds that page's
+/// frames and `size` is the log's size after the batch. Tail rows are small and written
+/// once, so an append does not rewrite the partly filled page (see "Entry pages" in
+/// ARCHITECTURE.md).
+fn stage_tail(
+    batch: &mut sled::Batch,
+    tail: &[u8],
+    code: &LogCode,
+    from: u64,
+    size: u64,
+) -> Result<(), page::PageError> {
+    if tail.is_empty() {
+        return Ok(());
     }
+    let first = page::first_seq(page::page_of(size));
+    let frames = page::frames(tail)?;
+    if first + frames.len() as u64 != size {
+        return Err(page::PageError::BadHeader);
+    }
+    for (i, (offset, len)) in frames.into_iter().enumerate() {
+        let seq = first + i as u64;
+        if seq >= from {
+            let bytes = tail.get(offset..offset + len).unwrap_or_default();
+            batch.insert(&keys::tail(code, seq)[..], bytes);
+        }
+    }
+    Ok(())
 }
 
 /// Stages the signed checkpoint `text` for `head.size` as the log's latest, and drops or
@@ -543,14 +587,14 @@ impl Ledger {
                 "head row names a kept checkpoint that is missing",
             ));
         }
-        // The last page must end at the head's size with the head's last leaf, and nothing
-        // may follow it.
+        // The stored entries must end at the head's size with the head's last leaf: the
+        // last page, then the tail rows that follow it without a gap, within one page.
         let last = self
             .main
             .scan_prefix(keys::table_prefix(keys::tag::ENTRY, &code))
             .next_back()
             .transpose()?;
-        let (stored_size, tail_page) = match &last {
+        let (pages_end, mut tail_page, mut last_entry) = match &last {
             Some((key, stored)) => {
                 let index = keys::trailing_u64(key)
                     .ok_or_else(|| corrupt(&code, None, "bad entry page key"))?;
@@ -569,25 +613,56 @@ impl Ledger {
                     )
                 })?;
                 let size = page::first_seq(index).saturating_add(frames.len() as u64);
-                if let Some(&(offset, len)) = frames.last() {
-                    let bytes = value.get(offset..offset + len).unwrap_or_default();
-                    if size == head.size && Blake3Hasher::leaf(bytes) != head.last_leaf {
-                        return Err(corrupt(
-                            &code,
-                            Some(size.saturating_sub(1)),
-                            "last entry's leaf hash differs from the head",
-                        ));
-                    }
-                }
+                let last_entry = frames
+                    .last()
+                    .map(|&(offset, len)| value.subslice(offset, len));
+                // A partly filled page is one written by an earlier version of this store,
+                // before tail rows: its entries begin the tail.
                 let tail = if frames.len() as u64 == page::ENTRIES_PER_PAGE {
                     Vec::new()
                 } else {
                     value.to_vec()
                 };
-                (size, tail)
+                (size, tail, last_entry)
             }
-            None => (0, Vec::new()),
+            None => (0, Vec::new(), None),
         };
+        let mut stored_size = pages_end;
+        for row in self
+            .main
+            .scan_prefix(keys::table_prefix(keys::tag::TAIL, &code))
+        {
+            let (key, value) = row?;
+            let seq =
+                keys::trailing_u64(&key).ok_or_else(|| corrupt(&code, None, "bad tail row key"))?;
+            if seq != stored_size {
+                return Err(corrupt(
+                    &code,
+                    Some(stored_size.min(seq)),
+                    format!("entry {stored_size} is missing: the next tail row is entry {seq}"),
+                ));
+            }
+            // A tail row may not fill its page: a full page is written as a page.
+            if page::page_of(seq + 1) != page::page_of(pages_end) {
+                return Err(corrupt(
+                    &code,
+                    Some(seq),
+                    format!("entry {seq} is stored as a tail row after its page filled"),
+                ));
+            }
+            page::push_frame(&mut tail_page, &value);
+            last_entry = Some(value);
+            stored_size += 1;
+        }
+        if let Some(bytes) = &last_entry {
+            if stored_size == head.size && Blake3Hasher::leaf(bytes) != head.last_leaf {
+                return Err(corrupt(
+                    &code,
+                    Some(stored_size.saturating_sub(1)),
+                    "last entry's leaf hash differs from the head",
+                ));
+            }
+        }
         if stored_size != head.size {
             return Err(corrupt(
                 &code,
@@ -642,11 +717,11 @@ impl Ledger {
             code,
             meta,
             head,
-            durable: Durable {
+            shared: Shared::new(Durable {
                 head,
                 checkpoint: latest_checkpoint.clone(),
                 root: frontier.root::<Blake3Hasher>(),
-            },
+            }),
             frontier,
             state: None,
             tail_page,
@@ -655,7 +730,6 @@ impl Ledger {
             signer: None,
             latest_checkpoint,
             frozen: self.main.get(keys::equivocation(&code))?.is_some(),
-            generation: 0,
             next_ticket: 0,
         })
     }
@@ -667,6 +741,13 @@ impl Ledger {
             .get(code)
             .cloned()
             .ok_or_else(|| StoreError::UnknownLog(code.to_string()))
+    }
+
+    /// A log's durable view.
+    fn durable(&self, code: &LogCode) -> Result<Durable, StoreError> {
+        let shared = lock(&*self.log(code)?).shared.clone();
+        let durable = lock(&shared).durable.clone();
+        Ok(durable)
     }
 
     /// The logs held, in division-code order.
@@ -686,17 +767,17 @@ impl Ledger {
 
     /// A log's number of entries.
     pub fn size(&self, code: &LogCode) -> Result<u64, StoreError> {
-        Ok(lock(&*self.log(code)?).durable.head.size)
+        Ok(self.durable(code)?.head.size)
     }
 
     /// A log's current tree root.
     pub fn root(&self, code: &LogCode) -> Result<Hash, StoreError> {
-        Ok(lock(&*self.log(code)?).durable.root)
+        Ok(self.durable(code)?.root)
     }
 
     /// The latest signed checkpoint, exactly as signed (signed-note text).
     pub fn latest_checkpoint(&self, code: &LogCode) -> Result<String, StoreError> {
-        Ok(lock(&*self.log(code)?).durable.checkpoint.clone())
+        Ok(self.durable(code)?.checkpoint)
     }
 
     /// Every kept checkpoint of a log, by size.
@@ -800,11 +881,11 @@ impl Ledger {
             code,
             meta,
             head,
-            durable: Durable {
+            shared: Shared::new(Durable {
                 head,
                 checkpoint: text.clone(),
                 root: Blake3Hasher::empty(),
-            },
+            }),
             frontier: Frontier::new(),
             state: None,
             tail_page: Vec::new(),
@@ -813,7 +894,6 @@ impl Ledger {
             signer: None,
             latest_checkpoint: text,
             frozen: false,
-            generation: 0,
             next_ticket: 0,
         };
         logs.insert(code, Arc::new(Mutex::new(mem)));
@@ -876,8 +956,9 @@ impl Ledger {
         if mem.head.latest_checkpoint == size {
             mem.latest_checkpoint = updated.clone();
         }
-        if mem.durable.head.latest_checkpoint == size {
-            mem.durable.checkpoint = updated;
+        let mut shared = lock(&mem.shared);
+        if shared.durable.head.latest_checkpoint == size {
+            shared.durable.checkpoint = updated;
         }
         Ok(true)
     }
@@ -951,15 +1032,20 @@ impl Ledger {
         let unwritten = |mem: &mut LogMem, results: Vec<Option<Result<Receipt, AppendError>>>| {
             let ticket = mem.next_ticket;
             mem.next_ticket += 1;
+            let (generation, durable) = {
+                let shared = lock(&mem.shared);
+                (shared.generation, shared.durable.clone())
+            };
             Prepared {
                 code: *code,
                 ticket,
-                generation: mem.generation,
+                generation,
+                shared: mem.shared.clone(),
                 batch: None,
                 results,
                 appended: Vec::new(),
                 first_new_seq: mem.head.size,
-                durable: mem.durable.clone(),
+                durable,
                 index_rows: Vec::new(),
             }
         };
@@ -972,7 +1058,7 @@ impl Ledger {
             return Ok(unwritten(&mut mem, results));
         }
         if mem.state.is_none() {
-            if mem.head.size != mem.durable.head.size {
+            if mem.head.size != lock(&mem.shared).durable.head.size {
                 // Replaying storage now would miss the batches still being written.
                 return Err(corrupt(
                     code,
@@ -1183,7 +1269,8 @@ impl Ledger {
             }
             return Ok(unwritten(&mut mem, results));
         }
-        stage_tail(&mut batch, &tail, code, head.size);
+        stage_tail(&mut batch, &tail, code, first_new_seq, head.size)
+            .map_err(|e| corrupt(code, None, format!("the tail page in memory: {e}")))?;
         for (id, hash) in &new_nodes {
             batch.insert(keys::node(code, *id), &hash[..]);
         }
@@ -1217,20 +1304,26 @@ impl Ledger {
         mem.head = head;
         mem.latest_checkpoint = text.clone();
         mem.tail_page = tail;
+        let before = mem.recent.len();
         for (hash, seq, timestamp, leaf) in fresh {
             mem.recent.insert(hash, (seq, timestamp, leaf));
         }
-        if mem.recent.len() > 4096 {
+        // Pruned when the set grows past a power of two (from 8,192 on), not on every batch:
+        // a pass over a set of a day's statements costs more than a small batch.
+        let after = mem.recent.len();
+        if after > 4096 && before.leading_zeros() != after.leading_zeros() {
             let horizon = now_ms.saturating_sub(MAX_STATEMENT_AGE_MS + MAX_FUTURE_SKEW_MS);
             mem.recent
                 .retain(|_, (_, timestamp, _)| *timestamp >= horizon);
         }
         let ticket = mem.next_ticket;
         mem.next_ticket += 1;
+        let generation = lock(&mem.shared).generation;
         Ok(Prepared {
             code: *code,
             ticket,
-            generation: mem.generation,
+            generation,
+            shared: mem.shared.clone(),
             batch: Some(batch),
             results,
             appended,
@@ -1313,20 +1406,26 @@ impl Ledger {
                     .collect();
             }
         };
+        let Some(shared) = group.first().map(|p| p.shared.clone()) else {
+            return Vec::new();
+        };
+        // Not the `LogMem`: the next batch may be being validated under its lock.
         let (generation, durable_before) = {
-            let mem = lock(&log);
-            (mem.generation, mem.durable.head.size)
+            let shared = lock(&shared);
+            (shared.generation, shared.durable.head.size)
         };
         // Write every batch of the group that is still valid, in order; stop at a failure.
         let mut failure: Option<String> = None;
         let mut written: Vec<bool> = Vec::with_capacity(group.len());
-        for prepared in &group {
+        let had_batch: Vec<bool> = group.iter().map(|p| p.batch.is_some()).collect();
+        let mut group = group;
+        for prepared in &mut group {
             if failure.is_some() || prepared.generation != generation {
                 written.push(false);
                 continue;
             }
-            match &prepared.batch {
-                Some(batch) => match self.main.apply_batch(batch.clone()) {
+            match prepared.batch.take() {
+                Some(batch) => match self.main.apply_batch(batch) {
                     Ok(()) => written.push(true),
                     Err(e) => {
                         failure = Some(e.to_string());
@@ -1345,7 +1444,7 @@ impl Ledger {
         if let Some(message) = &failure {
             tracing::error!(log = %code, error = %message, "a batch could not be stored");
             let mut mem = lock(&log);
-            mem.generation += 1;
+            lock(&mem.shared).generation += 1;
             // Memory ran ahead of storage: start again from what is stored.
             let meta = mem.meta.clone();
             match self.load_log(code, meta) {
@@ -1353,8 +1452,12 @@ impl Ledger {
                     fresh.signer = mem.signer.take();
                     fresh.keys = std::mem::take(&mut mem.keys);
                     fresh.frozen = mem.frozen;
-                    fresh.generation = mem.generation;
                     fresh.next_ticket = mem.next_ticket;
+                    // Batches prepared earlier hold the shared part: keep it, with what
+                    // storage holds as its durable view.
+                    let reloaded = lock(&fresh.shared).durable.clone();
+                    fresh.shared = mem.shared.clone();
+                    lock(&fresh.shared).durable = reloaded;
                     *mem = fresh;
                 }
                 Err(reload) => {
@@ -1366,11 +1469,10 @@ impl Ledger {
         let stale = "an earlier batch could not be stored; nothing of this one was written";
         let mut out = Vec::with_capacity(group.len());
         let mut durable_size = durable_before;
-        for (prepared, was_written) in group.into_iter().zip(written) {
+        for ((prepared, was_written), had_batch) in group.into_iter().zip(written).zip(had_batch) {
             let Prepared {
                 code,
                 generation: batch_generation,
-                batch,
                 mut results,
                 appended,
                 first_new_seq,
@@ -1378,7 +1480,7 @@ impl Ledger {
                 index_rows,
                 ..
             } = prepared;
-            if batch.is_none() && batch_generation == generation && failure.is_none() {
+            if !had_batch && batch_generation == generation && failure.is_none() {
                 // Only refusals and duplicates of entries already durable.
                 out.push(finish(results, durable_size, "not processed"));
                 continue;
@@ -1393,7 +1495,7 @@ impl Ledger {
             }
             let size = durable.head.size;
             durable_size = size;
-            lock(&log).durable = durable;
+            lock(&shared).durable = durable;
             if let Err(e) = self.index_appended(&code, first_new_seq, size, index_rows) {
                 // Indexes are derived and rebuilt on the next open.
                 tracing::warn!(log = %code, error = %e, "could not index the batch");
@@ -1857,7 +1959,7 @@ impl crate::verify::LogData for StoredLog<'_> {
             .next_back()
             .transpose()
             .map_err(|e| e.to_string())?;
-        match last {
+        let pages_end = match last {
             Some((key, value)) => {
                 let index = keys::trailing_u64(&key).ok_or("bad entry page key")?;
                 // A damaged last page counts as a full one, so that its entries are reported
@@ -1867,10 +1969,24 @@ impl crate::verify::LogData for StoredLog<'_> {
                     .and_then(|frames| page::frames(&frames).ok())
                     .map(|f| f.len() as u64)
                     .unwrap_or(page::ENTRIES_PER_PAGE);
-                Ok(page::first_seq(index).saturating_add(count))
+                page::first_seq(index).saturating_add(count)
             }
-            None => Ok(0),
-        }
+            None => 0,
+        };
+        let last_tail = self
+            .ledger
+            .main
+            .scan_prefix(keys::table_prefix(keys::tag::TAIL, &self.code))
+            .next_back()
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        let tail_end = match last_tail {
+            Some((key, _)) => keys::trailing_u64(&key)
+                .ok_or("bad tail row key")?
+                .saturating_add(1),
+            None => 0,
+        };
+        Ok(pages_end.max(tail_end))
     }
 
     fn name(&self) -> String {
@@ -1878,48 +1994,7 @@ impl crate::verify::LogData for StoredLog<'_> {
     }
 
     fn entries_range(&self, start: u64, end: u64) -> Result<Vec<crate::verify::Read>, String> {
-        use crate::verify::Read;
-        let mut out = Vec::new();
-        if start >= end {
-            return Ok(out);
-        }
-        let rows = self.ledger.main.range(
-            keys::page(&self.code, page::page_of(start))
-                ..=keys::page(&self.code, page::page_of(end - 1)),
-        );
-        for row in rows {
-            let (key, stored) = row.map_err(|e| e.to_string())?;
-            let index = keys::trailing_u64(&key).ok_or("bad entry page key")?;
-            let first = page::first_seq(index);
-            let damaged = |what: String| Read::Damaged {
-                first: first.max(start),
-                count: first
-                    .saturating_add(page::ENTRIES_PER_PAGE)
-                    .min(end)
-                    .saturating_sub(first.max(start)),
-                what: format!("entry page {index} (entries from {first}) is damaged: {what}"),
-            };
-            let frames_bytes = match page::decode(&stored) {
-                Ok(frames) => frames,
-                Err(e) => {
-                    out.push(damaged(e.to_string()));
-                    continue;
-                }
-            };
-            match page::frames(&frames_bytes) {
-                Ok(frames) => {
-                    for (i, (offset, len)) in frames.into_iter().enumerate() {
-                        let seq = first + i as u64;
-                        if seq >= start && seq < end {
-                            // INVARIANT: `frames` only returns ranges inside the page.
-                            out.push(Read::Entry(seq, frames_bytes.subslice(offset, len)));
-                        }
-                    }
-                }
-                Err(e) => out.push(damaged(e.to_string())),
-            }
-        }
-        Ok(out)
+        read_stored(&self.ledger.main, &self.code, start, end).map_err(|e| e.to_string())
     }
 
     fn stored_nodes(&self) -> Result<Option<crate::verify::StoredNodes>, String> {
@@ -1965,13 +2040,16 @@ impl crate::verify::LogData for StoredLog<'_> {
     }
 }
 
-/// The entries with `start <= seq < end`, read from their pages without copying.
-fn read_entries(
+/// What is stored for the entries with `start <= seq < end`, in seq order: the entries of
+/// full pages and of tail rows (without copying), and the damaged pages that cannot be
+/// read. An entry stored twice (in a page and in a tail row) is given twice.
+fn read_stored(
     tree: &sled::Tree,
     code: &LogCode,
     start: u64,
     end: u64,
-) -> Result<Vec<(u64, sled::IVec)>, StoreError> {
+) -> Result<Vec<crate::verify::Read>, sled::Error> {
+    use crate::verify::Read;
     let mut out = Vec::with_capacity(
         usize::try_from(end.saturating_sub(start))
             .unwrap_or(0)
@@ -1980,33 +2058,94 @@ fn read_entries(
     if start >= end {
         return Ok(out);
     }
-    let first_page = page::page_of(start);
-    let last_page = page::page_of(end - 1);
-    for row in tree.range(keys::page(code, first_page)..=keys::page(code, last_page)) {
+    let rows = tree
+        .range(keys::page(code, page::page_of(start))..=keys::page(code, page::page_of(end - 1)));
+    let mut pages_end = 0u64;
+    for row in rows {
         let (key, stored) = row?;
-        let index =
-            keys::trailing_u64(&key).ok_or_else(|| corrupt(code, None, "bad entry page key"))?;
+        let Some(index) = keys::trailing_u64(&key) else {
+            continue; // Page keys are fixed-length; the range holds no other.
+        };
         let first = page::first_seq(index);
-        let value = page::decode(&stored).map_err(|e| {
-            corrupt(
-                code,
-                Some(first),
-                format!("entry page {index} (entries from {first}) is damaged: {e}"),
-            )
-        })?;
-        let frames = page::frames(&value).map_err(|e| {
-            corrupt(
-                code,
-                Some(first),
-                format!("entry page {index} (entries from {first}) is damaged: {e}"),
-            )
-        })?;
-        for (i, (offset, len)) in frames.into_iter().enumerate() {
-            let seq = first + i as u64;
-            if seq >= start && seq < end {
-                // INVARIANT: `frames` only returns ranges inside the page.
-                out.push((seq, value.subslice(offset, len)));
+        let damaged = |what: String| Read::Damaged {
+            first: first.max(start),
+            count: first
+                .saturating_add(page::ENTRIES_PER_PAGE)
+                .min(end)
+                .saturating_sub(first.max(start)),
+            what: format!("entry page {index} (entries from {first}) is damaged: {what}"),
+        };
+        let frames_bytes = match page::decode(&stored) {
+            Ok(frames) => frames,
+            Err(e) => {
+                out.push(damaged(e.to_string()));
+                pages_end = first.saturating_add(page::ENTRIES_PER_PAGE);
+                continue;
             }
+        };
+        match page::frames(&frames_bytes) {
+            Ok(frames) => {
+                pages_end = first.saturating_add(frames.len() as u64);
+                for (i, (offset, len)) in frames.into_iter().enumerate() {
+                    let seq = first + i as u64;
+                    if seq >= start && seq < end {
+                        // INVARIANT: `frames` only returns ranges inside the page.
+                        out.push(Read::Entry(seq, frames_bytes.subslice(offset, len)));
+                    }
+                }
+            }
+            Err(e) => {
+                out.push(damaged(e.to_string()));
+                pages_end = first.saturating_add(page::ENTRIES_PER_PAGE);
+            }
+        }
+    }
+    let mut ordered = true;
+    for row in tree.range(keys::tail(code, start)..keys::tail(code, end)) {
+        let (key, bytes) = row?;
+        let Some(seq) = keys::trailing_u64(&key) else {
+            continue; // Tail keys are fixed-length; the range holds no other.
+        };
+        ordered &= seq >= pages_end;
+        out.push(Read::Entry(seq, bytes));
+    }
+    if !ordered {
+        // Only damage puts a tail row among the pages' entries; keep seq order.
+        out.sort_by_key(|read| match read {
+            Read::Entry(seq, _) => *seq,
+            Read::Damaged { first, .. } => *first,
+        });
+    }
+    Ok(out)
+}
+
+/// The entries with `start <= seq < end`, read from their pages and tail rows without
+/// copying. Damage is an error.
+fn read_entries(
+    tree: &sled::Tree,
+    code: &LogCode,
+    start: u64,
+    end: u64,
+) -> Result<Vec<(u64, sled::IVec)>, StoreError> {
+    use crate::verify::Read;
+    let mut out = Vec::with_capacity(
+        usize::try_from(end.saturating_sub(start))
+            .unwrap_or(0)
+            .min(1 << 16),
+    );
+    for read in read_stored(tree, code, start, end)? {
+        match read {
+            Read::Entry(seq, bytes) => {
+                if out.last().is_some_and(|(last, _)| *last >= seq) {
+                    return Err(corrupt(
+                        code,
+                        Some(seq),
+                        format!("entry {seq} is stored twice"),
+                    ));
+                }
+                out.push((seq, bytes));
+            }
+            Read::Damaged { first, what, .. } => return Err(corrupt(code, Some(first), what)),
         }
     }
     Ok(out)

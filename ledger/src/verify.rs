@@ -114,6 +114,67 @@ impl Report {
     }
 }
 
+/// A hasher for maps keyed by hashes (statement hashes, tree node ids): SipHash costs
+/// more than the rest of the sequential checks of an entry. Keys that are BLAKE3 outputs
+/// are already uniform; the random key and the final mix keep an adversary who chooses
+/// statements from aiming them at one bucket.
+#[derive(Clone, Copy)]
+struct KeyedMix(u64);
+
+impl std::hash::BuildHasher for KeyedMix {
+    type Hasher = MixHasher;
+    fn build_hasher(&self) -> MixHasher {
+        MixHasher(self.0)
+    }
+}
+
+impl KeyedMix {
+    fn random() -> KeyedMix {
+        use rand_core::RngCore;
+        KeyedMix(rand_core::OsRng.next_u64())
+    }
+}
+
+struct MixHasher(u64);
+
+impl std::hash::Hasher for MixHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+            if bytes.len() >= 32 {
+                // A hash: its first 8 bytes are as good as all of them.
+                return;
+            }
+        }
+        for byte in chunks.remainder() {
+            self.write_u64(u64::from(*byte));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        // The 64-bit finaliser of MurmurHash3 over the running state.
+        let mut h = (self.0 ^ i).wrapping_add(0x9e37_79b9_7f4a_7c15);
+        h = (h ^ (h >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h = (h ^ (h >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        self.0 = h ^ (h >> 33);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// Stored tree nodes with their stored bytes.
 pub type StoredNodes = Vec<(NodeId, Vec<u8>)>;
 
@@ -214,7 +275,7 @@ struct Body {
     timestamp_ms: u64,
     author: [u8; 32],
     statement_hash: [u8; 32],
-    kind: String,
+    kind: Option<RecordKind>,
     record: Result<Record, String>,
     signature: Result<(), String>,
 }
@@ -291,8 +352,9 @@ pub fn verify_log(
     let keys: RwLock<HashMap<[u8; 32], Result<PublicKey, String>>> = RwLock::new(HashMap::new());
     let mut state = LogState::new(division, policy.clone());
     let mut frontier = Frontier::new();
-    let mut computed_nodes: HashMap<NodeId, Hash> = HashMap::new();
-    let mut statements: HashMap<[u8; 32], u64> = HashMap::new();
+    let mut computed_nodes: HashMap<NodeId, Hash, KeyedMix> =
+        HashMap::with_hasher(KeyedMix::random());
+    let mut statements: HashMap<[u8; 32], u64, KeyedMix> = HashMap::with_hasher(KeyedMix::random());
     let mut expected_seq = 0u64;
     let mut last_leaf = GENESIS_PREV;
 
@@ -303,7 +365,11 @@ pub fn verify_log(
             0
         }
     };
+    // Growing the map as it fills would rehash it again and again.
+    statements.reserve(usize::try_from(end.min(1 << 20)).unwrap_or(0));
     let mut pending: Option<Vec<Decoded>> = None;
+    // The chunk checked last, freed on the parallel side rather than the sequential one.
+    let mut checked: Option<Vec<Decoded>> = None;
     let mut chunk_start = 0u64;
     loop {
         if chunk_start >= end && pending.is_none() {
@@ -313,10 +379,15 @@ pub fn verify_log(
         // through the sequential checks.
         let next_range =
             (chunk_start < end).then(|| (chunk_start, end.min(chunk_start.saturating_add(CHUNK))));
-        let (next, ()) = rayon::join(
-            || next_range.map(|(from, to)| read_and_decode(data, from, to, &meta.origin, &keys)),
+        let done = checked.take();
+        let (next, just_checked) = rayon::join(
             || {
-                if let Some(chunk) = pending.take() {
+                drop(done);
+                next_range.map(|(from, to)| read_and_decode(data, from, to, &meta.origin, &keys))
+            },
+            || {
+                let chunk = pending.take();
+                if let Some(chunk) = &chunk {
                     for decoded in chunk {
                         check_sequential(
                             decoded,
@@ -339,8 +410,10 @@ pub fn verify_log(
                     }
                     progress(expected_seq);
                 }
+                chunk
             },
         );
+        checked = just_checked;
         match next {
             Some(Ok(chunk)) => pending = Some(chunk),
             Some(Err(e)) => {
@@ -535,7 +608,8 @@ fn decode_part(
             Err(e) => Err(e.to_string()),
             Ok(entry) => {
                 let statement = entry.submission.statement;
-                let record = match RecordKind::parse(statement.kind) {
+                let kind = RecordKind::parse(statement.kind);
+                let record = match kind {
                     None => Err(format!("unknown record kind `{}`", statement.kind)),
                     Some(kind) => Record::decode_payload(kind, entry.submission.payload)
                         .map_err(|e| e.to_string()),
@@ -565,7 +639,7 @@ fn decode_part(
                     timestamp_ms: statement.timestamp_ms,
                     author: statement.author,
                     statement_hash: entry.submission.statement_hash(),
-                    kind: statement.kind.to_string(),
+                    kind,
                     record,
                     signature,
                 })
@@ -594,8 +668,8 @@ fn decode_part(
 struct SequentialState<'a> {
     state: &'a mut LogState,
     frontier: &'a mut Frontier,
-    computed_nodes: &'a mut HashMap<NodeId, Hash>,
-    statements: &'a mut HashMap<[u8; 32], u64>,
+    computed_nodes: &'a mut HashMap<NodeId, Hash, KeyedMix>,
+    statements: &'a mut HashMap<[u8; 32], u64, KeyedMix>,
     meta: &'a LogMeta,
     expected_seq: &'a mut u64,
     last_leaf: &'a mut Hash,
@@ -605,7 +679,12 @@ struct SequentialState<'a> {
     summary: &'a mut LogSummary,
 }
 
-fn check_sequential(decoded: Decoded, log: &str, s: &mut SequentialState<'_>, report: &mut Report) {
+fn check_sequential(
+    decoded: &Decoded,
+    log: &str,
+    s: &mut SequentialState<'_>,
+    report: &mut Report,
+) {
     let seq = *s.expected_seq;
     if decoded.key_seq != seq {
         report.fail(
@@ -668,8 +747,7 @@ fn check_sequential(decoded: Decoded, log: &str, s: &mut SequentialState<'_>, re
             match &body.record {
                 Err(e) => {
                     report.fail(log, Some(seq), format!("record: {e}"));
-                    s.state
-                        .skip(yibao_schema::record::RecordKind::parse(body.kind.as_str()));
+                    s.state.skip(body.kind);
                 }
                 Ok(record) => {
                     if seq == 0 {

@@ -1384,12 +1384,29 @@ fn open_sled(path: &Path) -> sled::Db {
     panic!("{} stayed locked", path.display());
 }
 
-/// Replaces entry `seq`'s stored bytes with `f(bytes)` directly in sled, inside its entry
-/// page (32 entries per row, each framed by a 4-byte big-endian length, full pages
-/// compressed; see `yibao_ledger::page`), and returns the original entry bytes.
+/// Replaces entry `seq`'s stored bytes with `f(bytes)` directly in sled: in its tail row
+/// when it is in the partly filled last page, else inside its entry page (32 entries per
+/// row, each framed by a 4-byte big-endian length, full pages compressed; see
+/// `yibao_ledger::page`). Returns the original entry bytes.
 fn tamper_entry(data: &Path, seq: u64, f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     let db = open_sled(&data.join("ledger").join("sled"));
     let tree = db.open_tree("ledger").unwrap();
+    let code = yibao_ledger::keys::LogCode::parse(COUNTY).unwrap();
+    let tail = yibao_ledger::keys::tail(&code, seq);
+    if let Some(stored) = tree.get(tail).unwrap() {
+        let original = stored.to_vec();
+        let mut bytes = original.clone();
+        f(&mut bytes);
+        assert_eq!(
+            bytes.len(),
+            original.len(),
+            "tamper_entry keeps the entry's length"
+        );
+        tree.insert(tail, bytes).unwrap();
+        tree.flush().unwrap();
+        db.flush().unwrap();
+        return original;
+    }
     let page_index = seq / yibao_ledger::page::ENTRIES_PER_PAGE;
     let mut key = vec![b'E'];
     key.extend_from_slice(COUNTY.as_bytes());

@@ -3,8 +3,8 @@
 //! never a silent pass over changed data.
 //!
 //! Two kinds of damage:
-//! * logical, through sled itself: one row of one table (entry pages E, tree nodes N,
-//!   checkpoints C, head H, metadata M) has a bit flipped, is truncated or is deleted, or
+//! * logical, through sled itself: one row of one table (entry pages E, tail entry rows T,
+//!   tree nodes N, checkpoints C, head H, metadata M) has a bit flipped, is truncated or is deleted, or
 //!   two entries are swapped. The outcome must be a refusal or a failed report that names
 //!   the log (and, for entries, the damaged entry's seq — or, for damage to a page's
 //!   framing, a seq in that page — wherever the report can know it);
@@ -124,19 +124,18 @@ impl Pristine {
             rows
         });
         let count = |t: u8| rows.get(&t).map_or(0, Vec::len);
-        assert_eq!(
-            count(tag::ENTRY) as u64,
-            size.div_ceil(page::ENTRIES_PER_PAGE)
-        );
+        // Full pages, then one tail row per entry of the partly filled last page.
+        assert_eq!(count(tag::ENTRY) as u64, size / page::ENTRIES_PER_PAGE);
+        assert_eq!(count(tag::TAIL) as u64, size % page::ENTRIES_PER_PAGE);
         assert_eq!(count(tag::CHECKPOINT), checkpoints.len());
         assert_eq!((count(tag::HEAD), count(tag::META)), (1, 1));
         // Every table is one the damage tests below cover.
         let tables: Vec<u8> = rows.keys().copied().collect();
-        assert_eq!(
-            tables,
-            [tag::CHECKPOINT, tag::ENTRY, tag::HEAD, tag::META, tag::NODE],
-            "tables {tables:?}"
-        );
+        let mut expected = vec![tag::CHECKPOINT, tag::ENTRY, tag::HEAD, tag::META, tag::NODE];
+        if !size.is_multiple_of(page::ENTRIES_PER_PAGE) {
+            expected.push(tag::TAIL);
+        }
+        assert_eq!(tables, expected, "tables {tables:?}");
         Pristine {
             _dir: dir,
             path,
@@ -152,6 +151,10 @@ impl Pristine {
     fn full(seed: u64) -> Pristine {
         let pristine = Pristine::build(seed, BATCHES);
         let size = pristine.entries.len() as u64;
+        assert!(
+            size % page::ENTRIES_PER_PAGE > 1,
+            "the pristine ledger should end in tail rows: {size} entries"
+        );
         assert!(
             size > CHECKPOINT_RETAIN_EVERY + 16,
             "pristine ledger too small: {size} entries"
@@ -457,6 +460,34 @@ fn with_main_tree<T>(dir: &Path, change: impl FnOnce(&sled::Tree) -> T) -> T {
 fn damage_row(dir: &Path, key: &[u8], damage: Damage, rng: &mut ChaCha8Rng) -> (String, Blame) {
     with_main_tree(dir, |tree| {
         let value = tree.get(key).unwrap().unwrap().to_vec();
+        if key[0] == tag::TAIL {
+            // A tail row holds one entry's bytes: any damage to it is that entry's.
+            let seq = keys::trailing_u64(key).unwrap();
+            let blame = Blame::Each(vec![seq]);
+            return match damage {
+                Damage::Flip => {
+                    let bit = rng.gen_range(0..value.len() * 8);
+                    let mut changed = value.clone();
+                    changed[bit / 8] ^= 1 << (bit % 8);
+                    tree.insert(key, changed).unwrap();
+                    (format!("bit {bit} of {} flipped", row_name(key)), blame)
+                }
+                Damage::Truncate => {
+                    let len = rng.gen_range(0..value.len());
+                    tree.insert(key, &value[..len]).unwrap();
+                    let what = format!(
+                        "{} truncated from {} to {len} bytes",
+                        row_name(key),
+                        value.len()
+                    );
+                    (what, blame)
+                }
+                Damage::Delete => {
+                    tree.remove(key).unwrap();
+                    (format!("{} deleted", row_name(key)), blame)
+                }
+            };
+        }
         let entry = key[0] == tag::ENTRY;
         let first = keys::trailing_u64(key).map_or(0, page::first_seq);
         let count = if entry {
@@ -552,8 +583,14 @@ fn read_page(tree: &sled::Tree, seq: u64) -> (u64, Vec<Vec<u8>>) {
     (page::first_seq(index), page_entries(&value))
 }
 
-/// Replaces the bytes of entry `seq` in the copy, re-encoding its page.
+/// Replaces the bytes of entry `seq` in the copy, re-encoding its page (or rewriting its
+/// tail row).
 fn replace_entry(tree: &sled::Tree, seq: u64, bytes: Vec<u8>) {
+    let tail = keys::tail(&county(), seq);
+    if tree.contains_key(tail).unwrap() {
+        tree.insert(tail, bytes).unwrap();
+        return;
+    }
     let (first, mut entries) = read_page(tree, seq);
     entries[(seq - first) as usize] = bytes;
     tree.insert(
@@ -565,6 +602,9 @@ fn replace_entry(tree: &sled::Tree, seq: u64, bytes: Vec<u8>) {
 
 /// The bytes of entry `seq` in the copy.
 fn stored_entry(tree: &sled::Tree, seq: u64) -> Vec<u8> {
+    if let Some(bytes) = tree.get(keys::tail(&county(), seq)).unwrap() {
+        return bytes.to_vec();
+    }
     let (first, entries) = read_page(tree, seq);
     entries[(seq - first) as usize].clone()
 }
@@ -576,6 +616,7 @@ fn row_name(key: &[u8]) -> String {
             let first = page::first_seq(keys::trailing_u64(key).unwrap());
             format!("the entry page from seq {first}")
         }
+        tag::TAIL => format!("the tail row of entry {}", keys::trailing_u64(key).unwrap()),
         tag::NODE => {
             let id = keys::parse_node(key).unwrap();
             format!("tree node {}/{}", id.level, id.index)
@@ -623,6 +664,13 @@ fn damaged_entry_rows_are_caught_with_their_seq() {
     // Opening checks only the last entry and the tree's ragged edge; most damage is
     // found by verification.
     assert!(reported > refused, "{refused} refused, {reported} reported");
+}
+
+#[test]
+fn damaged_tail_rows_are_caught_with_their_seq() {
+    let (refused, reported) = damage_table(tag::TAIL, 0x54);
+    assert_eq!(refused + reported, 3 * ITERATIONS_PER_CLASS);
+    assert!(reported > 0, "{refused} refused, {reported} reported");
 }
 
 #[test]

@@ -156,7 +156,7 @@ impl Ledger {
         let log = self.log(code)?;
         let mut mem = lock(&log);
         if mem.state.is_none() {
-            if mem.head.size != mem.durable.head.size {
+            if mem.head.size != lock(&mem.shared).durable.head.size {
                 return Err(corrupt(code, None, "the log's state is being rebuilt"));
             }
             let (state, recent) = self.replay_state(&mem, u64::MAX)?;
@@ -232,7 +232,8 @@ impl Ledger {
         if mem.signer.is_some() {
             return Err(ReplicaError::OwnLog(log_name));
         }
-        if mem.head.size != start || mem.durable.head.size != start {
+        let durable_size = lock(&mem.shared).durable.head.size;
+        if mem.head.size != start || durable_size != start {
             return Err(ReplicaError::NotContiguous {
                 log: log_name,
                 expected: mem.head.size,
@@ -393,7 +394,8 @@ impl Ledger {
                 reached_checkpoint: false,
             });
         }
-        stage_tail(&mut batch, &tail, code, head.size);
+        stage_tail(&mut batch, &tail, code, start, head.size)
+            .map_err(|e| corrupt(code, Some(start), format!("tail page: {e}")))?;
         for (id, hash) in &new_nodes {
             batch.insert(keys::node(code, *id), &hash[..]);
         }
@@ -427,7 +429,7 @@ impl Ledger {
         mem.head = head;
         mem.tail_page = tail;
         mem.latest_checkpoint = latest_text.clone();
-        mem.durable = super::Durable {
+        lock(&mem.shared).durable = super::Durable {
             head,
             checkpoint: latest_text,
             root,
@@ -512,15 +514,12 @@ impl Ledger {
         code: &LogCode,
         seen: &SignedCheckpoint,
     ) -> Result<Option<EquivocationProof>, StoreError> {
-        let (ours_text, ours_size, durable_size) = {
-            let log = self.log(code)?;
-            let mem = lock(&log);
-            (
-                mem.durable.checkpoint.clone(),
-                mem.durable.head.latest_checkpoint,
-                mem.durable.head.size,
-            )
-        };
+        let durable = self.durable(code)?;
+        let (ours_text, ours_size, durable_size) = (
+            durable.checkpoint,
+            durable.head.latest_checkpoint,
+            durable.head.size,
+        );
         if ours_size == 0 {
             return Ok(None);
         }

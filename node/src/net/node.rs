@@ -515,6 +515,20 @@ impl Runner {
     fn on_command(&mut self, command: Command) {
         match command {
             Command::Dial(addr) => {
+                // An address naming a member's peer id is remembered, so that it is dialled
+                // again while that member is not connected.
+                if let Some(libp2p::multiaddr::Protocol::P2p(peer)) = addr.iter().last() {
+                    if let Some(known) = self.addresses.get_mut(&peer) {
+                        let bare: Multiaddr = addr
+                            .iter()
+                            .filter(|p| !matches!(p, libp2p::multiaddr::Protocol::P2p(_)))
+                            .collect();
+                        if !known.contains(&bare) {
+                            known.insert(0, bare);
+                            known.truncate(8);
+                        }
+                    }
+                }
                 if let Err(e) = self.swarm.dial(addr.clone()) {
                     tracing::debug!(%addr, error = %e, "dial failed");
                 }
