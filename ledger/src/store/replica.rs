@@ -297,8 +297,11 @@ impl Ledger {
         let records = verify_signatures(&refs, &mut checked_keys);
         mem.keys = checked_keys;
 
-        // 3. Authorisation, rules, uniqueness, tree — on copies.
-        let Some(mut state) = mem.state.clone() else {
+        // 3. Authorisation, rules, uniqueness, tree — on copies, except the domain state,
+        // which is taken (copying it per batch costs more than the batch): if the batch is
+        // refused, the state is left empty and replayed from storage on next use, so memory
+        // never holds a refused batch. (A peer that sends bad batches is banned after two.)
+        let Some(mut state) = mem.state.take() else {
             return Err(corrupt(code, None, "log state missing").into());
         };
         let mut frontier = mem.frontier.clone();
