@@ -148,6 +148,9 @@ enum Command {
         /// Also dial this multiaddr at start (repeatable).
         #[arg(long)]
         dial: Vec<String>,
+        /// Serve the HTTP API on this address (e.g. 127.0.0.1:8080).
+        #[arg(long)]
+        http: Option<String>,
     },
     /// Show a node's peers, each log's size, checkpoint, lag and cosignatures, and frozen
     /// logs (from a running node's status.json, or from the ledger when it is stopped).
@@ -337,7 +340,12 @@ fn main() -> ExitCode {
             trust_bundle,
             json,
         } => commands::verify_bundle(&file, &vkeys, trust_bundle, json.as_deref()),
-        Command::Run { data, listen, dial } => network::run(&data, &listen, &dial),
+        Command::Run {
+            data,
+            listen,
+            dial,
+            http,
+        } => network::run(&data, &listen, &dial, http.as_deref()),
         Command::Status { data, json } => network::status(&data, json),
         Command::Manifest(ManifestCommand::New {
             out,

@@ -43,7 +43,12 @@ fn write_manifest_file(path: &Path, manifest: &Manifest) -> Result<()> {
 }
 
 /// `yibao run`.
-pub fn run(data: &Path, listen: &[String], dial: &[String]) -> Result<ExitCode> {
+pub fn run(
+    data: &Path,
+    listen: &[String],
+    dial: &[String],
+    http: Option<&str>,
+) -> Result<ExitCode> {
     let dir = NodeDir::new(data);
     let config = dir.config()?;
     let manifest = pinned_manifest(&dir)?;
@@ -95,8 +100,49 @@ pub fn run(data: &Path, listen: &[String], dial: &[String]) -> Result<ExitCode> 
         .enable_all()
         .build()
         .context("starting the runtime")?;
+    let own_code = dir.own_log()?;
+    let http_addr: Option<std::net::SocketAddr> = http
+        .map(|a| {
+            a.parse()
+                .with_context(|| format!("--http {a} is not an address like 127.0.0.1:8080"))
+        })
+        .transpose()?;
     runtime.block_on(async move {
-        let node = NodeHandle::start(ledger, keypair, manifest, own, net_config).await?;
+        let node = NodeHandle::start(ledger.clone(), keypair, manifest, own, net_config).await?;
+        let (http_stop, http_stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut http_task = None;
+        let mut writer = None;
+        if let Some(addr) = http_addr {
+            let (appender, w) = yibao_ledger::appender::Appender::start(
+                ledger.clone(),
+                own_code,
+                yibao_ledger::appender::system_clock(),
+            )?;
+            writer = Some(w);
+            let status = node.shared_status();
+            let state = yibao_node::api::ApiState {
+                ledger: ledger.clone(),
+                appender: Some((own_code, appender)),
+                metrics: Arc::new(yibao_node::api::Metrics::default()),
+                network_metrics: Some(Arc::new(move || network_metrics(&status))),
+            };
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for HTTP on {addr}"))?;
+            println!("http: http://{}", listener.local_addr()?);
+            let app = yibao_node::api::router(state);
+            http_task = Some(tokio::spawn(async move {
+                let served = axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = http_stopped.await;
+                    })
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "HTTP server failed");
+                }
+            }));
+        }
+        drop(ledger);
         for addr in dials {
             node.dial(addr);
         }
@@ -141,6 +187,14 @@ pub fn run(data: &Path, listen: &[String], dial: &[String]) -> Result<ExitCode> 
             }
         }
         eprintln!("stopping…");
+        let _ = http_stop.send(());
+        if let Some(task) = http_task {
+            let _ = task.await;
+        }
+        // The API's appender goes with the router; its writer finishes what it holds.
+        if let Some(w) = writer {
+            let _ = tokio::task::spawn_blocking(move || w.join()).await;
+        }
         let ledger = node.shutdown().await?;
         match Arc::try_unwrap(ledger) {
             Ok(ledger) => ledger.close()?,
@@ -392,4 +446,25 @@ pub fn manifest_show(manifest: &Path) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prometheus lines from the network side: peers, bans, faults, and per-log sync lag.
+fn network_metrics(status: &std::sync::Mutex<NodeStatus>) -> String {
+    let s = status.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let mut out = format!(
+        "# HELP yibao_peers Connected peers.\n# TYPE yibao_peers gauge\nyibao_peers {}\n\
+         # HELP yibao_banned_peers Peers banned for faults.\n# TYPE yibao_banned_peers gauge\nyibao_banned_peers {}\n\
+         # HELP yibao_peer_faults_total Faults recorded against peers.\n# TYPE yibao_peer_faults_total counter\nyibao_peer_faults_total {}\n\
+         # HELP yibao_sync_lag_entries Entries behind the best known checkpoint.\n# TYPE yibao_sync_lag_entries gauge\n",
+        s.peers.len(),
+        s.banned.len(),
+        s.faults
+    );
+    for log in &s.logs {
+        out.push_str(&format!(
+            "yibao_sync_lag_entries{{log=\"{}\"}} {}\n",
+            log.log, log.lag
+        ));
+    }
+    out
 }

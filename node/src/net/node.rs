@@ -408,6 +408,11 @@ impl NodeHandle {
             .clone()
     }
 
+    /// The shared status, for other parts of the process (the HTTP API's metrics).
+    pub fn shared_status(&self) -> Arc<Mutex<NodeStatus>> {
+        self.status.clone()
+    }
+
     /// The addresses the node listens on (once listening).
     pub fn listen_addrs(&self) -> Vec<Multiaddr> {
         self.status()

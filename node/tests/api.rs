@@ -1,0 +1,482 @@
+//! The HTTP API through its router (`oneshot`): every endpoint, and every error path with
+//! its status and JSON body naming the field; responses checked against the OpenAPI
+//! document's required fields.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+use yibao_ledger::appender::{system_clock, Appender};
+use yibao_ledger::keys::LogCode;
+use yibao_ledger::merkle::{verify_inclusion, Blake3Hasher, LeafIndex, TreeSize};
+use yibao_ledger::store::Ledger;
+use yibao_node::api::{router, ApiState, Metrics, OPENAPI};
+use yibao_node::workload::{self, Officers, Signer};
+use yibao_schema::entry::Submission;
+use yibao_schema::note::SignedCheckpoint;
+use yibao_schema::policy::Policy;
+
+const COUNTY: &str = "141125";
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    state: ApiState,
+    officers: Officers,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Arc::new(Ledger::open(dir.path(), Policy::default()).unwrap());
+    let code = LogCode::parse(COUNTY).unwrap();
+    let officers = Officers::from_seed(3);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    ledger
+        .create_log(code, "柳林县医疗保障局", officers.bureau.clone(), now)
+        .unwrap();
+    let mut records = officers.key_events().unwrap();
+    for inst in workload::institutions(COUNTY, 3) {
+        records.push((Signer::Administrator, workload::register(&inst).unwrap()));
+    }
+    let subs = workload::sign(&officers, &code.origin(), now, &records).unwrap();
+    workload::append_all(&ledger, &code, subs, now).unwrap();
+    let (appender, _writer) = Appender::start(ledger.clone(), code, system_clock()).unwrap();
+    Fixture {
+        _dir: dir,
+        state: ApiState {
+            ledger,
+            appender: Some((code, appender)),
+            metrics: Arc::new(Metrics::default()),
+            network_metrics: None,
+        },
+        officers,
+    }
+}
+
+async fn call(state: &ApiState, request: Request<Body>) -> (StatusCode, String, Vec<u8>) {
+    let response = router(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    (status, content_type, body)
+}
+
+async fn get(state: &ApiState, uri: &str) -> (StatusCode, String, Vec<u8>) {
+    call(state, Request::get(uri).body(Body::empty()).unwrap()).await
+}
+
+async fn get_json(state: &ApiState, uri: &str) -> (StatusCode, Value) {
+    let (status, content_type, body) = get(state, uri).await;
+    assert!(
+        content_type.starts_with("application/json"),
+        "{uri}: {content_type}"
+    );
+    (status, serde_json::from_slice(&body).unwrap())
+}
+
+/// The error body names a field and a reason.
+fn assert_error(body: &Value, field: &str) {
+    assert_eq!(body["error"]["field"], field, "{body}");
+    assert!(
+        !body["error"]["reason"].as_str().unwrap().is_empty(),
+        "{body}"
+    );
+}
+
+/// The OpenAPI schema named `name` lists required fields; the value has them all.
+fn assert_schema(value: &Value, name: &str) {
+    let doc: Value = serde_json::from_str(OPENAPI).unwrap();
+    let schema = &doc["components"]["schemas"][name];
+    for field in schema["required"].as_array().unwrap() {
+        assert!(
+            value.get(field.as_str().unwrap()).is_some(),
+            "{name} lacks {field}: {value}"
+        );
+    }
+}
+
+fn submission(f: &Fixture) -> Submission {
+    let inst = workload::institutions(COUNTY, 5).pop().unwrap();
+    let record = workload::register(&inst).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    Submission::sign(
+        &f.officers.administrator,
+        &LogCode::parse(COUNTY).unwrap().origin(),
+        now,
+        record.kind().as_str(),
+        record.encode_payload().unwrap(),
+    )
+    .unwrap()
+}
+
+fn post_cbor(uri: &str, body: Vec<u8>, content_type: &str) -> Request<Body> {
+    Request::post(uri)
+        .header("content-type", content_type)
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn reads_logs_checkpoints_entries_and_proofs() {
+    let f = fixture();
+    let s = &f.state;
+    let (status, _, body) = get(s, "/healthz").await;
+    assert_eq!(
+        (status, body.as_slice()),
+        (StatusCode::OK, b"ok\n".as_slice())
+    );
+
+    let (status, logs) = get_json(s, "/v1/logs").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_schema(&logs, "Logs");
+    let log = &logs["logs"][0];
+    assert_schema(log, "Log");
+    assert_eq!(log["log"], COUNTY);
+    assert!(log["vkey"]
+        .as_str()
+        .unwrap()
+        .starts_with("yibao.ledger/v1/blake3/141125+"));
+    let size = log["size"].as_u64().unwrap();
+
+    let (status, content_type, text) = get(s, "/v1/logs/141125/checkpoint").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/plain"));
+    let checkpoint = SignedCheckpoint::parse(std::str::from_utf8(&text).unwrap()).unwrap();
+    assert_eq!(checkpoint.checkpoint.size, size);
+
+    let (status, page) = get_json(s, "/v1/logs/141125/entries?start=0&count=1000").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_schema(&page, "Entries");
+    let entries = page["entries"].as_array().unwrap();
+    assert_eq!(entries.len() as u64, size);
+    // Key events are withheld (certificate numbers); registrations are shown in full,
+    // with the signed bytes.
+    assert!(entries[0]["withheld"].is_string() && entries[0]["entry"].is_null());
+    let last = entries.last().unwrap();
+    assert_schema(last, "Entry");
+    assert_eq!(last["kind"], "institution_registered");
+    assert!(last["entry"].is_string() && last["record"]["kind"] == "institution_registered");
+
+    // The inclusion proof of the last entry verifies against the checkpoint.
+    let seq = size - 1;
+    let (status, proof) = get_json(s, &format!("/v1/logs/141125/proofs/inclusion?seq={seq}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_schema(&proof, "Inclusion");
+    let hashes: Vec<[u8; 32]> = proof["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            hex::decode(h.as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap()
+        })
+        .collect();
+    let leaf: [u8; 32] = hex::decode(proof["leaf_hash"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    verify_inclusion::<Blake3Hasher>(
+        &leaf,
+        LeafIndex(seq),
+        TreeSize(size),
+        &hashes,
+        &checkpoint.checkpoint.root,
+    )
+    .unwrap();
+
+    let (status, one) = get_json(s, &format!("/v1/logs/141125/entries/{seq}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(one["leaf_hash"], proof["leaf_hash"]);
+
+    let (status, consistency) = get_json(s, "/v1/logs/141125/proofs/consistency?from=3").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_schema(&consistency, "Consistency");
+    assert_eq!(consistency["to"], size);
+
+    let (status, eq) = get_json(s, "/v1/equivocations").await;
+    assert_eq!(
+        (status, eq["equivocations"].as_array().unwrap().len()),
+        (StatusCode::OK, 0)
+    );
+
+    let (status, content_type, body) = get(s, "/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("application/json"));
+    let doc: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(doc["openapi"], "3.0.3");
+
+    let (status, _, metrics) = get(s, "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(metrics.contains("yibao_http_requests_total"));
+    assert!(metrics.contains(&format!("yibao_log_size{{log=\"141125\"}} {size}")));
+}
+
+#[tokio::test]
+async fn bad_reads_are_4xx_with_the_field_named() {
+    let f = fixture();
+    let s = &f.state;
+    let cases = [
+        ("/v1/logs/14112x/checkpoint", StatusCode::BAD_REQUEST, "log"),
+        ("/v1/logs/999999/checkpoint", StatusCode::NOT_FOUND, "log"),
+        (
+            "/v1/logs/141125/entries?count=0",
+            StatusCode::BAD_REQUEST,
+            "count",
+        ),
+        (
+            "/v1/logs/141125/entries?count=5000",
+            StatusCode::BAD_REQUEST,
+            "count",
+        ),
+        (
+            "/v1/logs/141125/entries?start=999999",
+            StatusCode::BAD_REQUEST,
+            "start",
+        ),
+        (
+            "/v1/logs/141125/entries/abc",
+            StatusCode::BAD_REQUEST,
+            "seq",
+        ),
+        (
+            "/v1/logs/141125/entries/999999",
+            StatusCode::NOT_FOUND,
+            "seq",
+        ),
+        (
+            "/v1/logs/141125/proofs/inclusion",
+            StatusCode::BAD_REQUEST,
+            "seq",
+        ),
+        (
+            "/v1/logs/141125/proofs/inclusion?seq=99999",
+            StatusCode::BAD_REQUEST,
+            "seq",
+        ),
+        (
+            "/v1/logs/141125/proofs/inclusion?seq=1&size=99999",
+            StatusCode::BAD_REQUEST,
+            "range",
+        ),
+        (
+            "/v1/logs/141125/proofs/consistency",
+            StatusCode::BAD_REQUEST,
+            "from",
+        ),
+        (
+            "/v1/logs/141125/proofs/consistency?from=5&to=2",
+            StatusCode::BAD_REQUEST,
+            "from",
+        ),
+        (
+            "/v1/logs/141125/proofs/consistency?from=1&to=99999",
+            StatusCode::BAD_REQUEST,
+            "range",
+        ),
+        ("/v2/nothing", StatusCode::NOT_FOUND, "path"),
+    ];
+    for (uri, expected, field) in cases {
+        let (status, content_type, body) = get(s, uri).await;
+        assert_eq!(status, expected, "{uri}");
+        if content_type.starts_with("application/json") {
+            let body: Value = serde_json::from_slice(&body).unwrap();
+            assert_error(&body, field);
+        } else {
+            // Query strings that do not parse are refused by the extractor, as 400.
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {content_type}");
+        }
+    }
+    // A query value of the wrong type is refused, not a panic.
+    let (status, _, _) = get(s, "/v1/logs/141125/entries?start=minus").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = get(s, "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn submissions_are_acknowledged_durable_with_a_proof_and_bad_ones_refused() {
+    let f = fixture();
+    let s = &f.state;
+    let sub = submission(&f);
+    let (status, _, body) = call(
+        s,
+        post_cbor("/v1/logs/141125/entries", sub.encode(), "application/cbor"),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let receipt: Value = serde_json::from_slice(&body).unwrap();
+    assert_schema(&receipt, "Receipt");
+    let seq = receipt["seq"].as_u64().unwrap();
+    assert_eq!(
+        s.ledger.size(&LogCode::parse(COUNTY).unwrap()).unwrap(),
+        seq + 1,
+        "durable before the answer"
+    );
+    // The same statement again: 200 with the same seq, nothing new.
+    let (status, _, body) = call(
+        s,
+        post_cbor("/v1/logs/141125/entries", sub.encode(), "application/cbor"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let again: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (again["seq"].as_u64(), again["duplicate"].as_bool()),
+        (Some(seq), Some(true))
+    );
+
+    // Forged signature.
+    let mut forged = submission(&f);
+    forged.signature[3] ^= 1;
+    // A rule-breaking record (an unauthorised author: the inspector may not register).
+    let inst = workload::institutions(COUNTY, 7).pop().unwrap();
+    let record = workload::register(&inst).unwrap();
+    let unauthorised = Submission::sign(
+        &f.officers.inspector,
+        &LogCode::parse(COUNTY).unwrap().origin(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64,
+        record.kind().as_str(),
+        record.encode_payload().unwrap(),
+    )
+    .unwrap();
+    let cases: Vec<(Request<Body>, StatusCode, &str)> = vec![
+        (
+            post_cbor(
+                "/v1/logs/141125/entries",
+                forged.encode(),
+                "application/cbor",
+            ),
+            StatusCode::BAD_REQUEST,
+            "signature",
+        ),
+        (
+            post_cbor(
+                "/v1/logs/141125/entries",
+                vec![0xff, 0x00],
+                "application/cbor",
+            ),
+            StatusCode::BAD_REQUEST,
+            "body",
+        ),
+        (
+            post_cbor("/v1/logs/141125/entries", sub.encode(), "application/json"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content-type",
+        ),
+        (
+            post_cbor("/v1/logs/140702/entries", sub.encode(), "application/cbor"),
+            StatusCode::FORBIDDEN,
+            "log",
+        ),
+        (
+            post_cbor(
+                "/v1/logs/141125/entries",
+                unauthorised.encode(),
+                "application/cbor",
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "author",
+        ),
+    ];
+    let before = s.ledger.size(&LogCode::parse(COUNTY).unwrap()).unwrap();
+    for (request, expected, field) in cases {
+        let (status, _, body) = call(s, request).await;
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        assert_eq!(status, expected, "{field}: {body}");
+        assert_error(&body, field);
+    }
+    // Too large: refused before it is read.
+    let (status, _, _) = call(
+        s,
+        post_cbor(
+            "/v1/logs/141125/entries",
+            vec![0u8; 600 * 1024],
+            "application/cbor",
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        s.ledger.size(&LogCode::parse(COUNTY).unwrap()).unwrap(),
+        before,
+        "nothing half-written"
+    );
+
+    // A read-only node accepts no submissions.
+    let read_only = ApiState {
+        appender: None,
+        ..s.clone()
+    };
+    let (status, _, body) = call(
+        &read_only,
+        post_cbor(
+            "/v1/logs/141125/entries",
+            submission(&f).encode(),
+            "application/cbor",
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_error(&serde_json::from_slice(&body).unwrap(), "log");
+}
+
+#[tokio::test]
+async fn every_documented_path_is_served_and_answers_with_a_documented_status() {
+    let f = fixture();
+    let doc: Value = serde_json::from_str(OPENAPI).unwrap();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let uri = path.replace("{log}", COUNTY).replace("{seq}", "1")
+            + if path.contains("inclusion") {
+                "?seq=1"
+            } else if path.contains("consistency") {
+                "?from=1"
+            } else {
+                ""
+            };
+        for (method, op) in item.as_object().unwrap() {
+            let request = match method.as_str() {
+                "get" => Request::get(&uri).body(Body::empty()).unwrap(),
+                "post" => post_cbor(&uri, submission(&f).encode(), "application/cbor"),
+                other => panic!("undocumented method {other}"),
+            };
+            let (status, _, body) = call(&f.state, request).await;
+            let documented: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
+            assert!(
+                documented
+                    .iter()
+                    .any(|code| code.as_str() == status.as_str()),
+                "{method} {uri}: {status} is not documented ({documented:?}): {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+    }
+}
