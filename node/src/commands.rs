@@ -415,7 +415,16 @@ pub fn read_record_files(files: &[PathBuf]) -> Result<Vec<(String, Record)>> {
 }
 
 /// `yibao submit`.
-pub fn submit(data: &Path, key_path: &Path, files: &[PathBuf]) -> Result<ExitCode> {
+pub fn submit(
+    data: Option<&Path>,
+    node: Option<&str>,
+    key_path: &Path,
+    files: &[PathBuf],
+) -> Result<ExitCode> {
+    if let Some(url) = node {
+        return submit_remote(url, key_path, files);
+    }
+    let data = data.ok_or_else(|| anyhow!("give --data DIR (a local node) or --node URL"))?;
     let dir = NodeDir::new(data);
     let code = dir.own_log()?;
     let key = node_dir::read_key(key_path)?;
@@ -603,4 +612,149 @@ pub fn verify_bundle(
         println!("note: no --vkey pinned; the bundle's own keys were trusted (--trust-bundle)");
     }
     print_report(&report, json_path)
+}
+
+/// `yibao submit --node URL`: signs each record here and posts it to the node's API, one
+/// by one, in order; each receipt's inclusion proof is checked against the node's signed
+/// checkpoint. Stops at the first refusal (the records before it are in the log).
+fn submit_remote(url: &str, key_path: &Path, files: &[PathBuf]) -> Result<ExitCode> {
+    use yibao_node::http_client::request;
+    let key = node_dir::read_key(key_path)?;
+    let records = read_record_files(files)?;
+    if records.is_empty() {
+        bail!("the files hold no records");
+    }
+    let (status, body) = request(url, "GET", "/v1/logs", None, &[])?;
+    if status != 200 {
+        bail!("{url}: GET /v1/logs answered {status}");
+    }
+    let logs: Value = serde_json::from_slice(&body).context("the node's /v1/logs")?;
+    let own = logs["logs"]
+        .as_array()
+        .and_then(|l| l.iter().find(|x| x["own"] == true))
+        .ok_or_else(|| anyhow!("{url} accepts no submissions (it owns no log)"))?;
+    let code = own["log"]
+        .as_str()
+        .and_then(LogCode::parse)
+        .ok_or_else(|| anyhow!("{url}: bad log code"))?;
+    let vkey: yibao_schema::note::VerifierKey = own["vkey"]
+        .as_str()
+        .unwrap_or("")
+        .parse()
+        .map_err(|e| anyhow!("{url}: bad verifier key: {e}"))?;
+    let origin = code.origin();
+    for (label, record) in records {
+        let payload = record
+            .encode_payload()
+            .map_err(|e| anyhow!("{label}: cannot encode: {e}"))?;
+        let submission =
+            Submission::sign(&key, &origin, now_ms(), record.kind().as_str(), payload)?;
+        let (status, body) = request(
+            url,
+            "POST",
+            &format!("/v1/logs/{code}/entries"),
+            Some("application/cbor"),
+            &submission.encode(),
+        )?;
+        let answer: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        if status != 200 && status != 201 {
+            eprintln!(
+                "{label}: refused ({status}): {}: {}",
+                answer["error"]["field"].as_str().unwrap_or(""),
+                answer["error"]["reason"].as_str().unwrap_or("")
+            );
+            return Ok(ExitCode::from(2));
+        }
+        let seq = answer["seq"].as_u64().unwrap_or(0);
+        check_receipt(url, &code, &vkey, &answer).with_context(|| {
+            format!("{label}: the node's receipt for seq {seq} does not verify")
+        })?;
+        println!(
+            "{label}: {} at seq {seq} ({}), durable; inclusion proof verified against the signed checkpoint",
+            if status == 200 { "already in the log" } else { "appended" },
+            record.kind().as_str()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Checks a receipt: the entry's inclusion in the node's latest checkpoint, signed by the
+/// log's key (the receipt's own proof when the log has not grown since).
+fn check_receipt(
+    url: &str,
+    code: &LogCode,
+    vkey: &yibao_schema::note::VerifierKey,
+    receipt: &Value,
+) -> Result<()> {
+    use yibao_ledger::merkle::{verify_inclusion, Blake3Hasher, LeafIndex, TreeSize};
+    use yibao_node::http_client::request;
+    let hash = |v: &Value| -> Result<[u8; 32]> {
+        hex::decode(v.as_str().unwrap_or(""))
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| anyhow!("bad hash"))
+    };
+    let seq = receipt["seq"].as_u64().ok_or_else(|| anyhow!("no seq"))?;
+    let size = receipt["tree_size"]
+        .as_u64()
+        .ok_or_else(|| anyhow!("no tree size"))?;
+    let leaf = hash(&receipt["leaf_hash"])?;
+    let proof: Vec<[u8; 32]> = receipt["proof"]
+        .as_array()
+        .ok_or_else(|| anyhow!("no proof"))?
+        .iter()
+        .map(hash)
+        .collect::<Result<_>>()?;
+    let (status, text) = request(
+        url,
+        "GET",
+        &format!("/v1/logs/{code}/checkpoint"),
+        None,
+        &[],
+    )?;
+    if status != 200 {
+        bail!("checkpoint: {status}");
+    }
+    let signed = yibao_schema::note::SignedCheckpoint::parse(&String::from_utf8_lossy(&text))?;
+    signed.verify(vkey)?;
+    let latest = signed.checkpoint;
+    if latest.size == size {
+        return verify_inclusion::<Blake3Hasher>(
+            &leaf,
+            LeafIndex(seq),
+            TreeSize(size),
+            &proof,
+            &latest.root,
+        )
+        .map_err(|e| anyhow!("{e}"));
+    }
+    // The log grew since: the entry must be in the latest signed checkpoint.
+    let (status, body) = request(
+        url,
+        "GET",
+        &format!(
+            "/v1/logs/{code}/proofs/inclusion?seq={seq}&size={}",
+            latest.size
+        ),
+        None,
+        &[],
+    )?;
+    if status != 200 {
+        bail!("inclusion at {}: {status}", latest.size);
+    }
+    let fresh: Value = serde_json::from_slice(&body)?;
+    let fresh_proof: Vec<[u8; 32]> = fresh["proof"]
+        .as_array()
+        .ok_or_else(|| anyhow!("no proof"))?
+        .iter()
+        .map(hash)
+        .collect::<Result<_>>()?;
+    verify_inclusion::<Blake3Hasher>(
+        &leaf,
+        LeafIndex(seq),
+        TreeSize(latest.size),
+        &fresh_proof,
+        &latest.root,
+    )
+    .map_err(|e| anyhow!("{e}"))
 }

@@ -4,6 +4,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod api;
+pub mod http_client;
 pub mod net;
 pub mod node_dir;
 pub mod output;

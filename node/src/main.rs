@@ -71,9 +71,13 @@ enum Command {
     },
     /// Sign JSON record files with an officer key and append them (acknowledged once durable).
     Submit {
-        /// The node's data directory.
+        /// The node's data directory (a local node that is not running).
+        #[arg(long, required_unless_present = "node", conflicts_with = "node")]
+        data: Option<PathBuf>,
+        /// A running node's API (e.g. http://127.0.0.1:8080): records are signed here and
+        /// posted; each receipt's inclusion proof is checked.
         #[arg(long)]
-        data: PathBuf,
+        node: Option<String>,
         /// The officer's key file.
         #[arg(long)]
         key: PathBuf,
@@ -324,7 +328,12 @@ fn main() -> ExitCode {
         }) => commands::officer_revoke(&data, &public_key, &reason),
         Command::Officer(OfficerCommand::List { data }) => commands::officer_list(&data),
         Command::Keygen { out } => commands::keygen(&out),
-        Command::Submit { data, key, files } => commands::submit(&data, &key, &files),
+        Command::Submit {
+            data,
+            node,
+            key,
+            files,
+        } => commands::submit(data.as_deref(), node.as_deref(), &key, &files),
         Command::Show { log, seq } => commands::show(&log.data, log.log.as_deref(), seq),
         Command::List {
             log,

@@ -297,3 +297,137 @@ fn a_replica_killed_mid_sync_restarts_verifies_and_completes() {
     assert_eq!(stopped["running"], false);
     assert_eq!(log_size(&stopped, "140702"), total);
 }
+
+#[test]
+fn an_officer_submits_to_a_running_node_over_http() {
+    let root = tempfile::tempdir().unwrap();
+    let node = root.path().join("node");
+    let d = node.to_str().unwrap();
+    yibao(&[
+        "init",
+        "--data",
+        d,
+        "--county",
+        "141125",
+        "--name",
+        "柳林县医疗保障局",
+    ]);
+    let key = root.path().join("admin.key");
+    yibao(&[
+        "officer",
+        "add",
+        "--data",
+        d,
+        "--roles",
+        "administrator",
+        "--officer-id",
+        "14112500001",
+        "--surname",
+        "王",
+        "--key-out",
+        key.to_str().unwrap(),
+    ]);
+    let city = root.path().join("city.key");
+    let manifest = root.path().join("manifest.json");
+    yibao(&["keygen", "--out", city.to_str().unwrap()]);
+    yibao(&[
+        "manifest",
+        "new",
+        "--out",
+        manifest.to_str().unwrap(),
+        "--network",
+        "t",
+        "--city-key",
+        city.to_str().unwrap(),
+    ]);
+    yibao(&[
+        "manifest",
+        "add-member",
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--data",
+        d,
+    ]);
+    yibao(&[
+        "manifest",
+        "sign",
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--city-key",
+        city.to_str().unwrap(),
+    ]);
+    yibao(&[
+        "manifest",
+        "install",
+        "--data",
+        d,
+        "--manifest",
+        manifest.to_str().unwrap(),
+    ]);
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut proc = Proc(
+        Command::new(env!("CARGO_BIN_EXE_yibao"))
+            .args(["run", "--data", d, "--http", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the API did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let records =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/records/00-institutions.json");
+    let out = yibao(&[
+        "submit",
+        "--node",
+        &url,
+        "--key",
+        key.to_str().unwrap(),
+        records.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("appended at seq") && text.contains("inclusion proof verified"),
+        "{text}"
+    );
+    // Signed again (a new statement), the same registrations break the duplicate rule.
+    let again = Command::new(env!("CARGO_BIN_EXE_yibao"))
+        .args([
+            "submit",
+            "--node",
+            &url,
+            "--key",
+            key.to_str().unwrap(),
+            records.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("duplicate"));
+    // An unauthorised key is refused with the reason, exit 2.
+    let stranger = root.path().join("stranger.key");
+    yibao(&["keygen", "--out", stranger.to_str().unwrap()]);
+    let refused = Command::new(env!("CARGO_BIN_EXE_yibao"))
+        .args([
+            "submit",
+            "--node",
+            &url,
+            "--key",
+            stranger.to_str().unwrap(),
+            records.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("refused (422)"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(terminate(&mut proc.0).success());
+    yibao(&["verify", "--data", d]);
+}
