@@ -9,6 +9,7 @@ mod bench;
 mod bench_sync;
 mod commands;
 mod demo;
+mod demo_network;
 mod network;
 
 use yibao_node::{node_dir, output, workload};
@@ -174,12 +175,18 @@ enum Command {
     /// Measure a new node catching up logs from their owners over libp2p on loopback
     /// (every entry verified and durably stored) against the batch-verify rate.
     BenchSync(bench_sync::BenchSyncArgs),
-    /// A one-county ledger loaded with the example records, verified, checkpoint printed.
+    /// The demo: a city network of four nodes on loopback (replicating over libp2p, each
+    /// serving the HTTP API) with generated data; prints the URLs; Ctrl-C stops it.
     Demo {
-        /// Keep the node in this directory instead of a temporary one.
+        /// Keep the data in this directory (one sub-directory per node) instead of a
+        /// temporary one; the demo restarts on it.
         #[arg(long)]
         data: Option<PathBuf>,
-        /// The example records directory.
+        /// Instead of the network: one county's ledger loaded with the example records,
+        /// verified, its checkpoint printed, then exit.
+        #[arg(long)]
+        one_county: bool,
+        /// The example records directory (with --one-county).
         #[arg(long, default_value = "examples/records")]
         records: PathBuf,
     },
@@ -375,7 +382,12 @@ fn main() -> ExitCode {
         Command::Manifest(ManifestCommand::Show { manifest }) => network::manifest_show(&manifest),
         Command::Bench(args) => bench::run(&args),
         Command::BenchSync(args) => bench_sync::run(&args),
-        Command::Demo { data, records } => demo::run(data.as_deref(), &records),
+        Command::Demo {
+            data,
+            one_county: true,
+            records,
+        } => demo::run(data.as_deref(), &records),
+        Command::Demo { data, .. } => demo_network::run(data.as_deref()),
     };
     match result {
         Ok(code) => code,

@@ -1630,7 +1630,7 @@ fn commands_say_clearly_that_a_node_is_in_use_by_another_process() {
 #[test]
 fn demo_runs_from_the_workspace_root_and_keeps_a_verifiable_node_with_data() {
     let records: u64 = example_files().iter().map(|(_, r)| r.len() as u64).sum();
-    let run = run_in(Some(&workspace_root()), ["demo"]).ok();
+    let run = run_in(Some(&workspace_root()), ["demo", "--one-county"]).ok();
     assert!(run.stdout.contains("verified"), "{}", run.describe());
     assert!(
         !run.stdout.contains("FAILED") && !run.stdout.contains("DOES NOT VERIFY"),
@@ -1646,7 +1646,11 @@ fn demo_runs_from_the_workspace_root_and_keeps_a_verifiable_node_with_data() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("demo");
     let data_arg = data.to_str().unwrap();
-    let kept = run_in(Some(&workspace_root()), ["demo", "--data", data_arg]).ok();
+    let kept = run_in(
+        Some(&workspace_root()),
+        ["demo", "--one-county", "--data", data_arg],
+    )
+    .ok();
     assert!(
         kept.stdout
             .contains("verifies against the checkpoint's root"),
@@ -1672,8 +1676,11 @@ fn demo_runs_from_the_workspace_root_and_keeps_a_verifiable_node_with_data() {
     assert_eq!(mode(&data.join("bureau.key")), 0o600);
 
     // The demo refuses to overwrite a node.
-    run_in(Some(&workspace_root()), ["demo", "--data", data_arg])
-        .refused(&["already holds a node"]);
+    run_in(
+        Some(&workspace_root()),
+        ["demo", "--one-county", "--data", data_arg],
+    )
+    .refused(&["already holds a node"]);
     yibao(["verify", "--data", data_arg]).ok();
 }
 

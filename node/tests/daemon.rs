@@ -431,3 +431,60 @@ fn an_officer_submits_to_a_running_node_over_http() {
     assert!(terminate(&mut proc.0).success());
     yibao(&["verify", "--data", d]);
 }
+
+#[test]
+fn the_demo_runs_a_replicating_city_network_and_stops_cleanly() {
+    use std::io::BufRead;
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("demo");
+    let mut child = Proc(
+        Command::new(env!("CARGO_BIN_EXE_yibao"))
+            .args(["demo", "--data", data.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let mut urls = Vec::new();
+    while urls.len() < 4 {
+        let line = lines.next().expect("the demo prints its nodes").unwrap();
+        if let Some(rest) = line.strip_prefix("node ") {
+            let (code, url) = rest.split_once(": ").unwrap();
+            urls.push((code.to_string(), url.to_string()));
+        }
+    }
+    // Every node comes to hold every county's log at its owner's size.
+    let size_of = |url: &str, code: &str| -> Option<u64> {
+        let (status, body) =
+            yibao_node::http_client::request(url, "GET", "/v1/logs", None, &[]).ok()?;
+        if status != 200 {
+            return None;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&body).ok()?;
+        v["logs"].as_array()?.iter().find(|l| l["log"] == code)?["size"].as_u64()
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let converged = urls.iter().all(|(owner, owner_url)| {
+            let size = size_of(owner_url, owner);
+            size.is_some() && urls.iter().all(|(_, url)| size_of(url, owner) == size)
+        });
+        if converged {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the demo network did not converge"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(
+        terminate(&mut child.0).success(),
+        "the demo stops cleanly on SIGTERM"
+    );
+    for (code, _) in &urls {
+        yibao(&["verify", "--data", data.join(code).to_str().unwrap()]);
+    }
+}

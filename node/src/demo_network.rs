@@ -1,0 +1,204 @@
+//! `yibao demo`: a city network on loopback — the city office (吕梁市) and three county
+//! bureaus, each a node with its own log of generated records (hundreds of institutions,
+//! cases with findings, decisions, rectification and exposure notices, grade sets),
+//! replicating over libp2p, each serving the HTTP API. Prints the URLs, one per line as
+//! `node CODE: URL`, and runs until Ctrl-C or SIGTERM. With `--data DIR` the network's
+//! data stays in DIR, one sub-directory per node, each usable with `--data` (and the demo
+//! restarts on it).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use yibao_ledger::appender::{system_clock, Appender};
+use yibao_ledger::keys::LogCode;
+use yibao_ledger::store::Ledger;
+use yibao_node::api::{router, ApiState, Metrics};
+use yibao_node::net::{identity, NetConfig, NodeHandle};
+use yibao_node::node_dir::{self, NodeConfig, NodeDir};
+use yibao_node::workload::{build_ledger, Officers};
+use yibao_schema::manifest::{Manifest, ManifestBody, Member};
+use yibao_schema::policy::Policy;
+
+/// The demo network: the city office and three counties of 吕梁市 (fictional data).
+const NODES: [(&str, &str, u64); 4] = [
+    ("141100", "吕梁市医疗保障局", 2_000),
+    ("141125", "柳林县医疗保障局", 3_000),
+    ("141126", "石楼县医疗保障局", 2_500),
+    ("141127", "岚县医疗保障局", 2_500),
+];
+
+fn seed(i: usize) -> u64 {
+    7_000 + i as u64
+}
+
+/// Creates a node directory with a generated log, unless it exists.
+fn prepare_node(dir: &Path, i: usize, division: &str, name: &str, entries: u64) -> Result<()> {
+    let node = NodeDir::new(dir);
+    if node.config_path().exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    let code = LogCode::parse(division).context("division")?;
+    let ledger = Ledger::open(&node.ledger_path(), Policy::default())?;
+    build_ledger(&ledger, code, name, entries, seed(i))?;
+    ledger.close()?;
+    let officers = Officers::from_seed(seed(i));
+    node_dir::write_key(&node.bureau_key_path(), &officers.bureau)?;
+    for (file, key) in [
+        ("administrator.key", &officers.administrator),
+        ("inspector.key", &officers.inspector),
+        ("adjudicator.key", &officers.adjudicator),
+        ("publisher.key", &officers.publisher),
+    ] {
+        node_dir::write_key(&dir.join(file), key)?;
+    }
+    let config = NodeConfig {
+        version: 1,
+        division: division.to_string(),
+        name: name.to_string(),
+        origin: code.origin(),
+    };
+    std::fs::write(
+        node.config_path(),
+        serde_json::to_string_pretty(&config)? + "\n",
+    )?;
+    identity::load_or_create(&node.network_key_path())?;
+    Ok(())
+}
+
+/// `yibao demo`.
+pub fn run(data: Option<&Path>) -> Result<ExitCode> {
+    let temp;
+    let root: PathBuf = match data {
+        Some(dir) => dir.to_path_buf(),
+        None => {
+            temp = tempfile::tempdir()?;
+            temp.path().to_path_buf()
+        }
+    };
+    std::fs::create_dir_all(&root)?;
+    eprintln!("preparing the demo network in {} …", root.display());
+    for (i, (division, name, entries)) in NODES.iter().enumerate() {
+        prepare_node(&root.join(division), i, division, name, *entries)?;
+    }
+    // The city office's key signs the manifest (kept beside the nodes).
+    let city_key_path = root.join("city.key");
+    let city = if city_key_path.exists() {
+        node_dir::read_key(&city_key_path)?
+    } else {
+        let key = node_dir::generate_key();
+        node_dir::write_key(&city_key_path, &key)?;
+        key
+    };
+    let mut body = ManifestBody::new("lvliang-demo", &city.verifying_key().to_bytes());
+    for (division, name, _) in NODES {
+        let node = NodeDir::new(&root.join(division));
+        let keypair = identity::load_or_create(&node.network_key_path())?;
+        let bureau = node_dir::read_key(&node.bureau_key_path())?;
+        body.upsert_member(Member {
+            division: division.into(),
+            name: name.into(),
+            log_key: hex::encode(bureau.verifying_key().to_bytes()),
+            peer_id: keypair.public().to_peer_id().to_string(),
+            addrs: Vec::new(),
+        });
+    }
+    let previous = std::fs::read(NodeDir::new(&root.join(NODES[0].0)).manifest_path())
+        .ok()
+        .and_then(|b| Manifest::from_json(&b).ok());
+    body.serial = previous.map(|m| m.body.serial + 1).unwrap_or(1);
+    let manifest = Manifest::sign(body, &city)?;
+    for (division, _, _) in NODES {
+        let path = NodeDir::new(&root.join(division)).manifest_path();
+        std::fs::write(path, manifest.to_json()? + "\n")?;
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let mut nodes = Vec::new();
+        let mut servers = Vec::new();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        for (division, _, _) in NODES {
+            let dir = NodeDir::new(&root.join(division));
+            let ledger = Arc::new(dir.open_ledger()?);
+            let code = dir.own_log()?;
+            let bureau = node_dir::read_key(&dir.bureau_key_path())?;
+            let keypair = identity::load_or_create(&dir.network_key_path())?;
+            let config = NetConfig {
+                listen: vec!["/ip4/127.0.0.1/tcp/0".parse()?],
+                status_file: Some(dir.status_path()),
+                ..NetConfig::default()
+            };
+            let node = NodeHandle::start(ledger.clone(), keypair, manifest.clone(), Some((code, bureau)), config).await?;
+            let (appender, writer) = Appender::start(ledger.clone(), code, system_clock())?;
+            let state = ApiState {
+                ledger,
+                appender: Some((code, appender)),
+                metrics: Arc::new(Metrics::default()),
+                network_metrics: None,
+            };
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let url = format!("http://{}", listener.local_addr()?);
+            let mut stop = stop_rx.clone();
+            let server = tokio::spawn(async move {
+                let _ = axum::serve(listener, router(state))
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.changed().await;
+                    })
+                    .await;
+            });
+            servers.push((server, writer));
+            nodes.push((division, url, node));
+        }
+        // Wait until every node listens, then connect them all.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while nodes.iter().any(|(_, _, n)| n.listen_addrs().is_empty()) && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        for (_, _, a) in &nodes {
+            for (_, _, b) in &nodes {
+                if a.peer_id() != b.peer_id() {
+                    for addr in b.listen_addrs() {
+                        a.dial(addr.with(libp2p::multiaddr::Protocol::P2p(b.peer_id())));
+                    }
+                }
+            }
+        }
+        println!("data: {}", root.display());
+        for (division, url, _) in &nodes {
+            println!("node {division}: {url}");
+        }
+        if let Some((division, url, _)) = nodes.get(1) {
+            println!("try: curl {url}/v1/logs");
+            println!("try: curl {url}/v1/logs/{division}/checkpoint");
+            println!("try: curl '{url}/v1/logs/{division}/entries?start=300&count=5'");
+            println!("try: curl '{url}/v1/logs/{division}/proofs/inclusion?seq=300'");
+            println!("try: yibao status --data {}", root.join(division).display());
+        }
+        println!("the nodes replicate every county's log and cosign each other's checkpoints; Ctrl-C stops");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        eprintln!("stopping…");
+        let _ = stop_tx.send(true);
+        for (server, writer) in servers {
+            let _ = server.await;
+            let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+        }
+        for (_, _, node) in nodes {
+            let ledger = node.shutdown().await?;
+            if let Ok(ledger) = Arc::try_unwrap(ledger) {
+                ledger.close()?;
+            }
+        }
+        eprintln!("stopped");
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
