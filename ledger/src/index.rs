@@ -12,6 +12,7 @@
 //! - `K` ‖ log (6) ‖ case id ‖ 0x00 ‖ seq (8 BE) — every record of a case;
 //! - `P` ‖ period (e.g. `2021`, `2021-H1`) ‖ 0x00 ‖ log (6) ‖ seq (8 BE) — grade sets and
 //!   revisions;
+//! - `X` ‖ log (6) ‖ seq (8 BE) — exposure notices;
 //! - `W` ‖ log (6) → the watermark, 8 bytes BE.
 //!
 //! Not here: anything a verifier relies on. Indexes are conveniences for reading.
@@ -26,6 +27,7 @@ const INSTITUTION: u8 = b'I';
 const CASE: u8 = b'K';
 const PERIOD: u8 = b'P';
 const WATERMARK: u8 = b'W';
+const NOTICE: u8 = b'X';
 
 fn watermark_key(log: &LogCode) -> Vec<u8> {
     let mut key = vec![WATERMARK];
@@ -68,6 +70,12 @@ pub fn keys_for(log: &LogCode, seq: u64, record: &Record) -> Vec<Vec<u8>> {
         Record::GradeRevision(revision) => Some(revision.period.to_string()),
         _ => None,
     };
+    if let Record::ExposureNotice(_) = record {
+        let mut key = vec![NOTICE];
+        key.extend_from_slice(log.as_bytes());
+        key.extend_from_slice(&seq.to_be_bytes());
+        out.push(key);
+    }
     if let Some(period) = period {
         let mut key = vec![PERIOD];
         key.extend_from_slice(period.as_bytes());
@@ -216,5 +224,10 @@ impl Ledger {
         prefix.extend_from_slice(period.as_bytes());
         prefix.push(0);
         self.pointers(&prefix)
+    }
+
+    /// Exposure notices in every log: (log, seq), by log then seq.
+    pub fn exposure_notices(&self) -> Result<Vec<(LogCode, u64)>, StoreError> {
+        self.pointers(&[NOTICE])
     }
 }

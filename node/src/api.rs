@@ -140,6 +140,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/logs/{log}/proofs/inclusion", get(inclusion))
         .route("/v1/logs/{log}/proofs/consistency", get(consistency))
         .route("/v1/equivocations", get(equivocations))
+        .route("/v1/notices", get(notices))
+        .route("/v1/institutions/{code}", get(institution))
+        .route("/v1/logs/{log}/cases/{case_id}", get(case))
+        .route("/v1/grades", get(grades))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count))
@@ -470,6 +474,151 @@ async fn equivocations(State(state): State<ApiState>) -> ApiResult<Json<Value>> 
         }
     }
     Ok(Json(json!({ "equivocations": out })))
+}
+
+/// Entries at (log, seq) pointers, as the API shows them, with the log's frozen flag.
+fn pointed(state: &ApiState, pointers: &[(LogCode, u64)]) -> ApiResult<Vec<Value>> {
+    let mut out = Vec::with_capacity(pointers.len());
+    for (log, seq) in pointers {
+        let bytes = state.ledger.entry(log, *seq).map_err(ApiError::internal)?;
+        let mut v = entry_json(*seq, &bytes);
+        if let Some(map) = v.as_object_mut() {
+            map.insert("log".into(), json!(log.to_string()));
+            map.insert(
+                "frozen".into(),
+                json!(state.ledger.is_frozen(log).map_err(ApiError::internal)?),
+            );
+        }
+        out.push(v);
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    page: Option<u64>,
+    per_page: Option<u64>,
+}
+
+/// `GET /v1/notices`: exposure notices of every log the node holds, newest first.
+async fn notices(
+    State(state): State<ApiState>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Value>> {
+    let page = q.page.unwrap_or(1);
+    let per_page = q.per_page.unwrap_or(20);
+    if page == 0 {
+        return Err(ApiError::bad("page", "pages count from 1"));
+    }
+    if per_page == 0 || per_page > 100 {
+        return Err(ApiError::bad("per_page", "must be 1 to 100"));
+    }
+    let pointers = state
+        .ledger
+        .exposure_notices()
+        .map_err(ApiError::internal)?;
+    let mut all = pointed(&state, &pointers)?;
+    all.sort_by_key(|v| std::cmp::Reverse(v["timestamp_ms"].as_u64().unwrap_or(0)));
+    let total = all.len() as u64;
+    let start = ((page - 1) * per_page).min(total) as usize;
+    let end = (page * per_page).min(total) as usize;
+    Ok(Json(json!({
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+        "notices": all.get(start..end).unwrap_or_default(),
+    })))
+}
+
+/// `GET /v1/institutions/{code}`: every public entry about an institution, in every log.
+async fn institution(
+    State(state): State<ApiState>,
+    Path(code): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let valid = code.len() == 12
+        && matches!(code.as_bytes().first(), Some(b'H' | b'P'))
+        && code.bytes().skip(1).all(|b| b.is_ascii_digit());
+    if !valid {
+        return Err(ApiError::bad(
+            "code",
+            format!("`{code}` is not an institution code (H or P and 11 digits)"),
+        ));
+    }
+    let pointers = state
+        .ledger
+        .entries_about_institution(&code)
+        .map_err(ApiError::internal)?;
+    if pointers.is_empty() {
+        return Err(ApiError::not_found(
+            "code",
+            format!("no entry about {code} in the logs this node holds"),
+        ));
+    }
+    Ok(Json(
+        json!({"institution": code, "entries": pointed(&state, &pointers)?}),
+    ))
+}
+
+/// `GET /v1/logs/{log}/cases/{case_id}`: every record of a case, in order.
+async fn case(
+    State(state): State<ApiState>,
+    Path((log, case_id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let code = log_code(&log)?;
+    if case_id.is_empty() || case_id.len() > 64 {
+        return Err(ApiError::bad("case_id", "must be 1 to 64 characters"));
+    }
+    state
+        .ledger
+        .size(&code)
+        .map_err(|e| ApiError::from_store(e, &code))?;
+    let seqs = state
+        .ledger
+        .entries_of_case(&code, &case_id)
+        .map_err(ApiError::internal)?;
+    if seqs.is_empty() {
+        return Err(ApiError::not_found(
+            "case_id",
+            format!("no case {case_id} in log {code}"),
+        ));
+    }
+    let pointers: Vec<(LogCode, u64)> = seqs.into_iter().map(|s| (code, s)).collect();
+    Ok(Json(
+        json!({"log": code.to_string(), "case_id": case_id, "entries": pointed(&state, &pointers)?}),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct GradesQuery {
+    period: Option<String>,
+}
+
+/// `GET /v1/grades?period=2023`: grade sets and revisions of a period, in every log.
+async fn grades(
+    State(state): State<ApiState>,
+    Query(q): Query<GradesQuery>,
+) -> ApiResult<Json<Value>> {
+    let period = q
+        .period
+        .ok_or_else(|| ApiError::bad("period", "required, e.g. 2023 or 2023-H1"))?;
+    if period.is_empty()
+        || period.len() > 16
+        || !period
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err(ApiError::bad(
+            "period",
+            format!("`{period}` is not a period like 2023 or 2023-H1"),
+        ));
+    }
+    let pointers = state
+        .ledger
+        .grades_of_period(&period)
+        .map_err(ApiError::internal)?;
+    Ok(Json(
+        json!({"period": period, "entries": pointed(&state, &pointers)?}),
+    ))
 }
 
 /// `POST /v1/logs/{log}/entries`, body `application/cbor`: one submission (SPEC.md §3.2),

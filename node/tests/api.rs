@@ -14,7 +14,7 @@ use yibao_ledger::keys::LogCode;
 use yibao_ledger::merkle::{verify_inclusion, Blake3Hasher, LeafIndex, TreeSize};
 use yibao_ledger::store::Ledger;
 use yibao_node::api::{router, ApiState, Metrics, OPENAPI};
-use yibao_node::workload::{self, Officers, Signer};
+use yibao_node::workload::{self, Officers};
 use yibao_schema::entry::Submission;
 use yibao_schema::note::SignedCheckpoint;
 use yibao_schema::policy::Policy;
@@ -40,9 +40,8 @@ fn fixture() -> Fixture {
         .create_log(code, "柳林县医疗保障局", officers.bureau.clone(), now)
         .unwrap();
     let mut records = officers.key_events().unwrap();
-    for inst in workload::institutions(COUNTY, 3) {
-        records.push((Signer::Administrator, workload::register(&inst).unwrap()));
-    }
+    // 20 institutions, 6 cases (with exposure notices), grade sets 2021–2024.
+    records.extend(workload::county_records(COUNTY, "柳林县医疗保障局", 20, 6, 11).unwrap());
     let subs = workload::sign(&officers, &code.origin(), now, &records).unwrap();
     workload::append_all(&ledger, &code, subs, now).unwrap();
     let (appender, _writer) = Appender::start(ledger.clone(), code, system_clock()).unwrap();
@@ -111,7 +110,7 @@ fn assert_schema(value: &Value, name: &str) {
 }
 
 fn submission(f: &Fixture) -> Submission {
-    let inst = workload::institutions(COUNTY, 5).pop().unwrap();
+    let inst = workload::institutions(COUNTY, 30).pop().unwrap();
     let record = workload::register(&inst).unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -167,13 +166,18 @@ async fn reads_logs_checkpoints_entries_and_proofs() {
     assert_schema(&page, "Entries");
     let entries = page["entries"].as_array().unwrap();
     assert_eq!(entries.len() as u64, size);
+    let registration = entries
+        .iter()
+        .rev()
+        .find(|e| e["kind"] == "institution_registered")
+        .unwrap();
+    assert_eq!(registration["record"]["kind"], "institution_registered");
     // Key events are withheld (certificate numbers); registrations are shown in full,
     // with the signed bytes.
     assert!(entries[0]["withheld"].is_string() && entries[0]["entry"].is_null());
     let last = entries.last().unwrap();
     assert_schema(last, "Entry");
-    assert_eq!(last["kind"], "institution_registered");
-    assert!(last["entry"].is_string() && last["record"]["kind"] == "institution_registered");
+    assert!(last["entry"].is_string() && last["record"]["kind"] == last["kind"]);
 
     // The inclusion proof of the last entry verifies against the checkpoint.
     let seq = size - 1;
@@ -355,7 +359,7 @@ async fn submissions_are_acknowledged_durable_with_a_proof_and_bad_ones_refused(
     let mut forged = submission(&f);
     forged.signature[3] ^= 1;
     // A rule-breaking record (an unauthorised author: the inspector may not register).
-    let inst = workload::institutions(COUNTY, 7).pop().unwrap();
+    let inst = workload::institutions(COUNTY, 31).pop().unwrap();
     let record = workload::register(&inst).unwrap();
     let unauthorised = Submission::sign(
         &f.officers.inspector,
@@ -478,5 +482,105 @@ async fn every_documented_path_is_served_and_answers_with_a_documented_status() 
                 String::from_utf8_lossy(&body)
             );
         }
+    }
+}
+
+#[tokio::test]
+async fn notices_institutions_cases_and_grades() {
+    let f = fixture();
+    let s = &f.state;
+    let (status, all) = get_json(s, "/v1/notices?per_page=100").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_schema(&all, "Notices");
+    let total = all["total"].as_u64().unwrap();
+    assert!(total > 0, "the fixture has exposure notices");
+    let notices = all["notices"].as_array().unwrap();
+    assert!(notices
+        .iter()
+        .all(|n| n["kind"] == "exposure_notice" && n["log"] == COUNTY));
+    let times: Vec<u64> = notices
+        .iter()
+        .map(|n| n["timestamp_ms"].as_u64().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    let (_, first_page) = get_json(s, "/v1/notices?per_page=1&page=1").await;
+    assert_eq!(first_page["notices"].as_array().unwrap().len(), 1);
+    let (_, beyond) = get_json(s, &format!("/v1/notices?per_page=1&page={}", total + 1)).await;
+    assert!(beyond["notices"].as_array().unwrap().is_empty());
+
+    // The institution a notice is about: its page has the notice and its grades.
+    let inst = notices[0]["record"]["institution"]["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, about) = get_json(s, &format!("/v1/institutions/{inst}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let kinds: Vec<&str> = about["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"institution_registered") && kinds.contains(&"exposure_notice"),
+        "{kinds:?}"
+    );
+
+    // Its case: inspection, findings, decision, in order.
+    let case_id = notices[0]["record"]["case_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, case) = get_json(s, &format!("/v1/logs/141125/cases/{case_id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let seqs: Vec<u64> = case["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]) && seqs.len() >= 3,
+        "{seqs:?}"
+    );
+    assert_eq!(case["entries"][0]["kind"], "inspection_opened");
+
+    let (status, grades) = get_json(s, "/v1/grades?period=2023").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(grades["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["kind"] == "grade_set"));
+
+    for (uri, expected, field) in [
+        ("/v1/notices?page=0", StatusCode::BAD_REQUEST, "page"),
+        (
+            "/v1/notices?per_page=1000",
+            StatusCode::BAD_REQUEST,
+            "per_page",
+        ),
+        ("/v1/institutions/X123", StatusCode::BAD_REQUEST, "code"),
+        (
+            "/v1/institutions/H99999999999",
+            StatusCode::NOT_FOUND,
+            "code",
+        ),
+        (
+            "/v1/logs/141125/cases/none",
+            StatusCode::NOT_FOUND,
+            "case_id",
+        ),
+        ("/v1/logs/999999/cases/x", StatusCode::NOT_FOUND, "log"),
+        ("/v1/grades", StatusCode::BAD_REQUEST, "period"),
+        (
+            "/v1/grades?period=20%2F23",
+            StatusCode::BAD_REQUEST,
+            "period",
+        ),
+    ] {
+        let (status, body) = get_json(s, uri).await;
+        assert_eq!(status, expected, "{uri}: {body}");
+        assert_error(&body, field);
     }
 }
