@@ -156,6 +156,10 @@ enum Command {
         /// Serve the HTTP API on this address (e.g. 127.0.0.1:8080).
         #[arg(long)]
         http: Option<String>,
+        /// Entries asked for per catch-up request (1–4096; smaller batches use less
+        /// memory and fsync more often).
+        #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=4096))]
+        sync_batch: u64,
     },
     /// Show a node's peers, each log's size, checkpoint, lag and cosignatures, and frozen
     /// logs (from a running node's status.json, or from the ledger when it is stopped).
@@ -361,7 +365,8 @@ fn main() -> ExitCode {
             listen,
             dial,
             http,
-        } => network::run(&data, &listen, &dial, http.as_deref()),
+            sync_batch,
+        } => network::run(&data, &listen, &dial, http.as_deref(), sync_batch),
         Command::Status { data, json } => network::status(&data, json),
         Command::Manifest(ManifestCommand::New {
             out,

@@ -48,6 +48,7 @@ pub fn run(
     listen: &[String],
     dial: &[String],
     http: Option<&str>,
+    sync_batch: u64,
 ) -> Result<ExitCode> {
     let dir = NodeDir::new(data);
     let config = dir.config()?;
@@ -93,6 +94,7 @@ pub fn run(
     let net_config = NetConfig {
         listen: listen_addrs,
         status_file: Some(dir.status_path()),
+        batch: sync_batch,
         ..NetConfig::default()
     };
     let manifest_serial = manifest.body.serial;
@@ -226,9 +228,26 @@ pub fn status(data: &Path, json: bool) -> Result<ExitCode> {
                 && Path::new(&format!("/proc/{}", s.pid)).exists()
         })
         .unwrap_or(false);
-    let status = match (status, running) {
-        (Some(s), true) => s,
-        _ => offline_status(&dir)?,
+    let (status, running) = match (status, running) {
+        (Some(s), true) => (s, true),
+        (stale, _) => match offline_status(&dir) {
+            Ok(s) => (s, false),
+            // The ledger is held by a node that has not written its first status yet.
+            Err(e)
+                if e.chain().any(|c| {
+                    matches!(
+                        c.downcast_ref::<yibao_ledger::store::StoreError>(),
+                        Some(yibao_ledger::store::StoreError::Locked(_))
+                    )
+                }) =>
+            {
+                let mut s = stale.unwrap_or_default();
+                s.logs.clear();
+                s.peers.clear();
+                (s, true)
+            }
+            Err(e) => return Err(e),
+        },
     };
     if json {
         println!(

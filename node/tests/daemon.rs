@@ -200,7 +200,7 @@ fn a_replica_killed_mid_sync_restarts_verifies_and_completes() {
     let mut sizes = Vec::new();
     for k in 0..5u64 {
         let mut child = spawn_run(&replica);
-        std::thread::sleep(Duration::from_millis(600 + 250 * k));
+        std::thread::sleep(Duration::from_millis(300 + 200 * k));
         kill9(&mut child.0);
         yibao(&["verify", "--data", replica.to_str().unwrap()]);
         let size = log_size(&status(&replica), "140702");
@@ -209,6 +209,7 @@ fn a_replica_killed_mid_sync_restarts_verifies_and_completes() {
             break;
         }
     }
+    eprintln!("replica sizes at each kill: {sizes:?} of {total}");
     assert!(
         sizes.iter().any(|&s| s > 0 && s < total),
         "at least one kill landed mid-sync: sizes {sizes:?} of {total}"
