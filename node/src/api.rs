@@ -274,8 +274,8 @@ async fn checkpoint(State(state): State<ApiState>, Path(log): Path<String>) -> A
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 
-/// One entry as the API shows it.
-fn entry_json(seq: u64, bytes: &[u8]) -> Value {
+/// One entry as the API (and the published files) show it: key events withheld.
+pub fn entry_json(seq: u64, bytes: &[u8]) -> Value {
     let leaf = hex::encode(Blake3Hasher::leaf(bytes));
     let Ok(entry) = EntryRef::decode(bytes) else {
         return json!({"seq": seq, "leaf_hash": leaf, "error": "stored entry does not decode"});

@@ -8,4 +8,5 @@ pub mod http_client;
 pub mod net;
 pub mod node_dir;
 pub mod output;
+pub mod publish;
 pub mod workload;

@@ -174,6 +174,16 @@ enum Command {
     /// The network manifest: members and policy, signed by the city office.
     #[command(subcommand)]
     Manifest(ManifestCommand),
+    /// Write the public part of the ledger (checkpoints, exposure notices and their
+    /// inclusion proofs) as static files any web server or CDN can serve.
+    Publish {
+        /// The node's data directory (the node stopped).
+        #[arg(long)]
+        data: PathBuf,
+        /// The directory to write (replaced if it holds an earlier publication).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Measure append, verify, storage and proof figures against ceilings of this machine.
     Bench(bench::BenchArgs),
     /// Measure a new node catching up logs from their owners over libp2p on loopback
@@ -385,6 +395,16 @@ fn main() -> ExitCode {
             network::manifest_install(&data, &manifest)
         }
         Command::Manifest(ManifestCommand::Show { manifest }) => network::manifest_show(&manifest),
+        Command::Publish { data, out } => node_dir::NodeDir::new(&data)
+            .open_existing_ledger()
+            .and_then(|ledger| yibao_node::publish::publish(&ledger, &out))
+            .map(|count| {
+                println!(
+                    "published {count} exposure notices with their proofs in {}",
+                    out.display()
+                );
+                ExitCode::SUCCESS
+            }),
         Command::Bench(args) => bench::run(&args),
         Command::BenchSync(args) => bench_sync::run(&args),
         Command::Demo {

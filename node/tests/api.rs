@@ -584,3 +584,61 @@ async fn notices_institutions_cases_and_grades() {
         assert_error(&body, field);
     }
 }
+
+#[tokio::test]
+async fn published_notices_verify_from_the_files_alone() {
+    let f = fixture();
+    let out_root = tempfile::tempdir().unwrap();
+    let out = out_root.path().join("site");
+    let count = yibao_node::publish::publish(&f.state.ledger, &out).unwrap();
+    assert!(count > 0);
+    let read = |p: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(out.join(p)).unwrap()).unwrap()
+    };
+    let logs = read("logs.json");
+    let vkey: yibao_schema::note::VerifierKey =
+        logs["logs"][0]["vkey"].as_str().unwrap().parse().unwrap();
+    let checkpoint_text = std::fs::read_to_string(out.join("logs/141125/checkpoint.txt")).unwrap();
+    let checkpoint = SignedCheckpoint::parse(&checkpoint_text).unwrap();
+    checkpoint.verify(&vkey).unwrap();
+    let index = read("notices.json");
+    let listed = index["notices"].as_array().unwrap();
+    assert_eq!(listed.len(), count);
+    for item in listed {
+        let notice = read(item["file"].as_str().unwrap());
+        let bytes = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            notice["entry"].as_str().unwrap(),
+        )
+        .unwrap();
+        let leaf = <Blake3Hasher as yibao_ledger::merkle::MerkleHasher>::leaf(&bytes);
+        assert_eq!(hex::encode(leaf), notice["leaf_hash"]);
+        let proof: Vec<[u8; 32]> = notice["proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                hex::decode(h.as_str().unwrap())
+                    .unwrap()
+                    .try_into()
+                    .unwrap()
+            })
+            .collect();
+        verify_inclusion::<Blake3Hasher>(
+            &leaf,
+            LeafIndex(notice["seq"].as_u64().unwrap()),
+            TreeSize(checkpoint.checkpoint.size),
+            &proof,
+            &checkpoint.checkpoint.root,
+        )
+        .unwrap();
+        assert_eq!(notice["record"]["kind"], "exposure_notice");
+    }
+    // Publishing again replaces the publication; a directory that is not one is refused.
+    yibao_node::publish::publish(&f.state.ledger, &out).unwrap();
+    let other = out_root.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("x"), b"keep").unwrap();
+    assert!(yibao_node::publish::publish(&f.state.ledger, &other).is_err());
+    assert!(other.join("x").exists());
+}
