@@ -1075,7 +1075,22 @@ impl Ledger {
         let signer_key = mem.signer.as_ref().map(|k| k.verifying_key().to_bytes());
         let in_force = mem.state.as_ref().and_then(|state| state.bureau_key());
         // An empty log has no bureau key yet: its entry 0 names it (checked again below).
-        if in_force.is_some() && in_force != signer_key {
+        // A rotation is appended alone, with the node already holding the new key: the
+        // record (signed by the old key) makes the new key the one in force, and the new
+        // key signs the batch's checkpoint.
+        let rotating_to_signer = submissions.len() == 1
+            && submissions.first().is_some_and(|s| {
+                s.view().ok().is_some_and(|v| {
+                    RecordKind::parse(v.statement.kind) == Some(RecordKind::KeyEvent)
+                        && matches!(
+                            Record::decode_payload(RecordKind::KeyEvent, v.payload),
+                            Ok(Record::KeyEvent(
+                                yibao_schema::record::KeyEvent::BureauKeyRotated { new_key }
+                            )) if Some(new_key.0) == signer_key
+                        )
+                })
+            });
+        if in_force.is_some() && in_force != signer_key && !rotating_to_signer {
             return Err(StoreError::NoSigningKey(format!(
                 "{code} (this node's key is not the log's bureau key in force)"
             )));

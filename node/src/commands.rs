@@ -758,3 +758,55 @@ fn check_receipt(
     )
     .map_err(|e| anyhow!("{e}"))
 }
+
+/// `yibao rotate-bureau-key`: a new bureau key for the node's log. The rotation entry is
+/// signed by the old key; the new key signs its checkpoint and every later one. The new
+/// key is written (0600) before the entry is appended, and becomes `bureau.key` once the
+/// entry is durable (the old one is kept as `bureau.key.retired`); a crash in between is
+/// resolved on the next open.
+pub fn rotate_bureau_key(data: &Path) -> Result<ExitCode> {
+    let dir = NodeDir::new(data);
+    let code = dir.own_log()?;
+    let ledger = dir.open_ledger()?;
+    let old = node_dir::read_key(&dir.bureau_key_path())?;
+    if ledger.bureau_key(&code)? != Some(old.verifying_key().to_bytes()) {
+        bail!("bureau.key is not the log's bureau key in force; nothing rotated");
+    }
+    let new = node_dir::generate_key();
+    node_dir::write_key(&dir.next_bureau_key_path(), &new)?;
+    let record = Record::KeyEvent(yibao_schema::record::KeyEvent::BureauKeyRotated {
+        new_key: new.verifying_key().to_bytes().into(),
+    });
+    let payload = record.encode_payload().map_err(|e| anyhow!("{e}"))?;
+    let now = now_ms();
+    let submission = Submission::sign(&old, &code.origin(), now, record.kind().as_str(), payload)?;
+    ledger.set_signer(&code, new.clone())?;
+    let result = ledger
+        .append_all_or_nothing(&code, vec![submission], now)
+        .map_err(anyhow::Error::from)
+        .and_then(|mut r| {
+            r.pop()
+                .ok_or_else(|| anyhow!("no receipt"))?
+                .map_err(anyhow::Error::from)
+        });
+    match result {
+        Ok(receipt) => {
+            dir.finish_rotation(&ledger, &code)?;
+            println!(
+                "bureau key rotated at seq {}; the new key signs from now on",
+                receipt.seq
+            );
+            println!("verifier key: {}", ledger.log_verifier_key(&code)?);
+            println!(
+                "old key kept in {}",
+                data.join("bureau.key.retired").display()
+            );
+            ledger.close()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(dir.next_bureau_key_path());
+            Err(e.context("the rotation was refused; the bureau key is unchanged"))
+        }
+    }
+}

@@ -64,6 +64,13 @@ enum Command {
     /// Manage officer keys (key events signed by the bureau key).
     #[command(subcommand)]
     Officer(OfficerCommand),
+    /// Rotate the node's bureau key: the old key signs the rotation entry, the new key
+    /// signs every checkpoint from then on.
+    RotateBureauKey {
+        /// The node's data directory (the node stopped).
+        #[arg(long)]
+        data: PathBuf,
+    },
     /// Generate an officer's key file (mode 0600) and print its public key.
     Keygen {
         /// Where to write the key file (must not exist).
@@ -349,6 +356,7 @@ fn main() -> ExitCode {
         }) => commands::officer_revoke(&data, &public_key, &reason),
         Command::Officer(OfficerCommand::List { data }) => commands::officer_list(&data),
         Command::Keygen { out } => commands::keygen(&out),
+        Command::RotateBureauKey { data } => commands::rotate_bureau_key(&data),
         Command::Submit {
             data,
             node,

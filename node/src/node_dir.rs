@@ -142,6 +142,7 @@ impl NodeDir {
         let config = self.config()?;
         let ledger = self.open_existing_ledger()?;
         let code = self.own_log()?;
+        self.finish_rotation(&ledger, &code)?;
         if self.bureau_key_path().exists() {
             let key = read_key(&self.bureau_key_path())?;
             ledger.set_signer(&code, key).with_context(|| {
@@ -152,6 +153,35 @@ impl NodeDir {
             })?;
         }
         Ok(ledger)
+    }
+}
+
+impl NodeDir {
+    /// `bureau.key.new`: the next bureau key while a rotation is being appended.
+    pub fn next_bureau_key_path(&self) -> PathBuf {
+        self.root.join("bureau.key.new")
+    }
+
+    /// Completes or abandons a rotation that a crash interrupted: if the log's key in
+    /// force is the one in `bureau.key.new`, it becomes `bureau.key` (the old one is kept
+    /// as `bureau.key.retired`); otherwise the rotation never reached the log and the new
+    /// key is discarded.
+    pub fn finish_rotation(&self, ledger: &Ledger, code: &LogCode) -> Result<()> {
+        let next = self.next_bureau_key_path();
+        if !next.exists() {
+            return Ok(());
+        }
+        let key = read_key(&next)?;
+        if ledger.bureau_key(code)? == Some(key.verifying_key().to_bytes()) {
+            let retired = self.root.join("bureau.key.retired");
+            if self.bureau_key_path().exists() {
+                std::fs::rename(self.bureau_key_path(), &retired)?;
+            }
+            std::fs::rename(&next, self.bureau_key_path())?;
+        } else {
+            std::fs::remove_file(&next)?;
+        }
+        Ok(())
     }
 }
 
