@@ -317,3 +317,58 @@ fn a_new_node_catches_up_a_log_from_a_member_that_is_not_its_owner() {
         }
     });
 }
+
+#[test]
+fn a_bureau_key_rotation_replicates_and_no_honest_peer_is_blamed() {
+    runtime().block_on(async {
+        let mut net = TestNet::create(&DIVISIONS[..3], 7).unwrap();
+        net.start_all().await.unwrap();
+        net.wait_converged(&[0, 1, 2], CONVERGE).await.unwrap();
+        // Node 0 rotates its bureau key: the old key signs the rotation, the new one every
+        // checkpoint after it.
+        let code = net.nodes[0].code();
+        let new_key = ed25519_dalek::SigningKey::from_bytes(&[0x5e; 32]);
+        let record = yibao_schema::record::Record::KeyEvent(
+            yibao_schema::record::KeyEvent::BureauKeyRotated {
+                new_key: new_key.verifying_key().to_bytes().into(),
+            },
+        );
+        let submission = yibao_schema::entry::Submission::sign(
+            &net.nodes[0].officers.bureau,
+            &code.origin(),
+            yibao_tests::TIME_MS,
+            record.kind().as_str(),
+            record.encode_payload().unwrap(),
+        )
+        .unwrap();
+        let ledger = net.nodes[0].handle().ledger().clone();
+        ledger.set_signer(&code, new_key.clone()).unwrap();
+        for r in ledger
+            .append_batch(&code, vec![submission], yibao_tests::TIME_MS)
+            .unwrap()
+        {
+            r.unwrap();
+        }
+        net.append_cases(0, 3).unwrap();
+        net.wait_converged(&[0, 1, 2], CONVERGE).await.unwrap();
+        for node in &net.nodes {
+            let status = node.status();
+            assert!(
+                status.banned.is_empty(),
+                "{}: {:?}",
+                node.division,
+                status.banned
+            );
+            assert_eq!(
+                node.handle().ledger().bureau_key(&code).unwrap(),
+                Some(new_key.verifying_key().to_bytes()),
+                "{} knows the new key",
+                node.division
+            );
+        }
+        all_verify(&net);
+        for i in 0..3 {
+            net.stop(i).await.unwrap();
+        }
+    });
+}
