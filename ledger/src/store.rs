@@ -262,6 +262,8 @@ struct Shared {
     /// Bumped (with the `LogMem` locked too) when a write fails: batches prepared before
     /// then are refused, because they were built on top of the failed one.
     generation: u64,
+    /// A copy of `LogMem::frozen`, for readers.
+    frozen: bool,
 }
 
 impl Shared {
@@ -269,6 +271,7 @@ impl Shared {
         Arc::new(Mutex::new(Shared {
             durable,
             generation: 0,
+            frozen: false,
         }))
     }
 }
@@ -313,6 +316,10 @@ pub struct Ledger {
     main: sled::Tree,
     policy: Policy,
     logs: RwLock<BTreeMap<LogCode, Arc<Mutex<LogMem>>>>,
+    /// Each log's shared part (the same `Arc` as its `LogMem::shared`), reachable without
+    /// locking the log: readers (sizes, checkpoints, the frozen flag) never wait behind a
+    /// batch being validated.
+    shared: RwLock<BTreeMap<LogCode, Arc<Mutex<Shared>>>>,
     /// The sled data file, fsynced after each flush: sled's own flush issues
     /// `sync_file_range`, which does not reach the disk's write cache.
     data_file: Option<File>,
@@ -482,6 +489,7 @@ impl Ledger {
             main,
             policy,
             logs: RwLock::new(BTreeMap::new()),
+            shared: RwLock::new(BTreeMap::new()),
             data_file,
             acknowledged: Mutex::new(read_heads_file(&path.join(HEADS_FILE))?),
             commit_order: Mutex::new(BTreeMap::new()),
@@ -509,6 +517,11 @@ impl Ledger {
                 ));
             }
             let mem = ledger.load_log(code, meta)?;
+            ledger
+                .shared
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .insert(code, mem.shared.clone());
             loaded.insert(code, Arc::new(Mutex::new(mem)));
         }
         for (code, size) in lock(&ledger.acknowledged).iter() {
@@ -713,15 +726,18 @@ impl Ledger {
                 "latest checkpoint's root differs from the stored tree",
             ));
         }
+        let frozen = self.main.get(keys::equivocation(&code))?.is_some();
+        let shared = Shared::new(Durable {
+            head,
+            checkpoint: latest_checkpoint.clone(),
+            root: frontier.root::<Blake3Hasher>(),
+        });
+        lock(&shared).frozen = frozen;
         Ok(LogMem {
             code,
             meta,
             head,
-            shared: Shared::new(Durable {
-                head,
-                checkpoint: latest_checkpoint.clone(),
-                root: frontier.root::<Blake3Hasher>(),
-            }),
+            shared,
             frontier,
             state: None,
             tail_page,
@@ -729,7 +745,7 @@ impl Ledger {
             keys: HashMap::new(),
             signer: None,
             latest_checkpoint,
-            frozen: self.main.get(keys::equivocation(&code))?.is_some(),
+            frozen,
             next_ticket: 0,
         })
     }
@@ -745,9 +761,19 @@ impl Ledger {
 
     /// A log's durable view.
     fn durable(&self, code: &LogCode) -> Result<Durable, StoreError> {
-        let shared = lock(&*self.log(code)?).shared.clone();
+        let shared = self.shared_of(code)?;
         let durable = lock(&shared).durable.clone();
         Ok(durable)
+    }
+
+    /// A log's shared part, without locking the log.
+    fn shared_of(&self, code: &LogCode) -> Result<Arc<Mutex<Shared>>, StoreError> {
+        self.shared
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(code)
+            .cloned()
+            .ok_or_else(|| StoreError::UnknownLog(code.to_string()))
     }
 
     /// The logs held, in division-code order.
@@ -896,6 +922,10 @@ impl Ledger {
             frozen: false,
             next_ticket: 0,
         };
+        self.shared
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(code, mem.shared.clone());
         logs.insert(code, Arc::new(Mutex::new(mem)));
         Ok(())
     }
@@ -908,7 +938,10 @@ impl Ledger {
 
     /// Freezes a log: it accepts no further entries (equivocation proven).
     pub fn freeze(&self, code: &LogCode) -> Result<(), StoreError> {
-        lock(&*self.log(code)?).frozen = true;
+        let log = self.log(code)?;
+        let mut mem = lock(&log);
+        mem.frozen = true;
+        lock(&mem.shared).frozen = true;
         Ok(())
     }
 

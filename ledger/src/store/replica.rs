@@ -168,7 +168,7 @@ impl Ledger {
 
     /// Whether a log is frozen by a proven equivocation.
     pub fn is_frozen(&self, code: &LogCode) -> Result<bool, StoreError> {
-        Ok(lock(&*self.log(code)?).frozen)
+        Ok(lock(&*self.shared_of(code)?).frozen)
     }
 
     /// Whether this node signs for the log (it owns it).
@@ -487,6 +487,7 @@ impl Ledger {
             .is_some()
         {
             mem.frozen = true;
+            lock(&mem.shared).frozen = true;
             return Ok(false);
         }
         self.main
@@ -494,6 +495,7 @@ impl Ledger {
             .map_err(StoreError::from)?;
         self.make_durable()?;
         mem.frozen = true;
+        lock(&mem.shared).frozen = true;
         tracing::warn!(log = %code, "equivocation proven: the log is frozen");
         Ok(true)
     }

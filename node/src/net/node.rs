@@ -228,6 +228,8 @@ struct Runner {
     listen_addrs: Vec<Multiaddr>,
     witness_keys: HashMap<String, VerifierKey>,
     last_status_poll: Instant,
+    /// Each log's verifier key in force, cached (see `check_checkpoint`).
+    vkeys: HashMap<LogCode, VerifierKey>,
     /// Consistency checks already asked for: (peer, log) → (from, to).
     checked: HashMap<(PeerId, LogCode), (u64, u64)>,
     last_redial: Instant,
@@ -363,6 +365,7 @@ impl NodeHandle {
             listen_addrs: Vec::new(),
             last_status_poll: long_ago,
             checked: HashMap::new(),
+            vkeys: HashMap::new(),
             last_redial: long_ago,
             last_status_write: long_ago,
             status_soon: true,
@@ -964,17 +967,26 @@ impl Runner {
             .unwrap_or(false)
     }
 
-    /// Verifies a checkpoint of `log` under its bureau key.
+    /// Verifies a checkpoint of `log` under its bureau key in force. The key is cached per
+    /// log (and dropped when a batch is stored, since it may rotate): looking it up locks
+    /// the log, which a batch being verified holds.
     fn check_checkpoint(
-        &self,
+        &mut self,
         log: &LogCode,
         text: &str,
     ) -> std::result::Result<SignedCheckpoint, String> {
         let signed = SignedCheckpoint::parse(text).map_err(|e| e.to_string())?;
-        let key = self
-            .ledger
-            .log_verifier_key(log)
-            .map_err(|e| e.to_string())?;
+        let key = match self.vkeys.get(log) {
+            Some(key) => key.clone(),
+            None => {
+                let key = self
+                    .ledger
+                    .log_verifier_key(log)
+                    .map_err(|e| e.to_string())?;
+                self.vkeys.insert(*log, key.clone());
+                key
+            }
+        };
         signed.verify(&key).map_err(|e| e.to_string())?;
         Ok(signed)
     }
@@ -1169,8 +1181,11 @@ impl Runner {
 
     /// Adds cosignatures from a peer's copy of a checkpoint we hold.
     fn merge_cosignatures(&mut self, log: &LogCode, signed: &SignedCheckpoint) {
+        // Lines already on our copy are skipped without touching the log (adding one locks
+        // it, which a batch being verified may hold).
+        let ours = self.ledger.latest_checkpoint(log).unwrap_or_default();
         for signature in &signed.note.signatures {
-            if signature.name == signed.checkpoint.origin {
+            if signature.name == signed.checkpoint.origin || ours.contains(&signature.to_line()) {
                 continue;
             }
             if let Err(e) =
@@ -1415,6 +1430,16 @@ impl Runner {
         } = done;
         if let Some(sync) = self.syncs.get_mut(&log) {
             sync.verifying = false;
+        }
+        // The batch may have rotated the log's key: look it up now, while no batch of this
+        // log holds its lock.
+        match self.ledger.log_verifier_key(&log) {
+            Ok(key) => {
+                self.vkeys.insert(log, key);
+            }
+            Err(_) => {
+                self.vkeys.remove(&log);
+            }
         }
         match result {
             Ok(progress) => {
