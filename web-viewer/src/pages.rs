@@ -273,7 +273,10 @@ fn checkpoint_block(lang: Lang, log: &LogInfo, c: &CheckedCheckpoint) -> String 
             .unwrap_or_else(|| "—".into()),
         lang.t("根哈希", "Root hash"),
         escape(&root),
-        lang.t("见证联署数", "Cosignatures"),
+        lang.t(
+            "见证联署数（仅计数，未逐一核验）",
+            "Cosignatures (counted, not checked)"
+        ),
         c.cosignatures(),
     )
 }
@@ -553,7 +556,15 @@ pub(crate) async fn institution(
         lang.t("机构编码", "Institution code"),
         escape(&code)
     );
-    let _ = write!(body, "<h2>{}</h2>", lang.t("信用评价记录", "Grade history"));
+    let _ = write!(
+        body,
+        "<p class=\"muted\">{}</p><h2>{}</h2>",
+        lang.t(
+            "本页为节点提供的摘要；曝光通报可打开逐条核验。",
+            "This page is the node's summary; open a notice to verify it."
+        ),
+        lang.t("信用评价记录", "Grade history")
+    );
     if grades.is_empty() {
         let _ = write!(body, "<p>{}</p>", lang.t("无评价记录。", "No grades."));
     } else {

@@ -393,7 +393,7 @@ async fn a_notice_page_is_verified_and_shaped_like_a_notice() {
         "checkpoint size {size}"
     );
     assert!(page.contains("检查点签名有效"));
-    assert!(page.contains("见证联署数</dt><dd>0</dd>"));
+    assert!(page.contains("见证联署数（仅计数，未逐一核验）</dt><dd>0</dd>"));
     assert!(!page.contains("日志已冻结"), "this log is not frozen");
     // Surnames only: the notice's person appears as 景某.
     assert!(page.contains("景某"));
