@@ -15,7 +15,6 @@ use yibao_ledger::store::Ledger;
 use yibao_node::api::{self, ApiState, Metrics};
 use yibao_node::workload::{self, Officers, Rng, Signer};
 use yibao_schema::policy::Policy;
-use yibao_schema::record::Record;
 use yibao_web_viewer::{router, Source, SourceFuture};
 
 const COUNTY: &str = "141125";
@@ -106,6 +105,8 @@ enum Tamper {
     JsonRecord,
     /// Puts markup into the titles of the notice list.
     Markup,
+    /// Answers every entry read with this other (valid, signed) entry.
+    Substitute(u64),
     /// Answers 200 with a body that is not JSON.
     Garbage,
     /// Fails every request (node down).
@@ -141,6 +142,13 @@ impl Source for NodeSource {
                 Tamper::ServerError => return Ok((500, b"{}".to_vec())),
                 _ => {}
             }
+            let path = match self.tamper {
+                Tamper::Substitute(other) if path.contains("/entries/") => {
+                    format!("/v1/logs/{COUNTY}/entries/{other}")
+                }
+                _ => path.to_string(),
+            };
+            let path = path.as_str();
             let response = api::router(self.state.clone())
                 .oneshot(Request::get(path).body(Body::empty()).unwrap())
                 .await
@@ -424,6 +432,28 @@ async fn tampered_bytes_proofs_or_checkpoints_are_not_verified() {
 }
 
 #[tokio::test]
+async fn another_valid_notice_served_in_place_of_the_one_asked_is_not_verified() {
+    let f = fixture();
+    let notices = node_notices(&f).await;
+    let ours: Vec<&Value> = notices.iter().filter(|n| n["log"] == COUNTY).collect();
+    let (asked, served) = (ours[0], ours[1]);
+    let seq = asked["seq"].as_u64().unwrap();
+    let other = served["seq"].as_u64().unwrap();
+    let (status, page) = call(
+        viewer(&f, Tamper::Substitute(other)),
+        "GET",
+        &format!("/notices/{COUNTY}/{seq}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("NOT VERIFIED"), "{page}");
+    assert!(page.contains(&format!("the entry says it is seq {other}, not {seq}")));
+    assert!(page.contains("inclusion proof"));
+    assert!(!page.contains("badge ok\" id=\"verification"));
+    assert!(page.contains("未通过核验，可能已被篡改"));
+}
+
+#[tokio::test]
 async fn the_record_shown_comes_from_the_verified_bytes_not_the_json() {
     let f = fixture();
     let n = a_notice(&f).await;
@@ -636,7 +666,6 @@ async fn bad_requests_are_4xx_pages_saying_what_is_wrong() {
         .unwrap();
     let entry = yibao_schema::entry::EntryRef::decode(&bytes).unwrap();
     assert_eq!(entry.submission.statement.kind, "institution_registered");
-    let _: Option<Record> = None;
 }
 
 #[tokio::test]
