@@ -728,3 +728,27 @@ async fn ledger_text_is_escaped() {
     assert!(!page.contains("<script>"));
     assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
 }
+
+#[tokio::test]
+async fn over_http_to_a_served_node_api() {
+    // The node's API on a loopback port, read through HttpSource and the HTTP/1.1 client.
+    let f = fixture();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = api::router(f.state.clone());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let source = yibao_web_viewer::HttpSource::new(format!("http://{addr}")).unwrap();
+    let app = router(Arc::new(source));
+    let seq = a_notice(&f).await["seq"].as_u64().unwrap();
+    let (status, page) = call(app.clone(), "GET", &format!("/notices/{COUNTY}/{seq}")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("class=\"badge ok\" id=\"verification\""),
+        "{page}"
+    );
+    let (status, list) = call(app, "GET", "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(notice_links(&list).len(), 20);
+    server.abort();
+    assert!(yibao_web_viewer::HttpSource::new("https://x".into()).is_err());
+}
