@@ -63,7 +63,7 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// Percent-encodes a query value (UTF-8 bytes outside the unreserved set).
+/// Percent-encodes a query value or a path segment (UTF-8 bytes outside the unreserved set).
 pub fn query_value(text: &str) -> String {
     let mut out = String::new();
     for b in text.bytes() {

@@ -105,7 +105,7 @@ fn notice_row(lang: Lang, n: &Value) -> String {
     format!(
         "<tr><td>{date}</td><td><a href=\"{href}\">{title}</a>{frozen}<br><span class=\"muted\">{inst}</span></td><td>¥{amount}</td><td class=\"muted\">{log} #{seq}</td></tr>",
         date = escape(r["published_on"].as_str().unwrap_or_default()),
-        href = lang.href(&format!("/notices/{}/{seq}", escape(log))),
+        href = lang.href(&format!("/notices/{}/{seq}", query_value(log))),
         title = escape(r["title"].as_str().unwrap_or_default()),
         inst = escape(r["institution"]["name"].as_str().unwrap_or_default()),
         amount = yuan(u64_of(&r["amount_involved"])),
@@ -769,7 +769,7 @@ pub(crate) async fn search(State(state): State<AppState>, query: QueryParams) ->
             let _ = write!(
                 body,
                 "<li><a href=\"{}\">{} {}</a>{}</li>",
-                lang.href(&format!("/counties/{}", escape(&l.log))),
+                lang.href(&format!("/counties/{}", query_value(&l.log))),
                 escape(&l.log),
                 escape(&l.name),
                 if l.frozen {
@@ -790,7 +790,7 @@ pub(crate) async fn search(State(state): State<AppState>, query: QueryParams) ->
             let _ = write!(
                 body,
                 "<li><a href=\"{}\">{} {}</a></li>",
-                lang.href(&format!("/institutions/{}", escape(code))),
+                lang.href(&format!("/institutions/{}", query_value(code))),
                 escape(code),
                 escape(name)
             );
