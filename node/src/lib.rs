@@ -4,7 +4,8 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod api;
-pub mod http_client;
+/// The minimal HTTP/1.1 client lives in the viewer crate (one copy for both).
+pub use yibao_web_viewer::http_client;
 pub mod net;
 pub mod node_dir;
 pub mod output;

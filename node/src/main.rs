@@ -168,6 +168,17 @@ enum Command {
         #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=4096))]
         sync_batch: u64,
     },
+    /// Serve the public, read-only web viewer of a node's API (exposure notices, institutions,
+    /// counties, search), verifying each notice against its signed checkpoint before showing
+    /// it. Holds no keys; answers GET only. Stops on Ctrl-C or SIGTERM.
+    Viewer {
+        /// The node's API, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        source: String,
+        /// Listen on this address.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: std::net::SocketAddr,
+    },
     /// Show a node's peers, each log's size, checkpoint, lag and cosignatures, and frozen
     /// logs (from a running node's status.json, or from the ledger when it is stopped).
     Status {
@@ -385,6 +396,7 @@ fn main() -> ExitCode {
             http,
             sync_batch,
         } => network::run(&data, &listen, &dial, http.as_deref(), sync_batch),
+        Command::Viewer { source, listen } => viewer(source, listen),
         Command::Status { data, json } => network::status(&data, json),
         Command::Manifest(ManifestCommand::New {
             out,
@@ -429,6 +441,15 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `yibao viewer`: serves until Ctrl-C or SIGTERM.
+fn viewer(source: String, listen: std::net::SocketAddr) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(yibao_web_viewer::serve(source, listen))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The error and its causes on one line, leaving out a cause whose text its parent already

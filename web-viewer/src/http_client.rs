@@ -1,6 +1,7 @@
-//! A minimal HTTP/1.1 client for `yibao submit --node`: one request per connection, to a
-//! node the officer names (plain HTTP on a trusted network or loopback; the signature on
-//! each statement is the authentication, and the receipt's inclusion proof is checked).
+//! A minimal HTTP/1.1 client, for `yibao submit --node` and for the viewer's node source:
+//! one request per connection, to a node the user names (plain HTTP on a trusted network or
+//! loopback; the signature on each statement is the authentication, and what is read is
+//! checked against signed checkpoints).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -15,13 +16,13 @@ const MAX_RESPONSE: u64 = 16 * 1024 * 1024;
 pub fn parse_url(url: &str) -> Result<(String, String)> {
     let rest = url
         .strip_prefix("http://")
-        .ok_or_else(|| anyhow!("--node {url}: only http:// URLs are supported"))?;
+        .ok_or_else(|| anyhow!("{url}: only http:// URLs are supported"))?;
     let (host, path) = match rest.find('/') {
         Some(i) => (&rest[..i], rest[i..].trim_end_matches('/').to_string()),
         None => (rest, String::new()),
     };
     if host.is_empty() {
-        bail!("--node {url}: no host");
+        bail!("{url}: no host");
     }
     let host = if host.contains(':') {
         host.to_string()

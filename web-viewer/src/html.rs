@@ -1,0 +1,127 @@
+//! HTML building blocks: escaping, the page frame, the language switch.
+
+use std::fmt::Write;
+
+/// The page language: Chinese first, English on `?lang=en`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// 简体中文 (the default).
+    Zh,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// From the `lang` query parameter; anything but `en` is Chinese.
+    pub fn from_param(value: Option<&str>) -> Lang {
+        match value {
+            Some("en") => Lang::En,
+            _ => Lang::Zh,
+        }
+    }
+
+    /// Picks the text of this language.
+    pub fn t<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Zh => zh,
+            Lang::En => en,
+        }
+    }
+
+    /// The `lang` attribute of the page.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    /// A link to `path` (which may already carry a query) that keeps this language.
+    pub fn href(self, path: &str) -> String {
+        let url = match self {
+            Lang::Zh => path.to_string(),
+            Lang::En if path.contains('?') => format!("{path}&lang=en"),
+            Lang::En => format!("{path}?lang=en"),
+        };
+        escape(&url)
+    }
+}
+
+/// Escapes text for HTML element content and double-quoted attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Percent-encodes a query value or a path segment (UTF-8 bytes outside the unreserved set).
+pub fn query_value(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'PingFang SC','Noto Sans CJK SC',sans-serif;max-width:52rem;margin:0 auto;padding:0 1rem 2rem;line-height:1.6;color:#222}\
+header{border-bottom:2px solid #b22;margin-bottom:1rem;padding:.5rem 0;display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center}\
+header a.home{font-weight:bold;color:#b22;text-decoration:none}\
+nav{margin-left:auto}form.search input{max-width:12rem}\
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem;text-align:left;vertical-align:top}\
+dl.fields dt{font-weight:bold;margin-top:.6rem}dl.fields dd{margin-left:0}\
+.badge{display:inline-block;padding:.2rem .6rem;border-radius:.3rem;font-weight:bold}\
+.ok{background:#d9f2d9;color:#145214}.bad{background:#fbd5d5;color:#8a1010}\
+.frozen{background:#fff0c2;border:1px solid #c90;padding:.5rem;margin:.5rem 0}\
+.proof{font-size:.85rem;color:#555;word-break:break-all}.muted{color:#666;font-size:.9rem}\
+.amount{font-size:1.2rem;font-weight:bold}";
+
+/// A whole page. `body` is already-escaped HTML; `path` is the page's own path and query
+/// without `lang`, for the language switch.
+pub fn page(lang: Lang, title: &str, path: &str, body: &str) -> String {
+    let other = match lang {
+        Lang::Zh => format!(
+            "<a href=\"{}\" hreflang=\"en\">English</a>",
+            Lang::En.href(path)
+        ),
+        Lang::En => format!(
+            "<a href=\"{}\" hreflang=\"zh-CN\">中文</a>",
+            Lang::Zh.href(path)
+        ),
+    };
+    let lang_field = match lang {
+        Lang::Zh => String::new(),
+        Lang::En => "<input type=\"hidden\" name=\"lang\" value=\"en\">".to_string(),
+    };
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"{code}\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{title} · {site}</title><style>{STYLE}</style></head><body>\
+<header><a class=\"home\" href=\"{home}\">{site}</a>\
+<form class=\"search\" action=\"/search\" method=\"get\"><input name=\"q\" placeholder=\"{placeholder}\" aria-label=\"{search}\">{lang_field}<button>{search}</button></form>\
+<nav>{other}</nav></header><main>{body}</main>\
+<footer class=\"muted\"><p>{footer}</p></footer></body></html>\n",
+        code = lang.code(),
+        title = escape(title),
+        site = lang.t("医保基金监管账本", "Yibao Ledger"),
+        home = lang.href("/"),
+        placeholder = lang.t("机构名称、编码或区划代码", "institution name, code or county code"),
+        search = lang.t("搜索", "Search"),
+        footer = lang.t(
+            "只读公开查看页面：内容取自账本节点，曝光通报在显示前于服务器端核验签名检查点与包含证明。",
+            "Read-only public viewer: data comes from a ledger node; exposure notices are checked against the signed checkpoint and an inclusion proof on the server before display."
+        ),
+    )
+}

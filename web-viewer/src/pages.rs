@@ -1,0 +1,835 @@
+//! The pages. Every value from the ledger goes through `escape` (or is a number).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::Uri;
+use axum::response::Html;
+use serde_json::Value;
+use yibao_schema::record::{ExposureNotice, Record};
+
+use crate::display::{shanghai_time, yuan};
+use crate::html::{escape, page, query_value, Lang};
+use crate::verify::{self, u64_of, CheckedCheckpoint, CheckedEntry, LogInfo};
+use crate::{fetch_ok, AppState, PageError};
+
+type PageResult = Result<Html<String>, PageError>;
+type QueryParams = Result<Query<HashMap<String, String>>, QueryRejection>;
+
+/// Notices per page of the list.
+const PER_PAGE: u64 = 20;
+/// The most notices read for a county page or a search (pages of 100).
+const MAX_SCAN_PAGES: u64 = 50;
+/// The longest search text.
+const MAX_QUERY_CHARS: usize = 64;
+
+/// The language and the other parameters; a query that does not parse is a 400.
+fn params(query: QueryParams) -> Result<(Lang, HashMap<String, String>), PageError> {
+    match query {
+        Ok(Query(map)) => Ok((Lang::from_param(map.get("lang").map(String::as_str)), map)),
+        Err(e) => Err(PageError::bad(Lang::Zh, format!("bad query: {e}"))),
+    }
+}
+
+fn path_error(lang: Lang, e: PathRejection) -> PageError {
+    PageError::bad(lang, format!("bad path: {e}"))
+}
+
+fn valid_log(lang: Lang, log: &str) -> Result<(), PageError> {
+    if log.len() == 6 && log.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(PageError::bad(
+            lang,
+            format!(
+                "`{log}`: {}",
+                lang.t(
+                    "不是6位行政区划代码",
+                    "not a 6-digit administrative division code"
+                )
+            ),
+        ))
+    }
+}
+
+fn is_institution_code(code: &str) -> bool {
+    code.len() == 12
+        && matches!(code.as_bytes().first(), Some(b'H' | b'P'))
+        && code.bytes().skip(1).all(|b| b.is_ascii_digit())
+}
+
+fn frozen_flag(lang: Lang, log: &str) -> String {
+    format!(
+        "<div class=\"frozen\" role=\"alert\"><strong>{}</strong> {}</div>",
+        lang.t("⚠ 日志已冻结", "⚠ Frozen log"),
+        escape(&match lang {
+            Lang::Zh => format!("日志 {log} 已被证实存在分叉（同一规模两个不同的签名检查点），已停止接收新条目；其数据请谨慎看待。"),
+            Lang::En => format!("Log {log} was proven to equivocate (two signed checkpoints that disagree) and accepts no new entries; treat its data with care."),
+        })
+    )
+}
+
+fn kind_label(lang: Lang, kind: &str) -> String {
+    let (zh, en) = match kind {
+        "institution_registered" => ("机构登记", "institution registered"),
+        "institution_updated" => ("机构变更", "institution updated"),
+        "inspection_opened" => ("立案检查", "inspection opened"),
+        "finding" => ("检查发现", "finding"),
+        "decision" => ("处理决定", "decision"),
+        "rectification_item" => ("整改事项", "rectification item"),
+        "rectification_update" => ("整改进展", "rectification update"),
+        "grade_set" => ("信用评价", "grade set"),
+        "grade_revision" => ("评价调整", "grade revision"),
+        "exposure_notice" => ("曝光通报", "exposure notice"),
+        "correction" => ("更正", "correction"),
+        other => (other, other),
+    };
+    escape(lang.t(zh, en))
+}
+
+/// One row of a notice list, from the node's JSON (a summary; the notice page verifies).
+fn notice_row(lang: Lang, n: &Value) -> String {
+    let r = &n["record"];
+    let log = n["log"].as_str().unwrap_or_default();
+    let seq = u64_of(&n["seq"]);
+    let frozen = if n["frozen"].as_bool().unwrap_or(false) {
+        format!(
+            " <span class=\"badge bad\">{}</span>",
+            lang.t("日志已冻结", "frozen log")
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "<tr><td>{date}</td><td><a href=\"{href}\">{title}</a>{frozen}<br><span class=\"muted\">{inst}</span></td><td>¥{amount}</td><td class=\"muted\">{log} #{seq}</td></tr>",
+        date = escape(r["published_on"].as_str().unwrap_or_default()),
+        href = lang.href(&format!("/notices/{}/{seq}", query_value(log))),
+        title = escape(r["title"].as_str().unwrap_or_default()),
+        inst = escape(r["institution"]["name"].as_str().unwrap_or_default()),
+        amount = yuan(u64_of(&r["amount_involved"])),
+        log = escape(log),
+    )
+}
+
+fn notice_table(lang: Lang, notices: &[Value]) -> String {
+    if notices.is_empty() {
+        return format!(
+            "<p>{}</p>",
+            lang.t("暂无曝光通报。", "No exposure notices.")
+        );
+    }
+    let mut out = format!(
+        "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+        lang.t("发布日期", "Published"),
+        lang.t("通报", "Notice"),
+        lang.t("涉及金额", "Amount involved"),
+        lang.t("日志 / 序号", "Log / seq"),
+    );
+    for n in notices {
+        out.push_str(&notice_row(lang, n));
+    }
+    out.push_str("</tbody></table>");
+    out.push_str(&format!(
+        "<p class=\"muted\">{}</p>",
+        lang.t(
+            "列表为节点提供的摘要；打开每条通报即在服务器端核验其签名检查点与包含证明。",
+            "The list is the node's summary; opening a notice verifies it against the signed checkpoint and an inclusion proof."
+        )
+    ));
+    out
+}
+
+/// Every notice the node holds (newest first), up to `MAX_SCAN_PAGES` pages of 100.
+async fn all_notices(state: &AppState, lang: Lang) -> Result<Vec<Value>, PageError> {
+    let mut out = Vec::new();
+    for page_no in 1..=MAX_SCAN_PAGES {
+        let v = fetch_ok(
+            &*state.source,
+            lang,
+            &format!("/v1/notices?page={page_no}&per_page=100"),
+        )
+        .await?;
+        let list = v["notices"].as_array().cloned().unwrap_or_default();
+        let total = u64_of(&v["total"]);
+        let empty = list.is_empty();
+        out.extend(list);
+        if empty || out.len() as u64 >= total {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// `/`: exposure notices, newest first, 20 a page.
+pub(crate) async fn index(State(state): State<AppState>, query: QueryParams) -> PageResult {
+    let (lang, map) = params(query)?;
+    let page_no: u64 = match map.get("page") {
+        None => 1,
+        Some(p) => p.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+            PageError::bad(
+                lang,
+                format!(
+                    "page `{p}`: {}",
+                    lang.t("页码须为从1开始的整数", "pages are whole numbers from 1")
+                ),
+            )
+        })?,
+    };
+    let v = fetch_ok(
+        &*state.source,
+        lang,
+        &format!("/v1/notices?page={page_no}&per_page={PER_PAGE}"),
+    )
+    .await?;
+    let notices = v["notices"]
+        .as_array()
+        .ok_or_else(|| PageError::upstream(lang, "GET /v1/notices: no `notices` list"))?;
+    let total = u64_of(&v["total"]);
+    let pages = total.div_ceil(PER_PAGE).max(1);
+    if page_no > pages {
+        return Err(PageError::not_found(
+            lang,
+            format!(
+                "{} {page_no} ({} {pages})",
+                lang.t("没有第", "there is no page"),
+                lang.t("共", "of")
+            ),
+        ));
+    }
+    let mut body = format!(
+        "<h1>{}</h1><p>{}</p>",
+        lang.t("医保基金违法违规案件曝光", "Exposure notices"),
+        escape(&match lang {
+            Lang::Zh => format!("共 {total} 条，按时间由新到旧。第 {page_no} / {pages} 页。"),
+            Lang::En => {
+                format!("{total} notices, newest first. Page {page_no} of {pages}.")
+            }
+        })
+    );
+    body.push_str(&notice_table(lang, notices));
+    body.push_str("<nav class=\"pages\">");
+    if page_no > 1 {
+        let _ = write!(
+            body,
+            "<a rel=\"prev\" href=\"{}\">← {}</a> ",
+            lang.href(&format!("/?page={}", page_no - 1)),
+            lang.t("上一页", "Newer")
+        );
+    }
+    if page_no < pages {
+        let _ = write!(
+            body,
+            "<a rel=\"next\" href=\"{}\">{} →</a>",
+            lang.href(&format!("/?page={}", page_no + 1)),
+            lang.t("下一页", "Older")
+        );
+    }
+    body.push_str("</nav>");
+    let self_path = if page_no > 1 {
+        format!("/?page={page_no}")
+    } else {
+        "/".to_string()
+    };
+    Ok(Html(page(
+        lang,
+        lang.t("曝光通报", "Exposure notices"),
+        &self_path,
+        &body,
+    )))
+}
+
+fn checkpoint_block(lang: Lang, log: &LogInfo, c: &CheckedCheckpoint) -> String {
+    let (class, label) = match &c.problem {
+        None => (
+            "ok",
+            lang.t("检查点签名有效", "checkpoint signature valid")
+                .to_string(),
+        ),
+        Some(p) => (
+            "bad",
+            format!(
+                "{} ({p})",
+                lang.t("检查点未通过核验", "checkpoint NOT VERIFIED")
+            ),
+        ),
+    };
+    let root = c
+        .checkpoint
+        .as_ref()
+        .map(|c| hex::encode(c.checkpoint.root))
+        .unwrap_or_default();
+    format!(
+        "<dl class=\"fields proof\"><dt>{}</dt><dd><span class=\"badge {class}\">{}</span></dd>\
+<dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>",
+        lang.t("签名检查点", "Signed checkpoint"),
+        escape(&label),
+        lang.t("日志", "Log"),
+        escape(&format!("{} {}", log.log, log.name)),
+        lang.t("检查点规模（条目数）", "Checkpoint size (entries)"),
+        c.size()
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "—".into()),
+        lang.t("根哈希", "Root hash"),
+        escape(&root),
+        lang.t(
+            "见证联署数（仅计数，未逐一核验）",
+            "Cosignatures (counted, not checked)"
+        ),
+        c.cosignatures(),
+    )
+}
+
+fn badge(lang: Lang, checked: &CheckedEntry) -> String {
+    match &checked.problem {
+        None if checked.record.is_some() => format!(
+            "<p><span class=\"badge ok\" id=\"verification\">✔ {}</span></p>",
+            lang.t("已核验 verified", "verified")
+        ),
+        None => format!(
+            "<p><span class=\"badge bad\" id=\"verification\">✘ {} ({})</span></p>",
+            lang.t("未通过核验 NOT VERIFIED", "NOT VERIFIED"),
+            lang.t("记录无法解码", "the record does not decode")
+        ),
+        Some(p) => format!(
+            "<p><span class=\"badge bad\" id=\"verification\">✘ {} ({})</span></p>",
+            lang.t("未通过核验 NOT VERIFIED", "NOT VERIFIED"),
+            escape(p)
+        ),
+    }
+}
+
+fn notice_fields(lang: Lang, n: &ExposureNotice, recorded_ms: Option<u64>) -> String {
+    let mut out = String::from("<dl class=\"fields\">");
+    let mut field = |label: &str, value: String| {
+        let _ = write!(out, "<dt>{}</dt><dd>{}</dd>", escape(label), value);
+    };
+    field(
+        lang.t("通报编号", "Notice number"),
+        escape(n.notice_id.as_str()),
+    );
+    field(
+        lang.t("机构", "Institution"),
+        format!(
+            "<a href=\"{}\">{}</a>（{}）",
+            lang.href(&format!("/institutions/{}", n.institution.code.as_str())),
+            escape(&n.institution.name),
+            escape(n.institution.code.as_str())
+        ),
+    );
+    field(
+        lang.t("所在地", "Location"),
+        format!(
+            "{} · <a href=\"{}\">{}</a>",
+            escape(&n.location),
+            lang.href(&format!("/counties/{}", n.institution.division.as_str())),
+            escape(n.institution.division.as_str())
+        ),
+    );
+    field(
+        lang.t("检查单位", "Inspecting body"),
+        escape(&n.inspecting_body),
+    );
+    field(
+        lang.t("检查时间", "Inspection period"),
+        escape(&n.inspection_period),
+    );
+    field(lang.t("违规事实", "Facts"), escape(&n.facts));
+    field(
+        lang.t("违规类型", "Categories"),
+        escape(&n.categories.join(lang.t("、", ", "))),
+    );
+    field(
+        lang.t("涉及金额", "Amount involved"),
+        format!(
+            "<span class=\"amount\">¥{}</span> {}",
+            yuan(n.amount_involved.get()),
+            lang.t("元", "yuan")
+        ),
+    );
+    field(lang.t("处理依据", "Legal basis"), escape(&n.legal_basis));
+    field(lang.t("处理情况", "Handling"), escape(&n.handling));
+    field(
+        lang.t("追回情况", "Recovery"),
+        escape(if n.fully_recovered {
+            lang.t("已全部追回", "fully recovered")
+        } else {
+            lang.t("尚未全部追回", "not yet fully recovered")
+        }),
+    );
+    field(
+        lang.t("案件编号", "Case"),
+        escape(&format!(
+            "{} / {}",
+            n.case_id.as_str(),
+            n.decision_id.as_str()
+        )),
+    );
+    field(
+        lang.t("发布日期", "Published on"),
+        escape(&n.published_on.to_string()),
+    );
+    if let Some(ms) = recorded_ms {
+        field(
+            lang.t("入账时间（北京时间）", "Recorded (Asia/Shanghai)"),
+            escape(&shanghai_time(ms)),
+        );
+    }
+    out.push_str("</dl>");
+    out
+}
+
+/// `/notices/{log}/{seq}`: one notice, verified before display.
+pub(crate) async fn notice(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    query: QueryParams,
+) -> PageResult {
+    let (lang, _) = params(query)?;
+    let Path((log, seq_text)) = path.map_err(|e| path_error(lang, e))?;
+    valid_log(lang, &log)?;
+    let seq: u64 = seq_text.parse().map_err(|_| {
+        PageError::bad(
+            lang,
+            format!(
+                "seq `{seq_text}`: {}",
+                lang.t("序号须为非负整数", "not a whole number")
+            ),
+        )
+    })?;
+    let checked = verify::entry(&*state.source, lang, &log, seq).await?;
+    let notice = match &checked.record {
+        Some(Record::ExposureNotice(n)) => Some(n),
+        Some(other) => {
+            return Err(PageError::not_found(
+                lang,
+                format!(
+                    "{log} #{seq}: {} ({})",
+                    lang.t("该条目不是曝光通报", "this entry is not an exposure notice"),
+                    other.kind().as_str()
+                ),
+            ))
+        }
+        None => None,
+    };
+    let mut body = String::new();
+    if checked.log.frozen {
+        body.push_str(&frozen_flag(lang, &log));
+    }
+    match notice {
+        Some(n) => {
+            let _ = write!(body, "<h1>{}</h1>", escape(&n.title));
+            body.push_str(&badge(lang, &checked));
+            if !checked.verified() {
+                let _ = write!(
+                    body,
+                    "<p class=\"badge bad\">{}</p>",
+                    lang.t(
+                        "以下内容未通过核验，可能已被篡改，不可作为依据。",
+                        "The content below did not verify and may have been altered; do not rely on it."
+                    )
+                );
+            }
+            body.push_str(&notice_fields(lang, n, checked.timestamp_ms));
+        }
+        None => {
+            let _ = write!(
+                body,
+                "<h1>{} {} #{seq}</h1>",
+                lang.t("曝光通报", "Exposure notice"),
+                escape(&log)
+            );
+            body.push_str(&badge(lang, &checked));
+        }
+    }
+    let _ = write!(
+        body,
+        "<h2>{}</h2><dl class=\"fields proof\"><dt>{}</dt><dd>{} #{seq}</dd><dt>{}</dt><dd>{}</dd></dl>",
+        lang.t("核验信息", "Verification"),
+        lang.t("日志 / 序号", "Log / seq"),
+        escape(&log),
+        lang.t("叶子哈希（由签名条目字节重新计算）", "Leaf hash (recomputed from the signed entry bytes)"),
+        checked.leaf_hash.map(hex::encode).unwrap_or_else(|| "—".into()),
+    );
+    body.push_str(&checkpoint_block(lang, &checked.log, &checked.checkpoint));
+    let title = notice
+        .map(|n| n.title.clone())
+        .unwrap_or_else(|| format!("{log} #{seq}"));
+    Ok(Html(page(
+        lang,
+        &title,
+        &format!("/notices/{log}/{seq}"),
+        &body,
+    )))
+}
+
+/// `/institutions/{code}`: grade history, cases and notices.
+pub(crate) async fn institution(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    query: QueryParams,
+) -> PageResult {
+    let (lang, _) = params(query)?;
+    let Path(code) = path.map_err(|e| path_error(lang, e))?;
+    if !is_institution_code(&code) {
+        return Err(PageError::bad(
+            lang,
+            format!(
+                "`{code}`: {}",
+                lang.t(
+                    "不是机构编码（H或P加11位数字）",
+                    "not an institution code (H or P and 11 digits)"
+                )
+            ),
+        ));
+    }
+    let v = fetch_ok(&*state.source, lang, &format!("/v1/institutions/{code}")).await?;
+    let entries = v["entries"].as_array().cloned().unwrap_or_default();
+    let mut name = String::new();
+    let mut frozen_logs: Vec<String> = Vec::new();
+    let mut grades = String::new();
+    let mut cases: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut notices = Vec::new();
+    for e in &entries {
+        let r = &e["record"];
+        let log = e["log"].as_str().unwrap_or_default().to_string();
+        let seq = u64_of(&e["seq"]);
+        if e["frozen"].as_bool().unwrap_or(false) && !frozen_logs.contains(&log) {
+            frozen_logs.push(log.clone());
+        }
+        match e["kind"].as_str().unwrap_or_default() {
+            "institution_registered" | "institution_updated" => {
+                if let Some(n) = r["name"].as_str() {
+                    name = n.to_string();
+                }
+            }
+            "grade_set" => {
+                for g in r["grades"].as_array().into_iter().flatten() {
+                    if g["institution"].as_str() == Some(code.as_str()) {
+                        let _ = write!(
+                            grades,
+                            "<tr><td>{}</td><td><strong>{}</strong></td><td>{}</td><td class=\"muted\">{} #{seq}</td></tr>",
+                            escape(r["period"].as_str().unwrap_or_default()),
+                            escape(g["grade"].as_str().unwrap_or_default()),
+                            u64_of(&g["score"]),
+                            escape(&log)
+                        );
+                    }
+                }
+            }
+            "grade_revision" => {
+                let _ = write!(
+                    grades,
+                    "<tr><td>{} ({})</td><td><strong>{}</strong></td><td>{}</td><td class=\"muted\">{} #{seq}</td></tr>",
+                    escape(r["period"].as_str().unwrap_or_default()),
+                    lang.t("调整", "revised"),
+                    escape(r["grade"].as_str().unwrap_or_default()),
+                    u64_of(&r["score"]),
+                    escape(&log)
+                );
+            }
+            "exposure_notice" => {
+                if name.is_empty() {
+                    name = r["institution"]["name"].as_str().unwrap_or_default().into();
+                }
+                notices.push(e.clone());
+            }
+            kind => {
+                if let Some(case_id) = r["case_id"].as_str() {
+                    cases
+                        .entry(format!("{log} · {case_id}"))
+                        .or_default()
+                        .push(kind_label(lang, kind));
+                }
+            }
+        }
+    }
+    let mut body = String::new();
+    for log in &frozen_logs {
+        body.push_str(&frozen_flag(lang, log));
+    }
+    let _ = write!(
+        body,
+        "<h1>{}</h1><p class=\"muted\">{} {}</p>",
+        escape(if name.is_empty() { &code } else { &name }),
+        lang.t("机构编码", "Institution code"),
+        escape(&code)
+    );
+    let _ = write!(
+        body,
+        "<p class=\"muted\">{}</p><h2>{}</h2>",
+        lang.t(
+            "本页为节点提供的摘要；曝光通报可打开逐条核验。",
+            "This page is the node's summary; open a notice to verify it."
+        ),
+        lang.t("信用评价记录", "Grade history")
+    );
+    if grades.is_empty() {
+        let _ = write!(body, "<p>{}</p>", lang.t("无评价记录。", "No grades."));
+    } else {
+        let _ = write!(
+            body,
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{grades}</tbody></table>",
+            lang.t("评价期", "Period"),
+            lang.t("等级", "Grade"),
+            lang.t("分数", "Score"),
+            lang.t("日志 / 序号", "Log / seq"),
+        );
+    }
+    let _ = write!(body, "<h2>{}</h2>", lang.t("检查案件", "Cases"));
+    if cases.is_empty() {
+        let _ = write!(body, "<p>{}</p>", lang.t("无案件记录。", "No cases."));
+    } else {
+        body.push_str("<ul>");
+        for (case, kinds) in &cases {
+            let _ = write!(
+                body,
+                "<li>{}: {}</li>",
+                escape(case),
+                kinds.join(lang.t("、", ", "))
+            );
+        }
+        body.push_str("</ul>");
+    }
+    let _ = write!(body, "<h2>{}</h2>", lang.t("曝光通报", "Exposure notices"));
+    body.push_str(&notice_table(lang, &notices));
+    Ok(Html(page(
+        lang,
+        if name.is_empty() { &code } else { &name },
+        &format!("/institutions/{code}"),
+        &body,
+    )))
+}
+
+/// `/counties/{code}`: the county's log, its checkpoint, and its notices.
+pub(crate) async fn county(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    query: QueryParams,
+) -> PageResult {
+    let (lang, _) = params(query)?;
+    let Path(code) = path.map_err(|e| path_error(lang, e))?;
+    valid_log(lang, &code)?;
+    let info = verify::logs(&*state.source, lang)
+        .await?
+        .into_iter()
+        .find(|l| l.log == code)
+        .ok_or_else(|| {
+            PageError::not_found(
+                lang,
+                format!(
+                    "{code}: {}",
+                    lang.t(
+                        "该节点没有此县的日志",
+                        "the node holds no log of this county"
+                    )
+                ),
+            )
+        })?;
+    let checkpoint = verify::checkpoint(&*state.source, lang, &info).await?;
+    let notices: Vec<Value> = all_notices(&state, lang)
+        .await?
+        .into_iter()
+        .filter(|n| n["log"].as_str() == Some(code.as_str()))
+        .collect();
+    let mut body = String::new();
+    if info.frozen {
+        body.push_str(&frozen_flag(lang, &code));
+    }
+    let _ = write!(
+        body,
+        "<h1>{}</h1><p>{} {} · {} {}</p>",
+        escape(if info.name.is_empty() {
+            &code
+        } else {
+            &info.name
+        }),
+        lang.t("区划代码", "Division code"),
+        escape(&code),
+        lang.t("日志条目数", "Log size"),
+        info.size
+    );
+    body.push_str(&checkpoint_block(lang, &info, &checkpoint));
+    let _ = write!(
+        body,
+        "<h2>{} ({})</h2>",
+        lang.t("曝光通报", "Exposure notices"),
+        notices.len()
+    );
+    body.push_str(&notice_table(lang, &notices));
+    Ok(Html(page(
+        lang,
+        if info.name.is_empty() {
+            &code
+        } else {
+            &info.name
+        },
+        &format!("/counties/{code}"),
+        &body,
+    )))
+}
+
+/// `/search?q=`: by institution name, institution code or county code.
+pub(crate) async fn search(State(state): State<AppState>, query: QueryParams) -> PageResult {
+    let (lang, map) = params(query)?;
+    let q = map
+        .get("q")
+        .map(|s| s.trim())
+        .unwrap_or_default()
+        .to_string();
+    let title = lang.t("搜索", "Search");
+    let form = format!(
+        "<form action=\"/search\" method=\"get\"><input name=\"q\" value=\"{}\" aria-label=\"{title}\">{}<button>{title}</button></form>",
+        escape(&q),
+        if lang == Lang::En { "<input type=\"hidden\" name=\"lang\" value=\"en\">" } else { "" },
+    );
+    if q.is_empty() {
+        let body = format!(
+            "<h1>{title}</h1>{form}<p>{}</p>",
+            lang.t(
+                "输入机构名称、机构编码（如 H14112500001）或县级区划代码（如 141125）。",
+                "Enter an institution name, an institution code (e.g. H14112500001) or a county code (e.g. 141125)."
+            )
+        );
+        return Ok(Html(page(lang, title, "/search", &body)));
+    }
+    if q.chars().count() > MAX_QUERY_CHARS {
+        return Err(PageError::bad(
+            lang,
+            format!(
+                "{} {MAX_QUERY_CHARS}",
+                lang.t(
+                    "搜索内容过长，最多字符数：",
+                    "the search text is too long; at most characters:"
+                )
+            ),
+        ));
+    }
+    let mut institutions: BTreeMap<String, String> = BTreeMap::new();
+    let mut counties: Vec<LogInfo> = Vec::new();
+    let upper = q.to_ascii_uppercase();
+    if is_institution_code(&upper) {
+        let (status, v) =
+            crate::fetch_json(&*state.source, lang, &format!("/v1/institutions/{upper}")).await?;
+        if status == 200 {
+            let name = v["entries"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find_map(|e| {
+                    e["record"]["name"]
+                        .as_str()
+                        .or(e["record"]["institution"]["name"].as_str())
+                })
+                .unwrap_or_default()
+                .to_string();
+            institutions.insert(upper.clone(), name);
+        }
+    }
+    let logs = verify::logs(&*state.source, lang).await?;
+    let notices = all_notices(&state, lang).await?;
+    let is_county = q.len() == 6 && q.bytes().all(|b| b.is_ascii_digit());
+    for l in logs {
+        if l.log == q || (!is_county && !l.name.is_empty() && l.name.contains(&q)) {
+            counties.push(l);
+        }
+    }
+    let mut matched = Vec::new();
+    for n in notices {
+        let inst = &n["record"]["institution"];
+        let code = inst["code"].as_str().unwrap_or_default();
+        let name = inst["name"].as_str().unwrap_or_default();
+        let hit = if is_county {
+            inst["division"].as_str() == Some(q.as_str()) || n["log"].as_str() == Some(q.as_str())
+        } else {
+            code == upper || name.contains(&q)
+        };
+        if hit {
+            institutions.insert(code.to_string(), name.to_string());
+            matched.push(n);
+        }
+    }
+    let mut body = format!("<h1>{title}</h1>{form}");
+    if institutions.is_empty() && counties.is_empty() {
+        let _ = write!(
+            body,
+            "<p id=\"no-results\">{}「{}」</p>",
+            lang.t("没有找到结果：", "No results for "),
+            escape(&q)
+        );
+    }
+    if !counties.is_empty() {
+        let _ = write!(
+            body,
+            "<h2>{}</h2><ul>",
+            lang.t("县（日志）", "Counties (logs)")
+        );
+        for l in &counties {
+            let _ = write!(
+                body,
+                "<li><a href=\"{}\">{} {}</a>{}</li>",
+                lang.href(&format!("/counties/{}", query_value(&l.log))),
+                escape(&l.log),
+                escape(&l.name),
+                if l.frozen {
+                    format!(
+                        " <span class=\"badge bad\">{}</span>",
+                        lang.t("日志已冻结", "frozen log")
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
+        body.push_str("</ul>");
+    }
+    if !institutions.is_empty() {
+        let _ = write!(body, "<h2>{}</h2><ul>", lang.t("机构", "Institutions"));
+        for (code, name) in &institutions {
+            let _ = write!(
+                body,
+                "<li><a href=\"{}\">{} {}</a></li>",
+                lang.href(&format!("/institutions/{}", query_value(code))),
+                escape(code),
+                escape(name)
+            );
+        }
+        body.push_str("</ul>");
+    }
+    if !matched.is_empty() {
+        let _ = write!(body, "<h2>{}</h2>", lang.t("曝光通报", "Exposure notices"));
+        body.push_str(&notice_table(lang, &matched));
+    }
+    let _ = write!(
+        body,
+        "<p class=\"muted\">{}</p>",
+        lang.t(
+            "按名称搜索的范围：节点上的曝光通报及县级日志名称。",
+            "Names are searched among the node's exposure notices and the counties' log names."
+        )
+    );
+    Ok(Html(page(
+        lang,
+        title,
+        &format!("/search?q={}", query_value(&q)),
+        &body,
+    )))
+}
+
+/// Any other path: a 404 page.
+pub(crate) async fn unknown(uri: Uri) -> PageError {
+    let lang = Lang::from_param(
+        uri.query()
+            .filter(|q| q.split('&').any(|kv| kv == "lang=en"))
+            .map(|_| "en"),
+    );
+    PageError::not_found(
+        lang,
+        format!(
+            "{}: {}",
+            uri.path(),
+            lang.t("没有这个页面", "there is no such page")
+        ),
+    )
+}

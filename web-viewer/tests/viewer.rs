@@ -1,0 +1,754 @@
+//! The viewer through its router (`oneshot`), reading an in-process node API over a
+//! generated ledger: two counties, the second frozen. Sources that tamper with what the
+//! node answers check that nothing unverified is shown as verified.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use base64::Engine;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+use yibao_ledger::keys::LogCode;
+use yibao_ledger::store::Ledger;
+use yibao_node::api::{self, ApiState, Metrics};
+use yibao_node::workload::{self, Officers, Rng, Signer};
+use yibao_schema::policy::Policy;
+use yibao_web_viewer::{router, Source, SourceFuture};
+
+const COUNTY: &str = "141125";
+const FROZEN: &str = "141124";
+/// Notices in the first county (more than one page of 20).
+const NOTICES: u64 = 23;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    state: ApiState,
+}
+
+/// A county's records: key events, 12 institutions, `notices` cases each with a notice,
+/// grade sets 2021–2024; each signed one second after the one before.
+fn county(ledger: &Ledger, division: &str, name: &str, notices: u64, now: u64) {
+    let code = LogCode::parse(division).unwrap();
+    let officers = Officers::from_seed(u64::from(division.parse::<u32>().unwrap()));
+    ledger
+        .create_log(code, name, officers.bureau.clone(), now - 3_600_000)
+        .unwrap();
+    let mut records = officers.key_events().unwrap();
+    let insts = workload::institutions(division, 12);
+    for inst in &insts {
+        records.push((Signer::Administrator, workload::register(inst).unwrap()));
+    }
+    let mut rng = Rng::new(7);
+    for case_no in 0..notices {
+        let inst = &insts[(case_no % 5) as usize];
+        let year = 2021 + (case_no % 4) as u32;
+        records.extend(
+            workload::case_records(&mut rng, division, name, case_no, inst, year, true).unwrap(),
+        );
+    }
+    for year in 2021..2025 {
+        records.push((
+            Signer::Adjudicator,
+            workload::grade_set(division, &year.to_string(), &insts, &mut rng).unwrap(),
+        ));
+    }
+    let start = now - 1_800_000;
+    let mut subs = Vec::new();
+    for (i, record) in records.iter().enumerate() {
+        subs.extend(
+            workload::sign(
+                &officers,
+                &code.origin(),
+                start + i as u64 * 1000,
+                std::slice::from_ref(record),
+            )
+            .unwrap(),
+        );
+    }
+    workload::append_all(ledger, &code, subs, now).unwrap();
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Arc::new(Ledger::open(dir.path(), Policy::default()).unwrap());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    county(&ledger, COUNTY, "柳林县医疗保障局", NOTICES, now);
+    county(&ledger, FROZEN, "临县医疗保障局", 2, now);
+    ledger.freeze(&LogCode::parse(FROZEN).unwrap()).unwrap();
+    Fixture {
+        _dir: dir,
+        state: ApiState {
+            ledger,
+            appender: None,
+            metrics: Arc::new(Metrics::default()),
+            network_metrics: None,
+        },
+    }
+}
+
+/// What a test source does to the node's answers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tamper {
+    None,
+    /// Replaces 景某 by 王某 inside the signed entry bytes.
+    EntryBytes,
+    /// Changes the first hash of every inclusion proof.
+    Proof,
+    /// Changes the root in the checkpoint text.
+    Checkpoint,
+    /// Rewrites the node's JSON `record` of an entry (the bytes stay).
+    JsonRecord,
+    /// Puts markup into the titles of the notice list.
+    Markup,
+    /// Answers every entry read with this other (valid, signed) entry.
+    Substitute(u64),
+    /// Answers 200 with a body that is not JSON.
+    Garbage,
+    /// Fails every request (node down).
+    Down,
+    /// Answers 500.
+    ServerError,
+}
+
+struct NodeSource {
+    state: ApiState,
+    tamper: Tamper,
+}
+
+fn replace(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let mut out = haystack.to_vec();
+    let mut i = 0;
+    while i + from.len() <= out.len() {
+        if &out[i..i + from.len()] == from {
+            out[i..i + from.len()].copy_from_slice(to);
+        }
+        i += 1;
+    }
+    out
+}
+
+impl Source for NodeSource {
+    fn get<'a>(&'a self, path: &'a str) -> SourceFuture<'a> {
+        Box::pin(async move {
+            match self.tamper {
+                Tamper::Down => anyhow::bail!("connection refused"),
+                Tamper::Garbage => return Ok((200, b"<html>not json".to_vec())),
+                Tamper::ServerError => return Ok((500, b"{}".to_vec())),
+                _ => {}
+            }
+            let path = match self.tamper {
+                Tamper::Substitute(other) if path.contains("/entries/") => {
+                    format!("/v1/logs/{COUNTY}/entries/{other}")
+                }
+                _ => path.to_string(),
+            };
+            let path = path.as_str();
+            let response = api::router(self.state.clone())
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let mut body = response
+                .into_body()
+                .collect()
+                .await
+                .unwrap()
+                .to_bytes()
+                .to_vec();
+            let b64 = base64::engine::general_purpose::STANDARD;
+            match self.tamper {
+                Tamper::EntryBytes if path.contains("/entries/") => {
+                    let mut v: Value = serde_json::from_slice(&body).unwrap();
+                    if let Some(e) = v["entry"].as_str() {
+                        let bytes = b64.decode(e).unwrap();
+                        let altered = replace(&bytes, "景某".as_bytes(), "王某".as_bytes());
+                        assert_ne!(bytes, altered, "the notice names 景某");
+                        v["entry"] = Value::String(b64.encode(altered));
+                    }
+                    body = serde_json::to_vec(&v).unwrap();
+                }
+                Tamper::Proof if path.contains("/proofs/inclusion") => {
+                    let mut v: Value = serde_json::from_slice(&body).unwrap();
+                    let first = v["proof"][0].as_str().unwrap().to_string();
+                    let flipped = if first.starts_with('0') { "1" } else { "0" };
+                    v["proof"][0] = Value::String(format!("{flipped}{}", &first[1..]));
+                    body = serde_json::to_vec(&v).unwrap();
+                }
+                Tamper::Checkpoint if path.ends_with("/checkpoint") => {
+                    let text = String::from_utf8(body).unwrap();
+                    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+                    // Line 3 is the root hash (base64): swap two characters.
+                    let root: Vec<char> = lines[2].chars().collect();
+                    let mut swapped = root.clone();
+                    swapped.swap(0, 1);
+                    if swapped == root {
+                        swapped[0] = if root[0] == 'A' { 'B' } else { 'A' };
+                    }
+                    lines[2] = swapped.into_iter().collect();
+                    body = (lines.join("\n") + "\n").into_bytes();
+                }
+                Tamper::JsonRecord if path.contains("/entries/") => {
+                    let mut v: Value = serde_json::from_slice(&body).unwrap();
+                    v["record"]["title"] = Value::String("FAKE TITLE".into());
+                    v["record"]["amount_involved"] = Value::from(1u64);
+                    body = serde_json::to_vec(&v).unwrap();
+                }
+                Tamper::Markup if path.starts_with("/v1/notices") => {
+                    let mut v: Value = serde_json::from_slice(&body).unwrap();
+                    for n in v["notices"].as_array_mut().unwrap() {
+                        n["record"]["title"] = Value::String("<script>alert(1)</script>".into());
+                    }
+                    body = serde_json::to_vec(&v).unwrap();
+                }
+                _ => {}
+            }
+            Ok((status, body))
+        })
+    }
+}
+
+fn viewer(f: &Fixture, tamper: Tamper) -> axum::Router {
+    router(Arc::new(NodeSource {
+        state: f.state.clone(),
+        tamper,
+    }))
+}
+
+async fn call(app: axum::Router, method: &str, uri: &str) -> (StatusCode, String) {
+    let response = app
+        .oneshot(
+            Request::builder()
+                .method(method)
+                .uri(uri)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    assert!(
+        content_type.starts_with("text/html"),
+        "{method} {uri}: {status} {content_type}"
+    );
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+async fn get(f: &Fixture, uri: &str) -> (StatusCode, String) {
+    call(viewer(f, Tamper::None), "GET", uri).await
+}
+
+/// The node's own view of the notices (newest first).
+async fn node_notices(f: &Fixture) -> Vec<Value> {
+    let response = api::router(f.state.clone())
+        .oneshot(
+            Request::get("/v1/notices?per_page=100")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    v["notices"].as_array().unwrap().clone()
+}
+
+/// The notice links of a page, in order, as (log, seq).
+fn notice_links(html: &str) -> Vec<(String, u64)> {
+    html.match_indices("href=\"/notices/")
+        .map(|(i, m)| {
+            let rest = &html[i + m.len()..];
+            let end = rest.find('"').unwrap();
+            let link = rest[..end].split('?').next().unwrap();
+            let (log, seq) = link.split_once('/').unwrap();
+            (log.to_string(), seq.parse().unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn notice_list_is_newest_first_and_paginated() {
+    let f = fixture();
+    let total = NOTICES + 2;
+    let (status, first) = get(&f, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(first.contains("<html lang=\"zh-CN\">"));
+    assert!(first.contains("name=\"viewport\""));
+    assert!(first.contains(&format!("共 {total} 条")), "{first}");
+    let links = notice_links(&first);
+    assert_eq!(links.len(), 20);
+    let (_, second) = get(&f, "/?page=2").await;
+    let more = notice_links(&second);
+    assert_eq!(more.len() as u64, total - 20);
+    // Newest first: the node's times, which grow with seq within a log.
+    let expected: Vec<(String, u64)> = node_notices(&f)
+        .await
+        .iter()
+        .map(|n| {
+            (
+                n["log"].as_str().unwrap().to_string(),
+                n["seq"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let shown: Vec<(String, u64)> = links.iter().chain(more.iter()).cloned().collect();
+    assert_eq!(shown, expected);
+    let ours: Vec<u64> = shown
+        .iter()
+        .filter(|(l, _)| l == COUNTY)
+        .map(|(_, s)| *s)
+        .collect();
+    assert!(ours.windows(2).all(|w| w[0] > w[1]), "{ours:?}");
+    assert!(first.contains("rel=\"next\" href=\"/?page=2\""));
+    assert!(!first.contains("rel=\"prev\""));
+    assert!(second.contains("rel=\"prev\" href=\"/?page=1\""));
+    assert!(!second.contains("rel=\"next\""));
+
+    let (status, page) = get(&f, "/?page=3").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{page}");
+    for bad in ["/?page=0", "/?page=abc", "/?page=-1"] {
+        let (status, page) = get(&f, bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(page.contains("页码"), "{bad}: {page}");
+    }
+}
+
+/// The first notice of the first county, as the node has it (record JSON and time).
+async fn a_notice(f: &Fixture) -> Value {
+    node_notices(f)
+        .await
+        .into_iter()
+        .find(|n| n["log"] == COUNTY)
+        .unwrap()
+}
+
+fn shanghai(ms: u64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp((ms / 1000) as i64)
+        .unwrap()
+        .to_offset(time::macros::offset!(+8));
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} +08:00",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+#[tokio::test]
+async fn a_notice_page_is_verified_and_shaped_like_a_notice() {
+    let f = fixture();
+    let n = a_notice(&f).await;
+    let r = &n["record"];
+    let seq = n["seq"].as_u64().unwrap();
+    let (status, page) = get(&f, &format!("/notices/{COUNTY}/{seq}")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    for field in [
+        "title",
+        "inspecting_body",
+        "facts",
+        "legal_basis",
+        "handling",
+        "location",
+    ] {
+        assert!(page.contains(r[field].as_str().unwrap()), "{field}: {page}");
+    }
+    assert!(page.contains(r["institution"]["name"].as_str().unwrap()));
+    assert!(page.contains(r["institution"]["code"].as_str().unwrap()));
+    assert!(page.contains(r["published_on"].as_str().unwrap()));
+    assert!(page.contains("已全部追回"));
+    // Yuan with two decimals and thousands separators, from integer fen.
+    let fen = r["amount_involved"].as_u64().unwrap();
+    let start = page.find("class=\"amount\">¥").unwrap() + "class=\"amount\">¥".len();
+    let shown = &page[start..start + page[start..].find('<').unwrap()];
+    assert_eq!(
+        shown.replace(',', ""),
+        format!("{}.{:02}", fen / 100, fen % 100)
+    );
+    if fen >= 100_000 {
+        assert!(shown.contains(','), "{shown}");
+    }
+    // The officer's time in Asia/Shanghai.
+    let ms = n["timestamp_ms"].as_u64().unwrap();
+    assert!(page.contains(&shanghai(ms)), "{page}");
+    // The badge and the verification facts.
+    assert!(
+        page.contains("class=\"badge ok\" id=\"verification\""),
+        "{page}"
+    );
+    assert!(!page.contains("NOT VERIFIED"));
+    let size = f
+        .state
+        .ledger
+        .size(&LogCode::parse(COUNTY).unwrap())
+        .unwrap();
+    assert!(page.contains(&format!("<dd>{COUNTY} #{seq}</dd>")));
+    assert!(
+        page.contains(&format!("<dd>{size}</dd>")),
+        "checkpoint size {size}"
+    );
+    assert!(page.contains("检查点签名有效"));
+    assert!(page.contains("见证联署数（仅计数，未逐一核验）</dt><dd>0</dd>"));
+    assert!(!page.contains("日志已冻结"), "this log is not frozen");
+    // Surnames only: the notice's person appears as 景某.
+    assert!(page.contains("景某"));
+}
+
+#[tokio::test]
+async fn tampered_bytes_proofs_or_checkpoints_are_not_verified() {
+    let f = fixture();
+    let seq = a_notice(&f).await["seq"].as_u64().unwrap();
+    let uri = format!("/notices/{COUNTY}/{seq}");
+    for (tamper, reason) in [
+        (Tamper::EntryBytes, "do not decode"),
+        (Tamper::Proof, "inclusion proof"),
+        (Tamper::Checkpoint, "checkpoint signature"),
+    ] {
+        let (status, page) = call(viewer(&f, tamper), "GET", &uri).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("NOT VERIFIED"), "{page}");
+        assert!(page.contains(reason), "{reason}: {page}");
+        assert!(!page.contains("badge ok\" id=\"verification"), "{page}");
+        if tamper == Tamper::EntryBytes {
+            // The altered bytes hash to another leaf, so the proof fails too; the altered
+            // payload no longer matches its signed hash, so no content is shown at all.
+            assert!(page.contains("inclusion proof"), "{page}");
+            assert!(!page.contains("王某") && !page.contains("景某"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn another_valid_notice_served_in_place_of_the_one_asked_is_not_verified() {
+    let f = fixture();
+    let notices = node_notices(&f).await;
+    let ours: Vec<&Value> = notices.iter().filter(|n| n["log"] == COUNTY).collect();
+    let (asked, served) = (ours[0], ours[1]);
+    let seq = asked["seq"].as_u64().unwrap();
+    let other = served["seq"].as_u64().unwrap();
+    let (status, page) = call(
+        viewer(&f, Tamper::Substitute(other)),
+        "GET",
+        &format!("/notices/{COUNTY}/{seq}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("NOT VERIFIED"), "{page}");
+    assert!(page.contains(&format!("the entry says it is seq {other}, not {seq}")));
+    assert!(page.contains("inclusion proof"));
+    assert!(!page.contains("badge ok\" id=\"verification"));
+    assert!(page.contains("未通过核验，可能已被篡改"));
+}
+
+#[tokio::test]
+async fn the_record_shown_comes_from_the_verified_bytes_not_the_json() {
+    let f = fixture();
+    let n = a_notice(&f).await;
+    let seq = n["seq"].as_u64().unwrap();
+    let (status, page) = call(
+        viewer(&f, Tamper::JsonRecord),
+        "GET",
+        &format!("/notices/{COUNTY}/{seq}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("FAKE TITLE"));
+    assert!(page.contains(n["record"]["title"].as_str().unwrap()));
+    assert!(page.contains("class=\"badge ok\" id=\"verification\""));
+}
+
+#[tokio::test]
+async fn english_switch_keeps_the_language_in_links() {
+    let f = fixture();
+    let (status, page) = get(&f, "/?lang=en").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<html lang=\"en\">"));
+    assert!(page.contains("Exposure notices"));
+    assert!(!page.contains("曝光通报列表"));
+    let link = page.find("href=\"/notices/").unwrap();
+    let href = &page[link..link + page[link..].find("\">").unwrap()];
+    assert!(href.ends_with("?lang=en"), "{href}");
+    assert!(page.contains("href=\"/?page=2&amp;lang=en\""));
+    assert!(
+        page.contains("name=\"lang\" value=\"en\""),
+        "search keeps English"
+    );
+    assert!(page.contains("hreflang=\"zh-CN\""));
+
+    let (_, zh) = get(&f, "/").await;
+    assert!(zh.contains("href=\"/?lang=en\" hreflang=\"en\""));
+
+    let seq = a_notice(&f).await["seq"].as_u64().unwrap();
+    let (_, notice) = get(&f, &format!("/notices/{COUNTY}/{seq}?lang=en")).await;
+    assert!(notice.contains("Amount involved") && notice.contains("fully recovered"));
+    assert!(notice.contains(">✔ verified<"));
+    assert!(notice.contains("Recorded (Asia/Shanghai)"));
+    let (status, err) = get(&f, "/notices/abc/1?lang=en").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(err.contains("not a 6-digit administrative division code"));
+}
+
+#[tokio::test]
+async fn institution_page_has_grades_cases_and_notices() {
+    let f = fixture();
+    let n = a_notice(&f).await;
+    let code = n["record"]["institution"]["code"].as_str().unwrap();
+    let name = n["record"]["institution"]["name"].as_str().unwrap();
+    let (status, page) = get(&f, &format!("/institutions/{code}")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains(&format!("<h1>{name}</h1>")));
+    for period in ["2021", "2022", "2023", "2024"] {
+        assert!(page.contains(&format!("<tr><td>{period}</td>")), "{period}");
+    }
+    // Inspections and rectification items name the institution (decisions do not).
+    assert!(
+        page.contains("立案检查") && page.contains("整改事项"),
+        "{page}"
+    );
+    assert!(notice_links(&page).contains(&(COUNTY.to_string(), n["seq"].as_u64().unwrap())));
+
+    let (status, page) = get(&f, "/institutions/X1234").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("不是机构编码"));
+    let (status, page) = get(&f, "/institutions/H14112599999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(page.contains("H14112599999"));
+}
+
+#[tokio::test]
+async fn search_by_name_code_and_county() {
+    let f = fixture();
+    let n = a_notice(&f).await;
+    let code = n["record"]["institution"]["code"].as_str().unwrap();
+    let name = n["record"]["institution"]["name"].as_str().unwrap();
+
+    let q: String = name.chars().take(3).collect();
+    let (status, page) = get(&f, &format!("/search?q={}", encode(&q))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(&format!("href=\"/institutions/{code}\"")),
+        "{page}"
+    );
+
+    let (_, page) = get(&f, &format!("/search?q={}", code.to_lowercase())).await;
+    assert!(page.contains(&format!("href=\"/institutions/{code}\"")));
+
+    let (_, page) = get(&f, &format!("/search?q={COUNTY}")).await;
+    assert!(page.contains(&format!("href=\"/counties/{COUNTY}\"")));
+    assert!(!page.contains(&format!("href=\"/counties/{FROZEN}\"")));
+    assert!(!notice_links(&page).is_empty());
+    assert!(notice_links(&page).iter().all(|(l, _)| l == COUNTY));
+
+    let (_, page) = get(&f, "/search?q=%E4%B8%8D%E5%AD%98%E5%9C%A8").await; // 不存在
+    assert!(page.contains("id=\"no-results\""));
+    let (_, page) = get(&f, "/search").await;
+    assert!(page.contains("<form"));
+    let long = "x".repeat(65);
+    let (status, _) = get(&f, &format!("/search?q={long}")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // The search text is escaped when echoed.
+    let (_, page) = get(&f, "/search?q=%3Cb%3Ex").await;
+    assert!(page.contains("&lt;b&gt;x") && !page.contains("<b>x"));
+}
+
+fn encode(text: &str) -> String {
+    text.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+#[tokio::test]
+async fn county_page_shows_checkpoint_and_notices() {
+    let f = fixture();
+    let size = f
+        .state
+        .ledger
+        .size(&LogCode::parse(COUNTY).unwrap())
+        .unwrap();
+    let (status, page) = get(&f, &format!("/counties/{COUNTY}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("柳林县医疗保障局"));
+    assert!(page.contains(&format!("日志条目数 {size}")));
+    assert!(page.contains(&format!("<dd>{size}</dd>")));
+    assert!(page.contains("检查点签名有效"));
+    assert!(page.contains(&format!("曝光通报 ({NOTICES})")));
+    let links = notice_links(&page);
+    assert_eq!(links.len() as u64, NOTICES);
+    assert!(links.iter().all(|(l, _)| l == COUNTY));
+    assert!(!page.contains("日志已冻结"));
+
+    let (status, _) = get(&f, "/counties/999999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = get(&f, "/counties/14112").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // A tampered checkpoint is flagged on the county page too.
+    let (_, page) = call(
+        viewer(&f, Tamper::Checkpoint),
+        "GET",
+        &format!("/counties/{COUNTY}"),
+    )
+    .await;
+    assert!(page.contains("检查点未通过核验") && !page.contains("检查点签名有效"));
+}
+
+#[tokio::test]
+async fn a_frozen_log_is_flagged_wherever_its_data_is_shown() {
+    let f = fixture();
+    let frozen = node_notices(&f)
+        .await
+        .into_iter()
+        .find(|n| n["log"] == FROZEN)
+        .unwrap();
+    let seq = frozen["seq"].as_u64().unwrap();
+    let (status, page) = get(&f, &format!("/notices/{FROZEN}/{seq}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("class=\"frozen\""), "{page}");
+    assert!(page.contains(&format!("日志 {FROZEN} 已被证实存在分叉")));
+    let (_, page) = get(&f, &format!("/counties/{FROZEN}?lang=en")).await;
+    assert!(page.contains("Frozen log"));
+    let code = frozen["record"]["institution"]["code"].as_str().unwrap();
+    let (_, page) = get(&f, &format!("/institutions/{code}")).await;
+    assert!(page.contains("class=\"frozen\""));
+    // In the list, only the frozen log's rows carry the flag.
+    let (_, list) = get(&f, "/?page=1").await;
+    let (_, list2) = get(&f, "/?page=2").await;
+    let flagged = list.matches("badge bad\">日志已冻结").count()
+        + list2.matches("badge bad\">日志已冻结").count();
+    assert_eq!(flagged, 2);
+}
+
+#[tokio::test]
+async fn bad_requests_are_4xx_pages_saying_what_is_wrong() {
+    let f = fixture();
+    let size = f
+        .state
+        .ledger
+        .size(&LogCode::parse(COUNTY).unwrap())
+        .unwrap();
+    let cases = [
+        ("/no/such/page", StatusCode::NOT_FOUND, "没有这个页面"),
+        ("/notices/141125/abc", StatusCode::BAD_REQUEST, "序号"),
+        ("/notices/141125/-1", StatusCode::BAD_REQUEST, "序号"),
+        ("/notices/14112x/1", StatusCode::BAD_REQUEST, "行政区划代码"),
+        ("/notices/999999/1", StatusCode::NOT_FOUND, "999999"),
+        (
+            &*format!("/notices/141125/{size}"),
+            StatusCode::NOT_FOUND,
+            "entries",
+        ),
+        // Entry 0 is a key event: withheld by the API, not a notice.
+        ("/notices/141125/0", StatusCode::NOT_FOUND, "不公开"),
+        // Entry 10 is an institution registration.
+        ("/notices/141125/10", StatusCode::NOT_FOUND, "不是曝光通报"),
+    ];
+    for (uri, status, text) in cases {
+        let (got, page) = get(&f, uri).await;
+        assert_eq!(got, status, "{uri}: {page}");
+        assert!(page.contains(text), "{uri}: {page}");
+        assert!(page.contains("<!DOCTYPE html>"));
+    }
+    // Registration at 10 really is one (the case above tests what it claims).
+    let bytes = f
+        .state
+        .ledger
+        .entry(&LogCode::parse(COUNTY).unwrap(), 10)
+        .unwrap();
+    let entry = yibao_schema::entry::EntryRef::decode(&bytes).unwrap();
+    assert_eq!(entry.submission.statement.kind, "institution_registered");
+}
+
+#[tokio::test]
+async fn nothing_but_get_is_routed() {
+    let f = fixture();
+    for method in ["POST", "PUT", "DELETE", "PATCH"] {
+        for uri in [
+            "/",
+            "/notices/141125/30",
+            "/search?q=x",
+            "/counties/141125",
+            "/v1/logs/141125/entries",
+        ] {
+            let response = viewer(&f, Tamper::None)
+                .oneshot(
+                    Request::builder()
+                        .method(method)
+                        .uri(uri)
+                        .body(Body::from("x"))
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {uri}"
+            );
+            assert_eq!(response.headers()["allow"], "GET, HEAD");
+        }
+    }
+    let (status, page) = call(viewer(&f, Tamper::None), "POST", "/?lang=en").await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(page.contains("read-only"));
+}
+
+#[tokio::test]
+async fn a_node_that_is_down_or_answers_garbage_is_a_502() {
+    let f = fixture();
+    for tamper in [Tamper::Down, Tamper::Garbage, Tamper::ServerError] {
+        for uri in [
+            "/",
+            "/notices/141125/40",
+            "/institutions/H14112500001",
+            "/counties/141125",
+            "/search?q=x",
+        ] {
+            let (status, page) = call(viewer(&f, tamper), "GET", uri).await;
+            assert_eq!(status, StatusCode::BAD_GATEWAY, "{uri}");
+            assert!(page.contains("账本节点不可用"), "{uri}: {page}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn ledger_text_is_escaped() {
+    let f = fixture();
+    let (status, page) = call(viewer(&f, Tamper::Markup), "GET", "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("<script>"));
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+}
+
+#[tokio::test]
+async fn over_http_to_a_served_node_api() {
+    // The node's API on a loopback port, read through HttpSource and the HTTP/1.1 client.
+    let f = fixture();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = api::router(f.state.clone());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let source = yibao_web_viewer::HttpSource::new(format!("http://{addr}")).unwrap();
+    let app = router(Arc::new(source));
+    let seq = a_notice(&f).await["seq"].as_u64().unwrap();
+    let (status, page) = call(app.clone(), "GET", &format!("/notices/{COUNTY}/{seq}")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("class=\"badge ok\" id=\"verification\""),
+        "{page}"
+    );
+    let (status, list) = call(app, "GET", "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(notice_links(&list).len(), 20);
+    server.abort();
+    assert!(yibao_web_viewer::HttpSource::new("https://x".into()).is_err());
+}
