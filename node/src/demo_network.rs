@@ -1,8 +1,9 @@
 //! `yibao demo`: a city network on loopback — the city office (吕梁市) and three county
 //! bureaus, each a node with its own log of generated records (hundreds of institutions,
 //! cases with findings, decisions, rectification and exposure notices, grade sets),
-//! replicating over libp2p, each serving the HTTP API. Prints the URLs, one per line as
-//! `node CODE: URL`, and runs until Ctrl-C or SIGTERM. With `--data DIR` the network's
+//! replicating over libp2p, each serving the HTTP API, and the public viewer reading the
+//! city node. Prints the URLs, one per line as `viewer: URL` and `node CODE: URL`, and runs
+//! until Ctrl-C or SIGTERM. With `--data DIR` the network's
 //! data stays in DIR, one sub-directory per node, each usable with `--data` (and the demo
 //! restarts on it).
 
@@ -168,6 +169,21 @@ pub fn run(data: Option<&Path>) -> Result<ExitCode> {
                 }
             }
         }
+        // The public viewer reads the city office's node, which holds every county's log.
+        let viewer_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let viewer_url = format!("http://{}", viewer_listener.local_addr()?);
+        let city_url = nodes.first().map(|(_, url, _)| url.clone()).unwrap_or_default();
+        let source: Arc<dyn yibao_web_viewer::Source> =
+            Arc::new(yibao_web_viewer::HttpSource::new(city_url)?);
+        let mut stop = stop_rx.clone();
+        let viewer = tokio::spawn(async move {
+            let _ = axum::serve(viewer_listener, yibao_web_viewer::router(source))
+                .with_graceful_shutdown(async move {
+                    let _ = stop.changed().await;
+                })
+                .await;
+        });
+        println!("viewer: {viewer_url}");
         println!("data: {}", root.display());
         for (division, url, _) in &nodes {
             println!("node {division}: {url}");
@@ -187,6 +203,7 @@ pub fn run(data: Option<&Path>) -> Result<ExitCode> {
         }
         eprintln!("stopping…");
         let _ = stop_tx.send(true);
+        let _ = viewer.await;
         for (server, writer) in servers {
             let _ = server.await;
             let _ = tokio::task::spawn_blocking(move || writer.join()).await;

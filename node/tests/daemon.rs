@@ -449,8 +449,12 @@ fn the_demo_runs_a_replicating_city_network_and_stops_cleanly() {
     let stdout = child.0.stdout.take().unwrap();
     let mut lines = std::io::BufReader::new(stdout).lines();
     let mut urls = Vec::new();
+    let mut viewer = None;
     while urls.len() < 4 {
         let line = lines.next().expect("the demo prints its nodes").unwrap();
+        if let Some(url) = line.strip_prefix("viewer: ") {
+            viewer = Some(url.to_string());
+        }
         if let Some(rest) = line.strip_prefix("node ") {
             let (code, url) = rest.split_once(": ").unwrap();
             urls.push((code.to_string(), url.to_string()));
@@ -481,6 +485,22 @@ fn the_demo_runs_a_replicating_city_network_and_stops_cleanly() {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
+    // The viewer shows notices from the counties, each notice page verified.
+    let viewer = viewer.expect("the demo prints `viewer: URL`");
+    let (status, page) = yibao_node::http_client::request(&viewer, "GET", "/", None, &[]).unwrap();
+    let page = String::from_utf8_lossy(&page).to_string();
+    assert_eq!(status, 200, "{page}");
+    let link = page
+        .split("href=\"")
+        .filter_map(|p| p.split('"').next())
+        .find(|h| h.starts_with("/notices/"))
+        .expect("the list links to notices")
+        .replace("&amp;", "&");
+    let (status, notice) =
+        yibao_node::http_client::request(&viewer, "GET", &link, None, &[]).unwrap();
+    let notice = String::from_utf8_lossy(&notice).to_string();
+    assert_eq!(status, 200, "{link}: {notice}");
+    assert!(notice.contains("✔"), "a verified notice: {notice}");
     assert!(
         terminate(&mut child.0).success(),
         "the demo stops cleanly on SIGTERM"
