@@ -299,10 +299,10 @@ fn a_replica_killed_mid_sync_restarts_verifies_and_completes() {
     assert_eq!(log_size(&stopped, "140702"), total);
 }
 
-#[test]
-fn an_officer_submits_to_a_running_node_over_http() {
-    let root = tempfile::tempdir().unwrap();
-    let node = root.path().join("node");
+/// A county node made with `yibao init`, and an administrator's key file added with
+/// `yibao officer add`.
+fn county_node_with_administrator(root: &Path) -> (PathBuf, PathBuf) {
+    let node = root.join("node");
     let d = node.to_str().unwrap();
     yibao(&[
         "init",
@@ -313,7 +313,7 @@ fn an_officer_submits_to_a_running_node_over_http() {
         "--name",
         "柳林县医疗保障局",
     ]);
-    let key = root.path().join("admin.key");
+    let key = root.join("admin.key");
     yibao(&[
         "officer",
         "add",
@@ -328,6 +328,14 @@ fn an_officer_submits_to_a_running_node_over_http() {
         "--key-out",
         key.to_str().unwrap(),
     ]);
+    (node, key)
+}
+
+#[test]
+fn an_officer_submits_to_a_running_node_over_http() {
+    let root = tempfile::tempdir().unwrap();
+    let (node, key) = county_node_with_administrator(root.path());
+    let d = node.to_str().unwrap();
     let city = root.path().join("city.key");
     let manifest = root.path().join("manifest.json");
     yibao(&["keygen", "--out", city.to_str().unwrap()]);
@@ -513,32 +521,8 @@ fn the_demo_runs_a_replicating_city_network_and_stops_cleanly() {
 #[test]
 fn the_bureau_key_rotates_and_the_log_still_verifies() {
     let root = tempfile::tempdir().unwrap();
-    let node = root.path().join("node");
+    let (node, key) = county_node_with_administrator(root.path());
     let d = node.to_str().unwrap();
-    yibao(&[
-        "init",
-        "--data",
-        d,
-        "--county",
-        "141125",
-        "--name",
-        "柳林县医疗保障局",
-    ]);
-    let key = root.path().join("admin.key");
-    yibao(&[
-        "officer",
-        "add",
-        "--data",
-        d,
-        "--roles",
-        "administrator",
-        "--officer-id",
-        "14112500001",
-        "--surname",
-        "王",
-        "--key-out",
-        key.to_str().unwrap(),
-    ]);
     let old_public = std::fs::read_to_string(node.join("bureau.key")).unwrap();
     let out = yibao(&["rotate-bureau-key", "--data", d]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("bureau key rotated at seq 2"));

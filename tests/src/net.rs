@@ -370,3 +370,12 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
     }
     Ok(())
 }
+
+/// A two-worker tokio runtime, as the machine has two cores.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("cannot start a tokio runtime: {e}"))
+}

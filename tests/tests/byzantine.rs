@@ -15,18 +15,10 @@ use yibao_node::net::fault::ServeFault;
 use yibao_node::net::protocol::{EntriesResponse, MAX_RESPONSE_BYTES};
 use yibao_schema::entry::{encode_entry, EntryRef, Submission};
 use yibao_schema::record::{DivisionCode, KeyEvent, Record};
-use yibao_tests::net::{copy_dir, wait_for, wait_until, TestNet, DIVISIONS};
+use yibao_tests::net::{copy_dir, runtime, wait_for, wait_until, TestNet, DIVISIONS};
 use yibao_tests::TIME_MS;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// Re-encodes entry `k` of a batch through `change` (on its decoded parts).
 fn rewrite(

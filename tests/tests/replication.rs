@@ -4,17 +4,9 @@
 use std::time::Duration;
 
 use yibao_ledger::verify::verify_ledger;
-use yibao_tests::net::{wait_for, TestNet, DIVISIONS};
+use yibao_tests::net::{runtime, wait_for, TestNet, DIVISIONS};
 
 const CONVERGE: Duration = Duration::from_secs(60);
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// Every node's ledger verifies.
 fn all_verify(net: &TestNet) {
