@@ -126,6 +126,58 @@ fn terminate(child: &mut Child) -> std::process::ExitStatus {
     }
 }
 
+/// A manifest made through the CLI (`keygen`, `manifest new`, `add-member` for each node,
+/// `sign`) and installed in every node; returns its path.
+fn signed_manifest(root: &Path, nodes: &[(&PathBuf, Option<String>)]) -> PathBuf {
+    let city = root.join("city.key");
+    let manifest = root.join("manifest.json");
+    let m = manifest.to_str().unwrap();
+    yibao(&["keygen", "--out", city.to_str().unwrap()]);
+    yibao(&[
+        "manifest",
+        "new",
+        "--out",
+        m,
+        "--network",
+        "test",
+        "--city-key",
+        city.to_str().unwrap(),
+    ]);
+    for (dir, addr) in nodes {
+        let mut args = vec![
+            "manifest",
+            "add-member",
+            "--manifest",
+            m,
+            "--data",
+            dir.to_str().unwrap(),
+        ];
+        if let Some(addr) = addr {
+            args.extend(["--addr", addr.as_str()]);
+        }
+        yibao(&args);
+    }
+    yibao(&[
+        "manifest",
+        "sign",
+        "--manifest",
+        m,
+        "--city-key",
+        city.to_str().unwrap(),
+    ]);
+    for (dir, _) in nodes {
+        yibao(&[
+            "manifest",
+            "install",
+            "--data",
+            dir.to_str().unwrap(),
+            "--manifest",
+            m,
+        ]);
+    }
+    manifest
+}
+
 #[test]
 fn a_replica_killed_mid_sync_restarts_verifies_and_completes() {
     let root = tempfile::tempdir().unwrap();
@@ -142,50 +194,16 @@ fn a_replica_killed_mid_sync_restarts_verifies_and_completes() {
         "测试乙县医疗保障局",
     ]);
 
-    let city = root.path().join("city.key");
-    let manifest = root.path().join("manifest.json");
-    yibao(&["keygen", "--out", city.to_str().unwrap()]);
-    yibao(&[
-        "manifest",
-        "new",
-        "--out",
-        manifest.to_str().unwrap(),
-        "--network",
-        "test",
-        "--city-key",
-        city.to_str().unwrap(),
-    ]);
-    for dir in [&owner, &replica] {
-        let addr = format!("/ip4/127.0.0.1/tcp/{}", free_port());
-        yibao(&[
-            "manifest",
-            "add-member",
-            "--manifest",
-            manifest.to_str().unwrap(),
-            "--data",
-            dir.to_str().unwrap(),
-            "--addr",
-            &addr,
-        ]);
-    }
-    yibao(&[
-        "manifest",
-        "sign",
-        "--manifest",
-        manifest.to_str().unwrap(),
-        "--city-key",
-        city.to_str().unwrap(),
-    ]);
-    for dir in [&owner, &replica] {
-        yibao(&[
-            "manifest",
-            "install",
-            "--data",
-            dir.to_str().unwrap(),
-            "--manifest",
-            manifest.to_str().unwrap(),
-        ]);
-    }
+    let manifest = signed_manifest(
+        root.path(),
+        &[
+            (&owner, Some(format!("/ip4/127.0.0.1/tcp/{}", free_port()))),
+            (
+                &replica,
+                Some(format!("/ip4/127.0.0.1/tcp/{}", free_port())),
+            ),
+        ],
+    );
     let shown = yibao(&["manifest", "show", manifest.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&shown.stdout).contains("signed, verifies"));
 
@@ -336,43 +354,7 @@ fn an_officer_submits_to_a_running_node_over_http() {
     let root = tempfile::tempdir().unwrap();
     let (node, key) = county_node_with_administrator(root.path());
     let d = node.to_str().unwrap();
-    let city = root.path().join("city.key");
-    let manifest = root.path().join("manifest.json");
-    yibao(&["keygen", "--out", city.to_str().unwrap()]);
-    yibao(&[
-        "manifest",
-        "new",
-        "--out",
-        manifest.to_str().unwrap(),
-        "--network",
-        "t",
-        "--city-key",
-        city.to_str().unwrap(),
-    ]);
-    yibao(&[
-        "manifest",
-        "add-member",
-        "--manifest",
-        manifest.to_str().unwrap(),
-        "--data",
-        d,
-    ]);
-    yibao(&[
-        "manifest",
-        "sign",
-        "--manifest",
-        manifest.to_str().unwrap(),
-        "--city-key",
-        city.to_str().unwrap(),
-    ]);
-    yibao(&[
-        "manifest",
-        "install",
-        "--data",
-        d,
-        "--manifest",
-        manifest.to_str().unwrap(),
-    ]);
+    signed_manifest(root.path(), &[(&node, None)]);
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let mut proc = Proc(
