@@ -18,7 +18,7 @@ use yibao_schema::entry::{EntryRef, Submission};
 use yibao_schema::policy::Policy;
 use yibao_schema::record::Record;
 
-use crate::node_dir::{self, NodeConfig, NodeDir};
+use crate::node_dir::{self, NodeDir};
 use crate::output;
 
 fn now_ms() -> u64 {
@@ -50,15 +50,7 @@ pub fn init(data: &Path, county: &str, name: &str) -> Result<ExitCode> {
     node_dir::write_key(&dir.bureau_key_path(), &key)?;
     let ledger = Ledger::open(&dir.ledger_path(), Policy::default())?;
     let receipt = ledger.create_log(code, name, key.clone(), now_ms())?;
-    let config = NodeConfig {
-        version: 1,
-        division: code.to_string(),
-        name: name.to_string(),
-        origin: code.origin(),
-    };
-    let mut text = serde_json::to_string_pretty(&config)?;
-    text.push('\n');
-    std::fs::write(dir.config_path(), text)?;
+    dir.write_config(&code, name)?;
     let meta = ledger.meta(&code)?;
     println!("created node for {} ({}) in {}", name, code, data.display());
     println!(

@@ -73,16 +73,7 @@ pub fn run(data: Option<&Path>, records_dir: &Path) -> Result<ExitCode> {
     ] {
         crate::node_dir::write_key(&root.join(file), officers.key(signer))?;
     }
-    let config = crate::node_dir::NodeConfig {
-        version: 1,
-        division: code.to_string(),
-        name: name.to_string(),
-        origin: code.origin(),
-    };
-    std::fs::write(
-        node.config_path(),
-        serde_json::to_string_pretty(&config)? + "\n",
-    )?;
+    node.write_config(&code, name)?;
 
     let ledger = Ledger::open(&node.ledger_path(), Policy::default())?;
     let now = yibao_ledger::appender::system_clock()();

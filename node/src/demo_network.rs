@@ -17,7 +17,7 @@ use yibao_ledger::keys::LogCode;
 use yibao_ledger::store::Ledger;
 use yibao_node::api::{router, ApiState, Metrics};
 use yibao_node::net::{identity, NetConfig, NodeHandle};
-use yibao_node::node_dir::{self, NodeConfig, NodeDir};
+use yibao_node::node_dir::{self, NodeDir};
 use yibao_node::workload::{build_ledger, Officers};
 use yibao_schema::manifest::{Manifest, ManifestBody, Member};
 use yibao_schema::policy::Policy;
@@ -55,16 +55,7 @@ fn prepare_node(dir: &Path, i: usize, division: &str, name: &str, entries: u64) 
     ] {
         node_dir::write_key(&dir.join(file), key)?;
     }
-    let config = NodeConfig {
-        version: 1,
-        division: division.to_string(),
-        name: name.to_string(),
-        origin: code.origin(),
-    };
-    std::fs::write(
-        node.config_path(),
-        serde_json::to_string_pretty(&config)? + "\n",
-    )?;
+    node.write_config(&code, name)?;
     identity::load_or_create(&node.network_key_path())?;
     Ok(())
 }

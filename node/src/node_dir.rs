@@ -83,6 +83,19 @@ impl NodeDir {
         self.root.join("status.json")
     }
 
+    /// Writes `node.json` for the node's own log.
+    pub fn write_config(&self, code: &LogCode, name: &str) -> Result<()> {
+        let config = NodeConfig {
+            version: 1,
+            division: code.to_string(),
+            name: name.to_string(),
+            origin: code.origin(),
+        };
+        let text = serde_json::to_string_pretty(&config)? + "\n";
+        std::fs::write(self.config_path(), text)
+            .with_context(|| format!("cannot write {}", self.config_path().display()))
+    }
+
     /// `ledger/`.
     pub fn ledger_path(&self) -> PathBuf {
         self.root.join("ledger")

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use yibao_ledger::keys::LogCode;
 use yibao_ledger::store::Ledger;
-use yibao_node::node_dir::{self, NodeConfig};
+use yibao_node::node_dir;
 use yibao_node::workload::{build_ledger, Officers};
 use yibao_schema::policy::Policy;
 
@@ -73,17 +73,9 @@ fn generated_node(dir: &Path, division: &str, name: &str, entries: u64) {
     build_ledger(&ledger, code, name, entries, 5).unwrap();
     ledger.close().unwrap();
     node_dir::write_key(&dir.join("bureau.key"), &Officers::from_seed(5).bureau).unwrap();
-    let config = NodeConfig {
-        version: 1,
-        division: division.into(),
-        name: name.into(),
-        origin: code.origin(),
-    };
-    std::fs::write(
-        dir.join("node.json"),
-        serde_json::to_string_pretty(&config).unwrap(),
-    )
-    .unwrap();
+    node_dir::NodeDir::new(dir)
+        .write_config(&code, name)
+        .unwrap();
 }
 
 fn status(data: &Path) -> serde_json::Value {
