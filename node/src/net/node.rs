@@ -228,6 +228,8 @@ struct Runner {
     listen_addrs: Vec<Multiaddr>,
     witness_keys: HashMap<String, VerifierKey>,
     last_status_poll: Instant,
+    /// Checkpoints (log, size, root) already compared with what this node holds.
+    compared: HashSet<(LogCode, u64, [u8; 32])>,
     /// Each log's verifier key in force, cached (see `check_checkpoint`).
     vkeys: HashMap<LogCode, VerifierKey>,
     /// Consistency checks already asked for: (peer, log) → (from, to).
@@ -366,6 +368,7 @@ impl NodeHandle {
             last_status_poll: long_ago,
             checked: HashMap::new(),
             vkeys: HashMap::new(),
+            compared: HashSet::new(),
             last_redial: long_ago,
             last_status_write: long_ago,
             status_soon: true,
@@ -1045,6 +1048,19 @@ impl Runner {
         let sync = self.syncs.entry(*log).or_default();
         if size > sync.best_known {
             sync.best_known = size;
+        }
+        // Peers repeat the same checkpoint in every Status: compare each one once (a
+        // comparison may compute a root from storage). Ones beyond what we hold are
+        // compared again once we hold them.
+        let key = (*log, size, signed.checkpoint.root);
+        if self.compared.contains(&key) {
+            return;
+        }
+        if size <= self.ledger.size(log).unwrap_or(0) {
+            if self.compared.len() > 65_536 {
+                self.compared.clear();
+            }
+            self.compared.insert(key);
         }
         match self.ledger.find_equivocation(log, signed) {
             Ok(Some(proof)) => self.on_equivocation(*log, proof, true),
