@@ -364,3 +364,49 @@ fn a_bureau_key_rotation_replicates_and_no_honest_peer_is_blamed() {
         }
     });
 }
+
+#[test]
+fn a_node_that_holds_a_checkpoint_it_never_cosigned_cosigns_it_when_it_starts() {
+    runtime().block_on(async {
+        let net_root = TestNet::create(&DIVISIONS[..2], 8).unwrap();
+        let mut net = net_root;
+        // Node 1 gets node 0's whole log offline (as if killed right after storing it).
+        {
+            let owner = yibao_tests::net::open_retrying(&net.nodes[0].dir).unwrap();
+            let replica = yibao_tests::net::open_retrying(&net.nodes[1].dir).unwrap();
+            let code = net.nodes[0].code();
+            yibao_node::net::ensure_member_logs(&replica, &net.manifest).unwrap();
+            let size = owner.size(&code).unwrap();
+            let entries: Vec<Vec<u8>> = owner
+                .entries(&code, 0, size)
+                .unwrap()
+                .into_iter()
+                .map(|(_, e)| e)
+                .collect();
+            let checkpoint = owner.latest_checkpoint(&code).unwrap();
+            replica
+                .append_replicated(&code, 0, &entries, &checkpoint, &[])
+                .unwrap();
+            assert!(!replica
+                .latest_checkpoint(&code)
+                .unwrap()
+                .contains("witness"));
+            owner.close().unwrap();
+            replica.close().unwrap();
+        }
+        net.start_all().await.unwrap();
+        let division = net.nodes[0].division.clone();
+        wait_for("the owner to hold node 1's cosignature", CONVERGE, || {
+            net.nodes[0]
+                .status()
+                .log(&division)
+                .map(|l| l.cosignatures == 1)
+                .unwrap_or(false)
+        })
+        .await
+        .unwrap();
+        for i in 0..2 {
+            net.stop(i).await.unwrap();
+        }
+    });
+}

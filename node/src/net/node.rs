@@ -228,6 +228,8 @@ struct Runner {
     listen_addrs: Vec<Multiaddr>,
     witness_keys: HashMap<String, VerifierKey>,
     last_status_poll: Instant,
+    /// Per replica, the checkpoint size already looked at by `cosign_held`.
+    cosigned: HashMap<LogCode, u64>,
     /// Checkpoints (log, size, root) already compared with what this node holds.
     compared: HashSet<(LogCode, u64, [u8; 32])>,
     /// Each log's verifier key in force, cached (see `check_checkpoint`).
@@ -369,6 +371,7 @@ impl NodeHandle {
             checked: HashMap::new(),
             vkeys: HashMap::new(),
             compared: HashSet::new(),
+            cosigned: HashMap::new(),
             last_redial: long_ago,
             last_status_write: long_ago,
             status_soon: true,
@@ -1528,6 +1531,35 @@ impl Runner {
 
     /// Cosigns the replica's latest checkpoint (which it has verified against every entry)
     /// and gossips the cosignature.
+    /// Cosigns every replica's latest checkpoint this node holds but has not cosigned yet
+    /// (a node stopped between storing a checkpoint and cosigning it, or restarted on a
+    /// complete replica). Each size is looked at once.
+    fn cosign_held(&mut self) {
+        let Some((own, _)) = &self.own else { return };
+        let own = *own;
+        let line_start = format!("— {} ", witness_name(own.as_str()));
+        for log in self.ledger.log_codes() {
+            if log == own {
+                continue;
+            }
+            let Ok(text) = self.ledger.latest_checkpoint(&log) else {
+                continue;
+            };
+            let size = text
+                .lines()
+                .nth(1)
+                .and_then(|l| l.parse::<u64>().ok())
+                .unwrap_or(0);
+            if size == 0 || self.cosigned.get(&log) == Some(&size) {
+                continue;
+            }
+            if !text.contains(&line_start) {
+                self.cosign(&log);
+            }
+            self.cosigned.insert(log, size);
+        }
+    }
+
     fn cosign(&mut self, log: &LogCode) {
         let Some((own, key)) = &self.own else { return };
         let name = witness_name(own.as_str());
@@ -1590,6 +1622,7 @@ impl Runner {
             }
         }
         self.announce(false);
+        self.cosign_held();
         if self.status_soon
             || now.duration_since(self.last_status_poll) >= self.config.status_interval
         {
