@@ -118,6 +118,21 @@ fn terminate(child: &mut Child) -> std::process::ExitStatus {
     }
 }
 
+/// `yibao submit --node URL`, whatever its outcome (the callers expect refusals).
+fn submit_over_http(url: &str, key: &Path, records: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_yibao"))
+        .args([
+            "submit",
+            "--node",
+            url,
+            "--key",
+            key.to_str().unwrap(),
+            records.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap()
+}
+
 /// A manifest made through the CLI (`keygen`, `manifest new`, `add-member` for each node,
 /// `sign`) and installed in every node; returns its path.
 fn signed_manifest(root: &Path, nodes: &[(&PathBuf, Option<String>)]) -> PathBuf {
@@ -378,33 +393,13 @@ fn an_officer_submits_to_a_running_node_over_http() {
         "{text}"
     );
     // Signed again (a new statement), the same registrations break the duplicate rule.
-    let again = Command::new(env!("CARGO_BIN_EXE_yibao"))
-        .args([
-            "submit",
-            "--node",
-            &url,
-            "--key",
-            key.to_str().unwrap(),
-            records.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let again = submit_over_http(&url, &key, &records);
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("duplicate"));
     // An unauthorised key is refused with the reason, exit 2.
     let stranger = root.path().join("stranger.key");
     yibao(&["keygen", "--out", stranger.to_str().unwrap()]);
-    let refused = Command::new(env!("CARGO_BIN_EXE_yibao"))
-        .args([
-            "submit",
-            "--node",
-            &url,
-            "--key",
-            stranger.to_str().unwrap(),
-            records.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let refused = submit_over_http(&url, &stranger, &records);
     assert_eq!(refused.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("refused (422)"),
