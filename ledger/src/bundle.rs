@@ -70,29 +70,11 @@ pub fn export(ledger: &Ledger, logs: &[LogCode], out: &mut dyn Write) -> Result<
         logs.to_vec()
     };
     let mut written = 0u64;
-    let mut head = Encoder::new();
-    head.array(3);
-    head.text(BUNDLE_MAGIC);
-    head.uint(BUNDLE_VERSION);
-    head.array(codes.len() as u64);
-    out.write_all(head.as_slice())?;
+    write_head(out, codes.len())?;
     for code in codes {
         let meta = ledger.meta(&code)?;
         let size = ledger.size(&code)?;
-        let vkey = genesis_vkey(&meta).map_err(BundleError::Malformed)?;
-        let genesis_key =
-            hex::decode(&meta.genesis_key).map_err(|e| BundleError::Malformed(e.to_string()))?;
-        let mut e = Encoder::new();
-        e.map(8);
-        e.text("name");
-        e.text(&meta.name);
-        e.text("vkey");
-        e.text(&vkey);
-        e.text("origin");
-        e.text(&meta.origin);
-        e.text("entries");
-        e.array(size);
-        out.write_all(e.as_slice())?;
+        write_log_start(out, &meta, size)?;
         let mut start = 0u64;
         while start < size {
             let chunk = ledger.entries(&code, start, 4096)?;
@@ -104,35 +86,107 @@ pub fn export(ledger: &Ledger, logs: &[LogCode], out: &mut dyn Write) -> Result<
                 }));
             }
             for (seq, bytes) in &chunk {
-                let mut e = Encoder::with_capacity(bytes.len() + 9);
-                e.bytes(bytes);
-                out.write_all(e.as_slice())?;
+                write_entry(out, bytes)?;
                 start = seq + 1;
                 written += 1;
             }
         }
         let checkpoints = ledger.checkpoints(&code)?;
-        let signed: Vec<&String> = checkpoints
+        let signed: Vec<&str> = checkpoints
             .iter()
             .filter(|(size, _)| *size > 0)
-            .map(|(_, text)| text)
+            .map(|(_, text)| text.as_str())
             .collect();
-        let mut e = Encoder::new();
-        e.text("division");
-        e.text(&meta.division);
-        e.text("checkpoints");
-        e.array(signed.len() as u64);
-        for text in signed {
-            e.text(text);
-        }
-        e.text("genesis_key");
-        e.bytes(&genesis_key);
-        e.text("cosignatures");
-        e.array(0);
-        out.write_all(e.as_slice())?;
+        write_log_end(out, &meta, &signed)?;
     }
     out.flush()?;
     Ok(written)
+}
+
+/// A log given as its raw parts, for [`encode_raw`].
+#[derive(Debug, Clone, Copy)]
+pub struct RawLog<'a> {
+    /// Division, origin, name and genesis key.
+    pub meta: &'a LogMeta,
+    /// Every entry's bytes, in order.
+    pub entries: &'a [Vec<u8>],
+    /// Signed checkpoint notes (with any cosignature lines).
+    pub checkpoints: &'a [String],
+}
+
+/// Encodes a bundle from raw parts, exactly as [`export`] lays it out. The parts are not
+/// checked: this is how an auditor's test data (or a tool converting another store) is
+/// made into a bundle, and verification is what judges it.
+pub fn encode_raw(logs: &[RawLog<'_>]) -> Result<Vec<u8>, BundleError> {
+    let mut out = Vec::new();
+    write_head(&mut out, logs.len())?;
+    for log in logs {
+        write_log_start(&mut out, log.meta, log.entries.len() as u64)?;
+        for entry in log.entries {
+            write_entry(&mut out, entry)?;
+        }
+        let checkpoints: Vec<&str> = log.checkpoints.iter().map(String::as_str).collect();
+        write_log_end(&mut out, log.meta, &checkpoints)?;
+    }
+    Ok(out)
+}
+
+fn write_head(out: &mut dyn Write, logs: usize) -> Result<(), BundleError> {
+    let mut head = Encoder::new();
+    head.array(3);
+    head.text(BUNDLE_MAGIC);
+    head.uint(BUNDLE_VERSION);
+    head.array(logs as u64);
+    out.write_all(head.as_slice())?;
+    Ok(())
+}
+
+/// The log's map up to the header of its `entries` array of `size` items.
+fn write_log_start(out: &mut dyn Write, meta: &LogMeta, size: u64) -> Result<(), BundleError> {
+    let vkey = genesis_vkey(meta).map_err(BundleError::Malformed)?;
+    let mut e = Encoder::new();
+    e.map(8);
+    e.text("name");
+    e.text(&meta.name);
+    e.text("vkey");
+    e.text(&vkey);
+    e.text("origin");
+    e.text(&meta.origin);
+    e.text("entries");
+    e.array(size);
+    out.write_all(e.as_slice())?;
+    Ok(())
+}
+
+fn write_entry(out: &mut dyn Write, bytes: &[u8]) -> Result<(), BundleError> {
+    let mut e = Encoder::with_capacity(bytes.len() + 9);
+    e.bytes(bytes);
+    out.write_all(e.as_slice())?;
+    Ok(())
+}
+
+/// The rest of the log's map after its entries.
+fn write_log_end(
+    out: &mut dyn Write,
+    meta: &LogMeta,
+    checkpoints: &[&str],
+) -> Result<(), BundleError> {
+    let genesis_key =
+        hex::decode(&meta.genesis_key).map_err(|e| BundleError::Malformed(e.to_string()))?;
+    let mut e = Encoder::new();
+    e.text("division");
+    e.text(&meta.division);
+    e.text("checkpoints");
+    e.array(checkpoints.len() as u64);
+    for text in checkpoints {
+        e.text(text);
+    }
+    e.text("genesis_key");
+    e.bytes(&genesis_key);
+    e.text("cosignatures");
+    e.array(0);
+    out.write_all(e.as_slice())?;
+    Ok(())
 }
 
 /// One log read from a bundle.
@@ -306,6 +360,17 @@ pub fn verify_bundle(
     pinned: &[String],
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Report, BundleError> {
+    verify_bundle_visiting(bytes, policy, pinned, progress, &mut verify::NoVisitor)
+}
+
+/// [`verify_bundle`], showing every entry and checkpoint to `visitor`.
+pub fn verify_bundle_visiting(
+    bytes: &[u8],
+    policy: &Policy,
+    pinned: &[String],
+    progress: &(dyn Fn(u64) + Sync),
+    visitor: &mut dyn verify::Visitor,
+) -> Result<Report, BundleError> {
     let logs = parse(bytes)?;
     let mut report = Report::default();
     if logs.is_empty() {
@@ -358,7 +423,7 @@ pub fn verify_bundle(
                 None => report.fail(&log.meta.division, None, "no pinned key for this log"),
             }
         }
-        verify::verify_log(log, policy, &mut report, progress);
+        verify::verify_log_visiting(log, policy, &mut report, progress, visitor);
     }
     Ok(report)
 }

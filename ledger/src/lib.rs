@@ -3,10 +3,12 @@
 //!
 //! This crate knows nothing of the network. Its entry points: [`store::Ledger`] (open,
 //! create a log, append, read, prove), [`appender::Appender`] (group commit),
-//! [`verify::verify_ledger`] and [`bundle`] (export and offline verification).
+//! [`verify::verify_ledger`] and [`bundle`] (export and offline verification), [`audit`]
+//! (the city audit over every log).
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod appender;
+pub mod audit;
 pub mod bundle;
 pub mod equivocation;
 pub mod index;

@@ -19,6 +19,7 @@ use yibao_schema::entry::{EntryRef, GENESIS_PREV};
 use yibao_schema::note::{Checkpoint, KeyKind, SignedCheckpoint, VerifierKey};
 use yibao_schema::policy::Policy;
 use yibao_schema::record::{DivisionCode, Record, RecordKind};
+use yibao_schema::rules::{Rule, RuleViolation};
 use yibao_schema::sig::{BatchVerifier, PublicKey};
 use yibao_schema::state::{EntryContext, LogState};
 
@@ -47,6 +48,10 @@ pub struct Failure {
     pub seq: Option<u64>,
     /// What is wrong, in a sentence.
     pub what: String,
+    /// The domain rule breached, when the failure is a rule's refusal of a well-signed
+    /// record rather than damage to the data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<Rule>,
 }
 
 impl std::fmt::Display for Failure {
@@ -103,12 +108,22 @@ impl Report {
 
     /// Records a failure.
     pub fn fail(&mut self, log: &str, seq: Option<u64>, what: impl Into<String>) {
+        self.push(log, seq, what.into(), None);
+    }
+
+    /// Records a domain rule's refusal of the entry at `seq`.
+    pub fn fail_rule(&mut self, log: &str, seq: u64, violation: &RuleViolation) {
+        self.push(log, Some(seq), violation.to_string(), Some(violation.rule));
+    }
+
+    fn push(&mut self, log: &str, seq: Option<u64>, what: String, rule: Option<Rule>) {
         self.failure_count += 1;
         if self.failures.len() < MAX_REPORTED_FAILURES {
             self.failures.push(Failure {
                 log: log.to_string(),
                 seq,
-                what: what.into(),
+                what,
+                rule,
             });
         }
     }
@@ -220,8 +235,57 @@ pub trait LogData: Sync {
     }
 }
 
+/// Sees, in log order, what verification decodes: each entry's record and each kept
+/// checkpoint. The city audit builds its tables this way, in the same single pass that
+/// verifies the data.
+pub trait Visitor: Send {
+    /// An entry whose record decoded. `intact` is false when the entry failed an integrity
+    /// check (signature, link, seq, origin, duplicate statement); `violation` is the domain
+    /// rule it breaks, if any. `state` is the log's state after the entry was applied.
+    fn entry(&mut self, visit: &EntryVisit<'_>) {
+        let _ = visit;
+    }
+    /// A checkpoint whose size, root and bureau signature were checked; `valid` says whether
+    /// they held.
+    fn checkpoint(&mut self, log: &str, signed: &SignedCheckpoint, valid: bool) {
+        let _ = (log, signed, valid);
+    }
+}
+
+/// One entry as a [`Visitor`] sees it.
+#[derive(Debug)]
+pub struct EntryVisit<'a> {
+    /// The log's division code.
+    pub log: &'a str,
+    /// Seq, timestamp, author, division.
+    pub ctx: &'a EntryContext,
+    /// The decoded record.
+    pub record: &'a Record,
+    /// Whether the entry passed every integrity check.
+    pub intact: bool,
+    /// The domain rule the record breaks, if any.
+    pub violation: Option<&'a RuleViolation>,
+    /// The log's state with this entry applied.
+    pub state: &'a LogState,
+}
+
+/// A visitor that looks at nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoVisitor;
+
+impl Visitor for NoVisitor {}
+
 /// Verifies every log of a ledger on disk.
 pub fn verify_ledger(ledger: &Ledger, progress: &(dyn Fn(u64) + Sync)) -> Report {
+    verify_ledger_visiting(ledger, progress, &mut NoVisitor)
+}
+
+/// [`verify_ledger`], showing every entry and checkpoint to `visitor`.
+pub fn verify_ledger_visiting(
+    ledger: &Ledger,
+    progress: &(dyn Fn(u64) + Sync),
+    visitor: &mut dyn Visitor,
+) -> Report {
     let mut report = Report::default();
     let acknowledged = ledger.acknowledged_sizes();
     for code in ledger.log_codes() {
@@ -238,7 +302,7 @@ pub fn verify_ledger(ledger: &Ledger, progress: &(dyn Fn(u64) + Sync)) -> Report
         // verification of this log, not a crash of the verifier.
         let mut log_report = Report::default();
         let verified = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            verify_log(&data, ledger.policy(), &mut log_report, progress);
+            verify_log_visiting(&data, ledger.policy(), &mut log_report, progress, visitor);
         }));
         if verified.is_err() {
             log_report.fail(
@@ -286,6 +350,17 @@ pub fn verify_log(
     policy: &Policy,
     report: &mut Report,
     progress: &(dyn Fn(u64) + Sync),
+) {
+    verify_log_visiting(data, policy, report, progress, &mut NoVisitor);
+}
+
+/// [`verify_log`], showing every entry and checkpoint to `visitor`.
+pub fn verify_log_visiting(
+    data: &dyn LogData,
+    policy: &Policy,
+    report: &mut Report,
+    progress: &(dyn Fn(u64) + Sync),
+    visitor: &mut dyn Visitor,
 ) {
     let meta = data.meta().clone();
     let log = data.name();
@@ -404,6 +479,7 @@ pub fn verify_log(
                                 checkpoints: &checkpoints,
                                 next_checkpoint: &mut next_checkpoint,
                                 summary: &mut summary,
+                                visitor: &mut *visitor,
                             },
                             report,
                         );
@@ -677,6 +753,7 @@ struct SequentialState<'a> {
     checkpoints: &'a [(u64, String)],
     next_checkpoint: &'a mut usize,
     summary: &'a mut LogSummary,
+    visitor: &'a mut dyn Visitor,
 }
 
 fn check_sequential(
@@ -710,6 +787,7 @@ fn check_sequential(
             s.state.skip(None);
         }
         Ok(body) => {
+            let failures_before = report.failure_count;
             if body.seq != seq {
                 report.fail(
                     log,
@@ -759,15 +837,22 @@ fn check_sequential(
                         timestamp_ms: body.timestamp_ms,
                         author: body.author,
                     };
-                    match s.state.check(&ctx, record) {
-                        Ok(()) => s.state.apply(&ctx, record),
-                        Err(violation) => {
-                            report.fail(log, Some(seq), violation.to_string());
-                            // Applied anyway (it never panics), so that later entries are
-                            // checked at their own positions against what the log holds.
-                            s.state.apply(&ctx, record);
-                        }
+                    let intact = report.failure_count == failures_before;
+                    let violation = s.state.check(&ctx, record).err();
+                    if let Some(violation) = &violation {
+                        report.fail_rule(log, seq, violation);
                     }
+                    // Applied even when refused (it never panics), so that later entries
+                    // are checked at their own positions against what the log holds.
+                    s.state.apply(&ctx, record);
+                    s.visitor.entry(&EntryVisit {
+                        log,
+                        ctx: &ctx,
+                        record,
+                        intact,
+                        violation: violation.as_ref(),
+                        state: s.state,
+                    });
                 }
             }
         }
@@ -844,6 +929,7 @@ fn verify_checkpoint(
     log: &str,
     report: &mut Report,
 ) {
+    let failures_before = report.failure_count;
     let signed = match SignedCheckpoint::parse(text) {
         Ok(signed) => signed,
         Err(e) => {
@@ -897,6 +983,8 @@ fn verify_checkpoint(
         },
         Err(e) => report.fail(log, None, format!("checkpoint {size}: bureau key: {e}")),
     }
+    s.visitor
+        .checkpoint(log, &signed, report.failure_count == failures_before);
 }
 
 /// Checks that the `size` stored entries with root `root` are a prefix of the owner's

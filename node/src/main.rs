@@ -147,6 +147,47 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// The city audit of the merged ledger: integrity of every log, domain rules across
+    /// counties, the city's tables and ranking, every breach with the entries proving it.
+    /// Exit 0 when nothing is breached, 1 when breaches were found, 2 on error.
+    Audit {
+        /// A node's data directory (its merged ledger; stop the node or audit a copy).
+        #[arg(long, required_unless_present = "bundle", conflicts_with = "bundle")]
+        data: Option<PathBuf>,
+        /// An export bundle instead (`yibao export`).
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+        /// With --bundle: pin a log's verifier key; repeatable (default: trust the bundle's).
+        #[arg(long = "vkey", requires = "bundle")]
+        vkeys: Vec<String>,
+        /// Restrict the tables to a period: 2025, 2025-H1 or 2025-Q3.
+        #[arg(long)]
+        period: Option<String>,
+        /// Restrict the tables to records dated from this day (YYYY-MM-DD, China time).
+        #[arg(long)]
+        from: Option<String>,
+        /// … up to and including this day.
+        #[arg(long)]
+        to: Option<String>,
+        /// Judge deadlines as of this day (default: today in Asia/Shanghai).
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Score weights, a JSON object (see docs/AUDIT.md).
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// The network manifest whose witness keys check cosignatures (default: the node's).
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// Write the report as JSON (format yibao-audit/v1).
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write the report as an .xlsx workbook.
+        #[arg(long)]
+        xlsx: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Run the node daemon: replicate every member's log over libp2p, witness and cosign
     /// checkpoints, catch equivocation. Stops cleanly on Ctrl-C or SIGTERM.
     Run {
@@ -389,6 +430,35 @@ fn main() -> ExitCode {
             trust_bundle,
             json,
         } => commands::verify_bundle(&file, &vkeys, trust_bundle, json.as_deref()),
+        Command::Audit {
+            data,
+            bundle,
+            vkeys,
+            period,
+            from,
+            to,
+            as_of,
+            weights,
+            manifest,
+            json,
+            xlsx,
+            quiet,
+        } => yibao_node::audit::run(&yibao_node::audit::Request {
+            // clap requires one of --data and --bundle.
+            input: match data {
+                Some(data) => yibao_node::audit::Input::Node(data),
+                None => yibao_node::audit::Input::Bundle(bundle.unwrap_or_default(), vkeys),
+            },
+            period,
+            from,
+            to,
+            as_of,
+            weights,
+            manifest,
+            json,
+            xlsx,
+            progress: !quiet,
+        }),
         Command::Run {
             data,
             listen,

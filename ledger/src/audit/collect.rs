@@ -1,0 +1,791 @@
+//! The audit's [`Visitor`]: it keeps, per county, what the tables and the after-pass rules
+//! need (identifiers, dates, amounts and statuses, never texts), follows corrections
+//! (a replacement takes the target's place, a withdrawal removes it), turns every rule
+//! refusal into a breach with the entries that prove it, and checks cosignatures against
+//! the manifest's witness keys.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use yibao_schema::manifest::witness_name;
+use yibao_schema::note::{Cosignature, KeyKind, SignedCheckpoint, VerifierKey};
+use yibao_schema::policy::Policy;
+use yibao_schema::record::{Date, Grade, Period, Record};
+use yibao_schema::rules::{expected_grade_counts, Rule, RuleViolation};
+use yibao_schema::state::ItemStatus;
+
+use super::{
+    integrity_breaches, score, Amounts, AuditOptions, AuditReport, Breach, CountyTable, CrossCell,
+    DecisionRow, EntryPointer, FindingRow, GradeRow, Integrity, ItemRow, LogSummaryRow, MonthRow,
+    FORMAT, MAX_LISTED_BREACHES,
+};
+use crate::equivocation::Equivocation;
+use crate::verify::{EntryVisit, Report, Visitor};
+
+struct Institution {
+    name: String,
+}
+
+struct Case {
+    seq: u64,
+    institution: String,
+    institution_name: String,
+    institution_division: String,
+    inspection_type: &'static str,
+    opened_on: Date,
+}
+
+struct FindingInfo {
+    seq: u64,
+    case_id: String,
+    legal_basis: String,
+    pattern: String,
+    amount: u64,
+    date: Date,
+}
+
+struct DecisionInfo {
+    seq: u64,
+    case_id: String,
+    decided_on: Date,
+    amounts: Amounts,
+    multiples: String,
+    handling: String,
+}
+
+struct ItemInfo {
+    seq: u64,
+    case_id: Option<String>,
+    institution: String,
+    deadline: Date,
+    date: Date,
+    status: ItemStatus,
+}
+
+struct GradeSetInfo {
+    seq: u64,
+    grades: HashMap<String, Grade>,
+}
+
+/// What an entry made, so that a correction can find it.
+enum Made {
+    Institution(String),
+    Case(String),
+    Finding(String),
+    Decision(String),
+    Item(String),
+    Update(String),
+    Notice(String),
+    Grades(Period),
+}
+
+#[derive(Default)]
+struct County {
+    name: String,
+    entries: u64,
+    institutions: HashMap<String, Institution>,
+    cases: HashMap<String, Case>,
+    findings: HashMap<String, FindingInfo>,
+    decisions: HashMap<String, DecisionInfo>,
+    items: HashMap<String, ItemInfo>,
+    notices: HashMap<String, (u64, Date)>,
+    grades: BTreeMap<Period, GradeSetInfo>,
+    made: HashMap<u64, Made>,
+}
+
+pub(super) struct Collector<'o> {
+    options: &'o AuditOptions,
+    witness_keys: HashMap<String, VerifierKey>,
+    counties: BTreeMap<String, County>,
+    breaches: Vec<Breach>,
+    breaches_per_county: BTreeMap<String, u64>,
+    cosignatures_verified: u64,
+    cosignatures_unchecked: u64,
+    equivocations: u64,
+}
+
+/// The snake_case name of an enum value's variant, as serde writes it.
+fn variant_name<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(serde_json::Value::Object(map)) => map.keys().next().cloned().unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+impl<'o> Collector<'o> {
+    pub(super) fn new(options: &'o AuditOptions) -> Collector<'o> {
+        let mut witness_keys = HashMap::new();
+        if let Some(manifest) = &options.manifest {
+            for m in &manifest.body.members {
+                let name = witness_name(&m.division);
+                if let Ok(key) = m.log_key_bytes() {
+                    if let Ok(vkey) =
+                        VerifierKey::from_public_key(&name, &key, KeyKind::CosignatureV1)
+                    {
+                        witness_keys.insert(name, vkey);
+                    }
+                }
+            }
+        }
+        Collector {
+            options,
+            witness_keys,
+            counties: BTreeMap::new(),
+            breaches: Vec::new(),
+            breaches_per_county: BTreeMap::new(),
+            cosignatures_verified: 0,
+            cosignatures_unchecked: 0,
+            equivocations: 0,
+        }
+    }
+
+    fn breach(&mut self, kind: &str, county: &str, what: String, entries: Vec<EntryPointer>) {
+        *self
+            .breaches_per_county
+            .entry(county.to_string())
+            .or_insert(0) += 1;
+        if self.breaches.len() < MAX_LISTED_BREACHES {
+            self.breaches.push(Breach {
+                kind: kind.to_string(),
+                county: county.to_string(),
+                what,
+                entries,
+            });
+        }
+    }
+
+    pub(super) fn name_log(&mut self, log: &str, name: &str) {
+        self.counties.entry(log.to_string()).or_default().name = name.to_string();
+    }
+
+    pub(super) fn equivocation(&mut self, log: &str, checked: Result<Equivocation, String>) {
+        self.equivocations += 1;
+        let what = match checked {
+            Ok(e) => format!(
+                "the bureau key signed two inconsistent checkpoints (sizes {} and {}); the log is frozen — see /v1/equivocations",
+                e.sizes.0, e.sizes.1
+            ),
+            Err(e) => format!("an equivocation proof is held but does not verify: {e}"),
+        };
+        self.breach("equivocation", log, what, Vec::new());
+    }
+
+    /// Related entries that help prove a rule breach, besides the entry itself.
+    fn related(&self, log: &str, record: &Record, violation: &RuleViolation) -> Vec<u64> {
+        let Some(county) = self.counties.get(log) else {
+            return Vec::new();
+        };
+        match (violation.rule, record) {
+            (Rule::SeparationOfDuties, Record::Decision(d)) => d
+                .items
+                .iter()
+                .filter_map(|i| county.findings.get(i.finding_id.as_str()).map(|f| f.seq))
+                .collect(),
+            (Rule::ExposureReference, Record::ExposureNotice(n)) => county
+                .decisions
+                .get(n.decision_id.as_str())
+                .map(|d| d.seq)
+                .into_iter()
+                .collect(),
+            (Rule::Reference | Rule::CrossCounty | Rule::PenaltyRange, Record::Finding(f)) => {
+                county
+                    .cases
+                    .get(f.case_id.as_str())
+                    .map(|c| c.seq)
+                    .into_iter()
+                    .collect()
+            }
+            (Rule::PenaltyRange | Rule::Arithmetic, Record::Decision(d)) => d
+                .items
+                .iter()
+                .filter_map(|i| county.findings.get(i.finding_id.as_str()).map(|f| f.seq))
+                .collect(),
+            (_, Record::Correction(c)) if c.target_seq < u64::MAX => {
+                if county.made.contains_key(&c.target_seq) {
+                    vec![c.target_seq]
+                } else {
+                    Vec::new()
+                }
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Takes a record into the county's tables at `seq` (the target's seq for a
+    /// replacement).
+    fn take(county: &mut County, seq: u64, date: Date, record: &Record, visit: &EntryVisit<'_>) {
+        match record {
+            Record::InstitutionRegistered(r) => {
+                county.institutions.insert(
+                    r.code.as_str().to_string(),
+                    Institution {
+                        name: r.name.clone(),
+                    },
+                );
+                county
+                    .made
+                    .insert(seq, Made::Institution(r.code.as_str().to_string()));
+            }
+            Record::InstitutionUpdated(u) => {
+                if let (Some(name), Some(i)) = (
+                    &u.changes.name,
+                    county.institutions.get_mut(u.code.as_str()),
+                ) {
+                    i.name = name.clone();
+                }
+            }
+            Record::InspectionOpened(r) => {
+                county.cases.insert(
+                    r.case_id.as_str().to_string(),
+                    Case {
+                        seq,
+                        institution: r.institution.code.as_str().to_string(),
+                        institution_name: r.institution.name.clone(),
+                        institution_division: r.institution.division.as_str().to_string(),
+                        inspection_type: r.inspection_type.as_str(),
+                        opened_on: r.opened_on,
+                    },
+                );
+                county
+                    .made
+                    .insert(seq, Made::Case(r.case_id.as_str().to_string()));
+            }
+            Record::Finding(f) => {
+                // A finding belongs to its case's time: dated by the day the case opened.
+                let date = county
+                    .cases
+                    .get(f.case_id.as_str())
+                    .map_or(date, |c| c.opened_on);
+                county.findings.insert(
+                    f.finding_id.as_str().to_string(),
+                    FindingInfo {
+                        seq,
+                        case_id: f.case_id.as_str().to_string(),
+                        legal_basis: f.legal_basis.to_string(),
+                        pattern: variant_name(&f.pattern),
+                        amount: f.amount_involved.get(),
+                        date,
+                    },
+                );
+                county
+                    .made
+                    .insert(seq, Made::Finding(f.finding_id.as_str().to_string()));
+            }
+            Record::Decision(d) => {
+                let mut multiples = Vec::new();
+                for item in &d.items {
+                    for (what, penalty) in [("违约金", &item.damages), ("罚款", &item.fine)] {
+                        if let Some(m) = penalty.as_ref().and_then(|p| p.multiple) {
+                            multiples.push(format!("{what} {m}×"));
+                        }
+                    }
+                }
+                let handling: Vec<String> = d.other_handling.iter().map(variant_name).collect();
+                county.decisions.insert(
+                    d.decision_id.as_str().to_string(),
+                    DecisionInfo {
+                        seq,
+                        case_id: d.case_id.as_str().to_string(),
+                        decided_on: d.decided_on,
+                        amounts: Amounts {
+                            recovered: d.totals.recovered.get(),
+                            damages: d.totals.damages.get(),
+                            fines: d.totals.fines.get(),
+                            total: d.totals.total.get(),
+                        },
+                        multiples: multiples.join("; "),
+                        handling: handling.join("; "),
+                    },
+                );
+                county
+                    .made
+                    .insert(seq, Made::Decision(d.decision_id.as_str().to_string()));
+            }
+            Record::RectificationItem(r) => {
+                let status = visit
+                    .state
+                    .rectification_status(r.item_id.as_str())
+                    .unwrap_or(ItemStatus::Open);
+                let date = r
+                    .case_id
+                    .as_ref()
+                    .and_then(|c| county.cases.get(c.as_str()))
+                    .map_or(date, |c| c.opened_on);
+                county.items.insert(
+                    r.item_id.as_str().to_string(),
+                    ItemInfo {
+                        seq,
+                        case_id: r.case_id.as_ref().map(|c| c.as_str().to_string()),
+                        institution: r.institution.as_str().to_string(),
+                        deadline: r.deadline,
+                        date,
+                        status,
+                    },
+                );
+                county
+                    .made
+                    .insert(seq, Made::Item(r.item_id.as_str().to_string()));
+            }
+            Record::RectificationUpdate(u) => {
+                Self::refresh_item(county, u.item_id.as_str(), visit);
+                county
+                    .made
+                    .insert(seq, Made::Update(u.item_id.as_str().to_string()));
+            }
+            Record::GradeSet(g) => {
+                let grades = g
+                    .grades
+                    .iter()
+                    .map(|a| (a.institution.as_str().to_string(), a.grade))
+                    .collect();
+                county.grades.insert(g.period, GradeSetInfo { seq, grades });
+                county.made.insert(seq, Made::Grades(g.period));
+            }
+            Record::GradeRevision(r) => {
+                if let Some(set) = county.grades.get_mut(&r.period) {
+                    set.grades
+                        .insert(r.institution.as_str().to_string(), r.grade);
+                }
+            }
+            Record::ExposureNotice(n) => {
+                county
+                    .notices
+                    .insert(n.notice_id.as_str().to_string(), (seq, n.published_on));
+                county
+                    .made
+                    .insert(seq, Made::Notice(n.notice_id.as_str().to_string()));
+            }
+            Record::Correction(c) => match c.replacement.as_deref() {
+                Some(replacement) => Self::take(county, c.target_seq, date, replacement, visit),
+                None => Self::withdraw(county, c.target_seq, visit),
+            },
+            Record::KeyEvent(_) => {}
+        }
+    }
+
+    fn refresh_item(county: &mut County, item_id: &str, visit: &EntryVisit<'_>) {
+        if let (Some(item), Some(status)) = (
+            county.items.get_mut(item_id),
+            visit.state.rectification_status(item_id),
+        ) {
+            item.status = status;
+        }
+    }
+
+    fn withdraw(county: &mut County, target: u64, visit: &EntryVisit<'_>) {
+        match county.made.remove(&target) {
+            Some(Made::Institution(code)) => {
+                county.institutions.remove(&code);
+            }
+            Some(Made::Case(id)) => {
+                county.cases.remove(&id);
+            }
+            Some(Made::Finding(id)) => {
+                county.findings.remove(&id);
+            }
+            Some(Made::Decision(id)) => {
+                county.decisions.remove(&id);
+            }
+            Some(Made::Item(id)) => {
+                county.items.remove(&id);
+            }
+            Some(Made::Update(id)) => Self::refresh_item(county, &id, visit),
+            Some(Made::Notice(id)) => {
+                county.notices.remove(&id);
+            }
+            Some(Made::Grades(period)) => {
+                county.grades.remove(&period);
+            }
+            None => {}
+        }
+    }
+
+    /// The breach kind of a rule refusal.
+    fn kind(record: &Record, violation: &RuleViolation) -> &'static str {
+        match record {
+            Record::Correction(_)
+                if violation.rule == Rule::Correction && violation.field == "target_seq" =>
+            {
+                "dangling-correction"
+            }
+            _ => violation.rule.as_str(),
+        }
+    }
+
+    pub(super) fn finish(mut self, policy: &Policy, report: Report) -> AuditReport {
+        let options = self.options;
+        let (integrity, integrity_count) = integrity_breaches(&report);
+        let integrity_listed = integrity.len() as u64;
+        for b in integrity {
+            let county = b.county.clone();
+            self.breach(&b.kind, &county, b.what, b.entries);
+        }
+        // Failures beyond the verification report's list: counted, not listed.
+        if let Some(first) = report.logs.first() {
+            *self
+                .breaches_per_county
+                .entry(first.log.clone())
+                .or_insert(0) += integrity_count - integrity_listed;
+        }
+        let as_of = options.as_of;
+        let holds: BTreeSet<String> = self.counties.keys().cloned().collect();
+        let mut tables = Vec::new();
+        let mut cross: BTreeMap<(String, String), u64> = BTreeMap::new();
+        let mut monthly: BTreeMap<(String, String), MonthRow> = BTreeMap::new();
+        let mut grade_rows = Vec::new();
+        let mut finding_rows = Vec::new();
+        let mut decision_rows = Vec::new();
+        let mut item_rows = Vec::new();
+        let mut late = Vec::new();
+        let counties = std::mem::take(&mut self.counties);
+        for (code, county) in &counties {
+            let mut t = CountyTable {
+                county: code.clone(),
+                name: county.name.clone(),
+                entries: county.entries,
+                institutions: county.institutions.len() as u64,
+                ..CountyTable::default()
+            };
+            for case in county.cases.values() {
+                if case.institution_division != *code && holds.contains(&case.institution_division)
+                {
+                    let registered = counties
+                        .get(&case.institution_division)
+                        .is_some_and(|c| c.institutions.contains_key(&case.institution));
+                    if !registered {
+                        late.push((
+                            "cross-county-reference",
+                            code.clone(),
+                            format!(
+                                "the inspection is of institution {} in division {}, but that county's log does not register it",
+                                case.institution, case.institution_division
+                            ),
+                            vec![EntryPointer::new(code, case.seq)],
+                        ));
+                    }
+                }
+                if !options.in_period(case.opened_on) {
+                    continue;
+                }
+                t.inspections += 1;
+                *t.inspections_by_type
+                    .entry(case.inspection_type.to_string())
+                    .or_insert(0) += 1;
+                *cross
+                    .entry((code.clone(), case.institution_division.clone()))
+                    .or_insert(0) += 1;
+                month_row(&mut monthly, code, case.opened_on).inspections += 1;
+            }
+            for (id, f) in &county.findings {
+                if !options.in_period(f.date) {
+                    continue;
+                }
+                t.findings += 1;
+                t.amount_involved = t.amount_involved.saturating_add(f.amount);
+                *t.findings_by_category.entry(f.pattern.clone()).or_insert(0) += 1;
+                month_row(&mut monthly, code, f.date).findings += 1;
+                let case = county.cases.get(&f.case_id);
+                finding_rows.push(FindingRow {
+                    county: code.clone(),
+                    seq: f.seq,
+                    case_id: f.case_id.clone(),
+                    finding_id: id.clone(),
+                    institution: case.map(|c| c.institution.clone()).unwrap_or_default(),
+                    institution_name: case.map(|c| c.institution_name.clone()).unwrap_or_default(),
+                    legal_basis: f.legal_basis.clone(),
+                    pattern: f.pattern.clone(),
+                    amount_involved: f.amount,
+                    date: f.date.to_string(),
+                });
+            }
+            let cases_with_items: BTreeSet<&str> = county
+                .items
+                .values()
+                .filter_map(|i| i.case_id.as_deref())
+                .collect();
+            for (id, d) in &county.decisions {
+                let due = i64::from(options.rectification_grace_days);
+                let overdue_for_items = days_between(d.decided_on, as_of) > due;
+                if policy.decision_requires_rectification
+                    && overdue_for_items
+                    && options.in_period(d.decided_on)
+                    && !cases_with_items.contains(d.case_id.as_str())
+                {
+                    late.push((
+                        "missing-rectification",
+                        code.clone(),
+                        format!(
+                            "decision {id} of case {} ({}) has no rectification item {} days later; the policy requires one",
+                            d.case_id, d.decided_on, days_between(d.decided_on, as_of)
+                        ),
+                        vec![EntryPointer::new(code, d.seq)],
+                    ));
+                }
+                if !options.in_period(d.decided_on) {
+                    continue;
+                }
+                t.decisions += 1;
+                t.amounts.add(&d.amounts);
+                let row = month_row(&mut monthly, code, d.decided_on);
+                row.decisions += 1;
+                row.amounts.add(&d.amounts);
+                decision_rows.push(DecisionRow {
+                    county: code.clone(),
+                    seq: d.seq,
+                    decision_id: id.clone(),
+                    case_id: d.case_id.clone(),
+                    institution: county
+                        .cases
+                        .get(&d.case_id)
+                        .map(|c| c.institution.clone())
+                        .unwrap_or_default(),
+                    decided_on: d.decided_on.to_string(),
+                    amounts: d.amounts,
+                    multiples: d.multiples.clone(),
+                    handling: d.handling.clone(),
+                });
+            }
+            for (id, item) in &county.items {
+                if !options.in_period(item.date) {
+                    continue;
+                }
+                let overdue = item.status != ItemStatus::ClosedOut && item.deadline < as_of;
+                t.items.total += 1;
+                match item.status {
+                    ItemStatus::Open => t.items.open += 1,
+                    ItemStatus::Rectifying => t.items.rectifying += 1,
+                    ItemStatus::Verified => t.items.verified += 1,
+                    ItemStatus::ClosedOut => t.items.closed_out += 1,
+                }
+                let status = status_name(item.status);
+                if overdue {
+                    t.items.overdue += 1;
+                    late.push((
+                        "overdue-rectification",
+                        code.clone(),
+                        format!(
+                            "rectification item {id} of {} was due on {} and is still {status} on {as_of}",
+                            item.institution, item.deadline
+                        ),
+                        vec![EntryPointer::new(code, item.seq)],
+                    ));
+                }
+                item_rows.push(ItemRow {
+                    county: code.clone(),
+                    seq: item.seq,
+                    item_id: id.clone(),
+                    case_id: item.case_id.clone().unwrap_or_default(),
+                    institution: item.institution.clone(),
+                    deadline: item.deadline.to_string(),
+                    status: status.to_string(),
+                    overdue,
+                });
+            }
+            for (_, published_on) in county.notices.values() {
+                if options.in_period(*published_on) {
+                    t.notices += 1;
+                    month_row(&mut monthly, code, *published_on).notices += 1;
+                }
+            }
+            let mut latest: Option<[u64; 4]> = None;
+            for (period, set) in &county.grades {
+                let (from, to) = super::period_bounds(*period);
+                let overlaps = from.is_some_and(|f| options.to.is_none_or(|to| f <= to))
+                    && to.is_some_and(|t| options.from.is_none_or(|from| t >= from));
+                if !overlaps {
+                    continue;
+                }
+                let mut counts = [0u64; 4];
+                for grade in set.grades.values() {
+                    counts[grade.index()] += 1;
+                }
+                let n: u64 = counts.iter().sum();
+                grade_rows.push(GradeRow {
+                    county: code.clone(),
+                    period: period.to_string(),
+                    seq: set.seq,
+                    counts,
+                    expected: expected_grade_counts(n, policy).unwrap_or_default(),
+                });
+                latest = Some(counts);
+            }
+            t.grades = latest.unwrap_or_default();
+            tables.push(t);
+        }
+        for (kind, county, what, entries) in late {
+            self.breach(kind, &county, what, entries);
+        }
+        for t in &mut tables {
+            t.breaches = self
+                .breaches_per_county
+                .get(&t.county)
+                .copied()
+                .unwrap_or(0);
+        }
+        let mut breaches = std::mem::take(&mut self.breaches);
+        breaches.sort_by(|a, b| {
+            (&a.county, a.entries.first().map(|e| e.seq), &a.kind).cmp(&(
+                &b.county,
+                b.entries.first().map(|e| e.seq),
+                &b.kind,
+            ))
+        });
+        finding_rows.sort_by(|a, b| (&a.county, a.seq).cmp(&(&b.county, b.seq)));
+        decision_rows.sort_by(|a, b| (&a.county, a.seq).cmp(&(&b.county, b.seq)));
+        item_rows.sort_by(|a, b| (&a.county, a.seq).cmp(&(&b.county, b.seq)));
+        let breach_count = self.breaches_per_county.values().sum();
+        AuditReport {
+            format: FORMAT.into(),
+            as_of: as_of.to_string(),
+            from: options.from.map(|d| d.to_string()),
+            to: options.to.map(|d| d.to_string()),
+            weights: options.weights,
+            integrity: Integrity {
+                logs: report.logs.iter().map(LogSummaryRow::from).collect(),
+                entries: report.entries(),
+                checkpoints: report.logs.iter().map(|l| l.checkpoints).sum(),
+                cosignatures_verified: self.cosignatures_verified,
+                cosignatures_unchecked: self.cosignatures_unchecked,
+                failures: integrity_count,
+                equivocations: self.equivocations,
+            },
+            counties: score::rank(tables, &options.weights),
+            cross_county: cross
+                .into_iter()
+                .map(|((inspector, inspected), inspections)| CrossCell {
+                    inspector,
+                    inspected,
+                    inspections,
+                })
+                .collect(),
+            monthly: monthly.into_values().collect(),
+            grades: grade_rows,
+            breach_count,
+            breaches,
+            findings: finding_rows,
+            decisions: decision_rows,
+            rectification: item_rows,
+        }
+    }
+}
+
+fn month_row<'m>(
+    monthly: &'m mut BTreeMap<(String, String), MonthRow>,
+    county: &str,
+    date: Date,
+) -> &'m mut MonthRow {
+    let month = date.to_month().to_string();
+    monthly
+        .entry((month.clone(), county.to_string()))
+        .or_insert_with(|| MonthRow {
+            month,
+            county: county.to_string(),
+            ..MonthRow::default()
+        })
+}
+
+fn status_name(status: ItemStatus) -> &'static str {
+    match status {
+        ItemStatus::Open => "open",
+        ItemStatus::Rectifying => "rectifying",
+        ItemStatus::Verified => "verified",
+        ItemStatus::ClosedOut => "closed_out",
+    }
+}
+
+/// Days from `a` to `b` (negative when `b` is earlier).
+fn days_between(a: Date, b: Date) -> i64 {
+    let julian = |d: Date| {
+        let m = i64::from(d.month());
+        let y = i64::from(d.year()) - i64::from(m <= 2);
+        let era_day = (153 * ((m + 9) % 12) + 2) / 5 + i64::from(d.day()) - 1;
+        365 * y + y.div_euclid(4) - y.div_euclid(100) + y.div_euclid(400) + era_day
+    };
+    julian(b) - julian(a)
+}
+
+impl Visitor for Collector<'_> {
+    fn entry(&mut self, visit: &EntryVisit<'_>) {
+        let county = self.counties.entry(visit.log.to_string()).or_default();
+        county.entries += 1;
+        if !visit.intact {
+            // Reported as an integrity failure; a record that may be forged counts nowhere.
+            return;
+        }
+        if let Some(violation) = visit.violation {
+            let mut entries = vec![EntryPointer::new(visit.log, visit.ctx.seq)];
+            entries.extend(
+                self.related(visit.log, visit.record, violation)
+                    .into_iter()
+                    .map(|seq| EntryPointer::new(visit.log, seq)),
+            );
+            let kind = Self::kind(visit.record, violation);
+            self.breach(kind, visit.log, violation.to_string(), entries);
+        }
+        let date = Date::from_timestamp_ms_china(visit.ctx.timestamp_ms)
+            .or_else(|| Date::from_ymd(1970, 1, 1));
+        let Some(date) = date else { return };
+        if let Some(county) = self.counties.get_mut(visit.log) {
+            Self::take(county, visit.ctx.seq, date, visit.record, visit);
+        }
+    }
+
+    fn checkpoint(&mut self, log: &str, signed: &SignedCheckpoint, _valid: bool) {
+        for signature in &signed.note.signatures {
+            if signature.name == signed.checkpoint.origin {
+                continue; // The bureau's own signature, checked by verification.
+            }
+            if self.witness_keys.is_empty() {
+                self.cosignatures_unchecked += 1;
+                continue;
+            }
+            let size = signed.checkpoint.size;
+            let checked = match self.witness_keys.get(&signature.name) {
+                None => Err(format!(
+                    "cosigned by `{}`, a witness the manifest does not name",
+                    signature.name
+                )),
+                Some(key) => Cosignature::from_note_signature(signature)
+                    .map_err(|e| e.to_string())
+                    .and_then(|c| c.verify(&signed.checkpoint, key).map_err(|e| e.to_string())),
+            };
+            match checked {
+                Ok(()) => self.cosignatures_verified += 1,
+                Err(e) => self.breach(
+                    "cosignature",
+                    log,
+                    format!("checkpoint {size}: cosignature by {}: {e}", signature.name),
+                    Vec::new(),
+                ),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_between_counts_calendar_days() {
+        let d = |s: &str| Date::parse(s).unwrap();
+        assert_eq!(days_between(d("2024-02-28"), d("2024-03-01")), 2);
+        assert_eq!(days_between(d("2023-02-28"), d("2023-03-01")), 1);
+        assert_eq!(days_between(d("2024-12-31"), d("2025-01-01")), 1);
+        assert_eq!(days_between(d("2025-01-01"), d("2024-01-01")), -366);
+    }
+
+    #[test]
+    fn variant_names_are_serde_names() {
+        use yibao_schema::record::{Handling, Pattern};
+        assert_eq!(
+            variant_name(&Pattern::SplitHospitalisation),
+            "split_hospitalisation"
+        );
+        assert_eq!(variant_name(&Pattern::Other("x".into())), "other");
+        assert_eq!(
+            variant_name(&Handling::StaffPoints { points: 3 }),
+            "staff_points"
+        );
+    }
+}
