@@ -23,9 +23,16 @@ use crate::output::yuan;
 pub enum Input {
     /// A node's data directory (`--data`).
     Node(PathBuf),
-    /// An export bundle (`--bundle`), with the verifier keys pinned for it (none: trust
-    /// the bundle's own keys).
-    Bundle(PathBuf, Vec<String>),
+    /// An export bundle (`--bundle`), with the verifier keys pinned for it, or none and
+    /// `trust_bundle` to trust the keys the bundle carries.
+    Bundle {
+        /// The bundle file.
+        path: PathBuf,
+        /// Pinned verifier keys (vkey form).
+        vkeys: Vec<String>,
+        /// Trust the bundle's own keys when none is pinned.
+        trust_bundle: bool,
+    },
 }
 
 /// What `yibao audit` was asked for.
@@ -197,7 +204,22 @@ pub fn run(request: &Request) -> Result<ExitCode> {
             progress.finish();
             report
         }
-        Input::Bundle(path, vkeys) => {
+        Input::Bundle {
+            path,
+            vkeys,
+            trust_bundle,
+        } => {
+            if vkeys.is_empty() && !trust_bundle {
+                bail!(
+                    "pin the keys of the logs you expect with --vkey (from `yibao checkpoint --vkey`), \
+                     or pass --trust-bundle to trust the keys the bundle carries"
+                );
+            }
+            for vkey in vkeys {
+                yibao_schema::note::VerifierKey::parse(vkey).map_err(|e| {
+                    anyhow!("--vkey `{vkey}` is not a verifier key (name+keyid+base64): {e}")
+                })?;
+            }
             let manifest = request.manifest.as_deref().map(read_manifest).transpose()?;
             let policy = manifest
                 .as_ref()

@@ -1730,3 +1730,120 @@ fn help_describes_the_commands() {
     assert_eq!(none.code, Some(2), "{}", none.describe());
     assert!(none.stderr.contains("Usage"), "{}", none.describe());
 }
+
+#[test]
+fn audit_exits_by_breaches_and_writes_json_and_a_workbook() {
+    let staffed = Staffed::new();
+    let node = &staffed.node;
+    staffed.submit_examples();
+    let json_path = node.scratch("audit.json");
+    let xlsx_path = node.scratch("audit.xlsx");
+    let (json_arg, xlsx_arg) = (json_path.to_str().unwrap(), xlsx_path.to_str().unwrap());
+
+    // Judged before any deadline falls due, the example ledger is clean.
+    let clean = yibao([
+        "audit",
+        "--data",
+        node.data(),
+        "--as-of",
+        "2021-01-01",
+        "--quiet",
+        "--json",
+        json_arg,
+    ])
+    .ok();
+    assert!(
+        clean.stdout.contains("no breaches found"),
+        "{}",
+        clean.describe()
+    );
+    assert!(clean.stdout.contains(COUNTY), "{}", clean.describe());
+
+    // Years later, the items never closed out are overdue: exit 1, each with its entry.
+    let late = yibao([
+        "audit",
+        "--data",
+        node.data(),
+        "--as-of",
+        "2030-01-01",
+        "--quiet",
+        "--json",
+        json_arg,
+        "--xlsx",
+        xlsx_arg,
+    ])
+    .failed_verification();
+    assert!(
+        late.stdout.contains("overdue-rectification"),
+        "{}",
+        late.describe()
+    );
+    let report: Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    assert_eq!(report["format"], "yibao-audit/v1");
+    assert_eq!(report["as_of"], "2030-01-01");
+    let breaches = report["breaches"].as_array().unwrap();
+    assert!(!breaches.is_empty());
+    assert_eq!(report["breach_count"].as_u64(), Some(breaches.len() as u64));
+    for b in breaches {
+        let seq = b["entries"][0]["seq"].as_u64().unwrap();
+        assert!(seq < node.size(), "{b}");
+        // The entry named is the rectification item itself.
+        if b["kind"] == "overdue-rectification" {
+            assert_eq!(node.show(seq)["kind"], "rectification_item", "{b}");
+        }
+    }
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook(&xlsx_path).unwrap();
+    use calamine::Reader;
+    let issues = book.worksheet_range("问题清单").unwrap();
+    assert_eq!(
+        issues.height(),
+        breaches.len() + 1,
+        "header + one row per breach"
+    );
+
+    // Bad input names the option; an unpinned bundle is refused unless trusted.
+    yibao(["audit", "--data", node.data(), "--period", "2025-H3"]).refused(&["--period"]);
+    yibao([
+        "audit",
+        "--data",
+        node.data(),
+        "--from",
+        "2025-02-01",
+        "--to",
+        "2025-01-01",
+    ])
+    .refused(&["--from", "--to"]);
+    let empty = node.scratch("not-a-node");
+    std::fs::create_dir_all(&empty).unwrap();
+    yibao(["audit", "--data", empty.to_str().unwrap()]).refused(&["no ledger"]);
+    let bundle = node.scratch("liulin.bundle");
+    let bundle_arg = bundle.to_str().unwrap();
+    yibao(["export", "--data", node.data(), "--out", bundle_arg]).ok();
+    yibao(["audit", "--bundle", bundle_arg]).refused(&["--vkey", "--trust-bundle"]);
+    let pinned = yibao([
+        "audit",
+        "--bundle",
+        bundle_arg,
+        "--vkey",
+        &node.vkey(),
+        "--as-of",
+        "2021-01-01",
+    ])
+    .ok();
+    assert!(
+        pinned.stdout.contains("no breaches found"),
+        "{}",
+        pinned.describe()
+    );
+    let forged = Node::init();
+    yibao([
+        "audit",
+        "--bundle",
+        bundle_arg,
+        "--vkey",
+        &forged.vkey(),
+        "--as-of",
+        "2021-01-01",
+    ])
+    .refused(&["pinned"]);
+}

@@ -442,10 +442,7 @@ fn check_workbook(report: &AuditReport) {
     );
     let items = table("整改台账");
     assert_eq!(items.len(), report.rectification.len());
-    let overdue = items
-        .iter()
-        .filter(|r| r["是否逾期"] == "逾期")
-        .count() as u64;
+    let overdue = items.iter().filter(|r| r["是否逾期"] == "逾期").count() as u64;
     assert_eq!(
         overdue,
         report.counties.iter().map(|c| c.items.overdue).sum::<u64>()

@@ -1,0 +1,131 @@
+//! `yibao bench-audit`: the city audit of a merged ledger of several counties (1,000,000
+//! entries over 10 counties by default), next to the 2-core ed25519 batch-verify rate and
+//! a plain `verify` of the same ledger, measured in the same run.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use serde_json::json;
+use yibao_ledger::audit::{audit_ledger, AuditOptions};
+use yibao_ledger::keys::LogCode;
+use yibao_ledger::store::Ledger;
+use yibao_ledger::verify::verify_ledger;
+use yibao_node::workload::build_ledger;
+use yibao_schema::policy::Policy;
+use yibao_schema::record::Date;
+
+/// Options of `yibao bench-audit`.
+#[derive(Debug, Args)]
+pub struct BenchAuditArgs {
+    /// Entries in all, spread evenly over the counties.
+    #[arg(long, default_value_t = 1_000_000)]
+    entries: u64,
+    /// How many county logs.
+    #[arg(long, default_value_t = 10)]
+    counties: u64,
+    /// Keep (and reuse) the generated ledger in this directory.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Also write the figures as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// `yibao bench-audit`.
+pub fn run(args: &BenchAuditArgs) -> Result<ExitCode> {
+    if args.counties == 0 || args.counties > 99 {
+        bail!("--counties must be 1 to 99");
+    }
+    let temp;
+    let root = match &args.data {
+        Some(dir) => dir.clone(),
+        None => {
+            temp = tempfile::tempdir()?;
+            temp.path().to_path_buf()
+        }
+    };
+    let dir = root.join(format!("merged-{}x{}", args.counties, args.entries));
+    if !dir.join("built").exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        let ledger = Ledger::open(&dir, Policy::default())?;
+        let per_county = args.entries / args.counties;
+        for i in 0..args.counties {
+            let division = format!("1411{:02}", 21 + i);
+            let code = LogCode::parse(&division).context("division code")?;
+            eprintln!("building county log {division} of {per_county} entries…");
+            build_ledger(
+                &ledger,
+                code,
+                &format!("基准{i}县医疗保障局"),
+                per_county,
+                500 + i,
+            )?;
+        }
+        ledger.close()?;
+        std::fs::write(dir.join("built"), b"")?;
+    }
+    let threads = rayon::current_num_threads();
+    let (one_core, ceiling) = crate::bench::batch_verify_ceiling();
+    println!(
+        "ceiling: ed25519-dalek verify_batch: {one_core:.0}/s on 1 core, {ceiling:.0}/s on {threads} cores"
+    );
+
+    let opened = Instant::now();
+    let ledger = Ledger::open(&dir, Policy::default())?;
+    let open_s = opened.elapsed().as_secs_f64();
+    let entries: u64 = ledger
+        .log_codes()
+        .iter()
+        .map(|c| ledger.size(c))
+        .sum::<Result<u64, _>>()?;
+
+    let start = Instant::now();
+    let verified = verify_ledger(&ledger, &|_| {});
+    let verify_s = start.elapsed().as_secs_f64();
+    if !verified.is_ok() {
+        bail!(
+            "the generated ledger does not verify: {:?}",
+            verified.failures
+        );
+    }
+    let verify_rate = entries as f64 / verify_s.max(1e-9);
+
+    let as_of = Date::from_ymd(2026, 1, 1).context("date")?;
+    let start = Instant::now();
+    let report = audit_ledger(&ledger, &AuditOptions::new(as_of), &|_| {});
+    let audit_s = start.elapsed().as_secs_f64();
+    let audit_rate = entries as f64 / audit_s.max(1e-9);
+    let ratio = audit_rate / ceiling;
+    println!(
+        "ledger: {entries} entries in {} county logs (opened in {open_s:.2} s)",
+        report.counties.len()
+    );
+    println!(
+        "verify: {verify_rate:.0} entries/s ({:.2}× the {threads}-core batch-verify rate)",
+        verify_rate / ceiling
+    );
+    println!(
+        "audit:  {audit_rate:.0} entries/s in {audit_s:.2} s ({ratio:.2}× the {threads}-core batch-verify rate; target ≥ 0.75×), {} breaches found",
+        report.breach_count
+    );
+    if let Some(path) = &args.json {
+        let figures = json!({
+            "threads": threads,
+            "entries": entries,
+            "counties": report.counties.len(),
+            "batch_verify_one_core_per_s": one_core,
+            "batch_verify_all_cores_per_s": ceiling,
+            "open_s": open_s,
+            "verify_entries_per_s": verify_rate,
+            "audit_entries_per_s": audit_rate,
+            "audit_s": audit_s,
+            "audit_ratio_to_batch_verify": ratio,
+            "breaches": report.breach_count,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&figures)?)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
