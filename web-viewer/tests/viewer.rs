@@ -372,7 +372,8 @@ async fn a_notice_page_is_verified_and_shaped_like_a_notice() {
     assert!(page.contains("已全部追回"));
     // Yuan with two decimals and thousands separators, from integer fen.
     let fen = r["amount_involved"].as_u64().unwrap();
-    let start = page.find("class=\"amount\">¥").unwrap() + "class=\"amount\">¥".len();
+    let marker = "data-field=\"amount_involved\">¥";
+    let start = page.find(marker).unwrap() + marker.len();
     let shown = &page[start..start + page[start..].find('<').unwrap()];
     assert_eq!(
         shown.replace(',', ""),
@@ -401,7 +402,7 @@ async fn a_notice_page_is_verified_and_shaped_like_a_notice() {
         "checkpoint size {size}"
     );
     assert!(page.contains("检查点签名有效"));
-    assert!(page.contains("见证联署数（仅计数，未逐一核验）</dt><dd>0</dd>"));
+    assert!(page.contains("见证联署（已在服务器端核验）</dt><dd>暂无见证联署</dd>"));
     assert!(!page.contains("日志已冻结"), "this log is not frozen");
     // Surnames only: the notice's person appears as 景某.
     assert!(page.contains("景某"));
@@ -511,7 +512,12 @@ async fn institution_page_has_grades_cases_and_notices() {
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains(&format!("<h1>{name}</h1>")));
     for period in ["2021", "2022", "2023", "2024"] {
-        assert!(page.contains(&format!("<tr><td>{period}</td>")), "{period}");
+        assert!(
+            page.contains(&format!(
+                "<td><span data-field=\"period\">{period}</span></td>"
+            )),
+            "{period}"
+        );
     }
     // Inspections and rectification items name the institution (decisions do not).
     assert!(
