@@ -17,79 +17,8 @@ use yibao_node::workload::{self, Officers, Rng, Signer};
 use yibao_schema::policy::Policy;
 use yibao_web_viewer::{router, Source, SourceFuture};
 
-const COUNTY: &str = "141125";
-const FROZEN: &str = "141124";
-/// Notices in the first county (more than one page of 20).
-const NOTICES: u64 = 23;
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    state: ApiState,
-}
-
-/// A county's records: key events, 12 institutions, `notices` cases each with a notice,
-/// grade sets 2021–2024; each signed one second after the one before.
-fn county(ledger: &Ledger, division: &str, name: &str, notices: u64, now: u64) {
-    let code = LogCode::parse(division).unwrap();
-    let officers = Officers::from_seed(u64::from(division.parse::<u32>().unwrap()));
-    ledger
-        .create_log(code, name, officers.bureau.clone(), now - 3_600_000)
-        .unwrap();
-    let mut records = officers.key_events().unwrap();
-    let insts = workload::institutions(division, 12);
-    for inst in &insts {
-        records.push((Signer::Administrator, workload::register(inst).unwrap()));
-    }
-    let mut rng = Rng::new(7);
-    for case_no in 0..notices {
-        let inst = &insts[(case_no % 5) as usize];
-        let year = 2021 + (case_no % 4) as u32;
-        records.extend(
-            workload::case_records(&mut rng, division, name, case_no, inst, year, true).unwrap(),
-        );
-    }
-    for year in 2021..2025 {
-        records.push((
-            Signer::Adjudicator,
-            workload::grade_set(division, &year.to_string(), &insts, &mut rng).unwrap(),
-        ));
-    }
-    let start = now - 1_800_000;
-    let mut subs = Vec::new();
-    for (i, record) in records.iter().enumerate() {
-        subs.extend(
-            workload::sign(
-                &officers,
-                &code.origin(),
-                start + i as u64 * 1000,
-                std::slice::from_ref(record),
-            )
-            .unwrap(),
-        );
-    }
-    workload::append_all(ledger, &code, subs, now).unwrap();
-}
-
-fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = Arc::new(Ledger::open(dir.path(), Policy::default()).unwrap());
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    county(&ledger, COUNTY, "柳林县医疗保障局", NOTICES, now);
-    county(&ledger, FROZEN, "临县医疗保障局", 2, now);
-    ledger.freeze(&LogCode::parse(FROZEN).unwrap()).unwrap();
-    Fixture {
-        _dir: dir,
-        state: ApiState {
-            ledger,
-            appender: None,
-            metrics: Arc::new(Metrics::default()),
-            network_metrics: None,
-        },
-    }
-}
+mod common;
+use common::{fixture, Fixture, COUNTY, FROZEN, NOTICES};
 
 /// What a test source does to the node's answers.
 #[derive(Clone, Copy, PartialEq, Eq)]
