@@ -323,7 +323,7 @@ fn badge(lang: Lang, checked: &CheckedEntry) -> String {
     match &checked.problem {
         None if checked.record.is_some() => format!(
             "<p><span class=\"badge ok\" id=\"verification\">✔ {}</span></p>",
-            lang.t("已核验 verified", "verified")
+            lang.t("服务器已核验", "verified by the server")
         ),
         None => format!(
             "<p><span class=\"badge bad\" id=\"verification\">✘ {} ({})</span></p>",
