@@ -212,6 +212,8 @@ enum Lie {
     Proof,
     /// The root line of the checkpoint.
     Checkpoint,
+    /// A broken cosignature by the known witness.
+    Cosignature,
     /// Another (valid, signed) entry in place of the one asked for.
     OtherEntry(u64),
 }
@@ -252,6 +254,10 @@ impl Source for SplitView {
                     v["proof"][0] = Value::String(format!("{flipped}{}", &first[1..]));
                     body = serde_json::to_vec(&v).unwrap();
                 }
+                Lie::Cosignature if lying && path.ends_with("/checkpoint") => {
+                    let text = String::from_utf8(body).unwrap();
+                    body = common::break_cosignature(&text).into_bytes();
+                }
                 Lie::Checkpoint if lying && path.ends_with("/checkpoint") => {
                     let text = String::from_utf8(body).unwrap();
                     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
@@ -274,10 +280,12 @@ impl Source for SplitView {
 fn a_source_lying_to_the_browser_is_caught_by_the_browser() {
     let _one = one_browser();
     let f = fixture();
+    cosign(&f);
     let n = a_notice(&f);
     let seq = n["seq"].as_u64().unwrap();
     let b = Browser::start(Mode::Desktop);
     for (lie, name, expected) in [
+        (Lie::Cosignature, "cosignature", "见证联署"),
         (Lie::Proof, "proof", "包含证明"),
         (Lie::Checkpoint, "checkpoint", "检查点签名"),
         (Lie::OtherEntry(seq - 1), "entry", "条目字节"),

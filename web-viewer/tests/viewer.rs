@@ -27,6 +27,8 @@ enum Tamper {
     Proof,
     /// Changes the root in the checkpoint text.
     Checkpoint,
+    /// Breaks the signature of the known witness's cosignature line.
+    Cosignature,
     /// Rewrites the node's JSON `record` of an entry (the bytes stay).
     JsonRecord,
     /// Puts markup into the titles of the notice list.
@@ -118,6 +120,10 @@ impl Source for NodeSource {
                     }
                     lines[2] = swapped.into_iter().collect();
                     body = (lines.join("\n") + "\n").into_bytes();
+                }
+                Tamper::Cosignature if path.ends_with("/checkpoint") => {
+                    let text = String::from_utf8(body).unwrap();
+                    body = common::break_cosignature(&text).into_bytes();
                 }
                 Tamper::JsonRecord if path.contains("/entries/") => {
                     let mut v: Value = serde_json::from_slice(&body).unwrap();
@@ -838,6 +844,22 @@ async fn cosignatures_are_checked_on_the_server() {
     );
     assert!(
         page.contains("? yibao.ledger/v1/witness/150102 （未知见证方，未核验）"),
+        "{page}"
+    );
+    // A known witness's cosignature that does not verify fails the checkpoint.
+    let (status, page) = call(
+        viewer(&f, Tamper::Cosignature),
+        "GET",
+        &format!("/notices/{COUNTY}/{}", n["seq"]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("class=\"badge bad\" id=\"verification\""),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("cosignature of yibao.ledger/v1/witness/{FROZEN}")),
         "{page}"
     );
 }

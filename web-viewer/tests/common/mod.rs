@@ -139,3 +139,26 @@ pub fn cosign(f: &Fixture) {
             .unwrap());
     }
 }
+
+/// The checkpoint note with the last byte of the known witness's cosignature flipped.
+pub fn break_cosignature(note: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let prefix = format!("\u{2014} {} ", witness_name(FROZEN));
+    let mut out = String::new();
+    let mut broken = false;
+    for line in note.split_inclusive('\n') {
+        match line.strip_prefix(&prefix) {
+            Some(rest) => {
+                let mut raw = b64.decode(rest.trim_end()).unwrap();
+                let last = raw.len() - 1;
+                raw[last] ^= 1;
+                out.push_str(&format!("{prefix}{}\n", b64.encode(raw)));
+                broken = true;
+            }
+            None => out.push_str(line),
+        }
+    }
+    assert!(broken, "the note carries the witness's cosignature: {note}");
+    out
+}
