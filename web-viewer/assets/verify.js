@@ -493,7 +493,7 @@
       const bytes = fromBase64(data.entry.entry);
       const e = cborDecode(bytes);
       if (!Array.isArray(e) || e.length !== 6 || e[0] !== 1) fail(S.entry, t("不是第1版条目", "not a version 1 entry"));
-      if (BigInt(e[1]) !== seq) fail(S.entry, t("序号不是 ", "it says seq ") + e[1] + t("", ", not ") + seq);
+      if (BigInt(e[1]) !== seq) fail(S.entry, t("条目自称序号 ", "it says seq ") + e[1] + t("，而非 ", ", not ") + seq);
       const statement = cborDecode(e[3]);
       if (!Array.isArray(statement) || statement.length !== 7 || statement[0] !== 1) fail(S.entry, t("声明格式有误", "malformed statement"));
       if (statement[1] !== origin) fail(S.entry, t("声明属于其他日志", "the statement is for another log"));
