@@ -213,13 +213,18 @@ enum Command {
         #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=4096))]
         sync_batch: u64,
     },
-    /// Serve the public, read-only web viewer of a node's API (exposure notices, institutions,
-    /// counties, search), verifying each notice against its signed checkpoint before showing
-    /// it. Holds no keys; answers GET only. Stops on Ctrl-C or SIGTERM.
+    /// Serve the public, read-only web viewer of a node's API or of an export bundle
+    /// (exposure notices, institutions, counties, search), verifying each notice against its
+    /// signed checkpoint before showing it (and again in the reader's browser). Holds no
+    /// keys; answers GET only. Stops on Ctrl-C or SIGTERM.
     Viewer {
         /// The node's API, e.g. http://127.0.0.1:8080.
+        #[arg(long, required_unless_present = "bundle", conflicts_with = "bundle")]
+        source: Option<String>,
+        /// Read an export bundle (`yibao export`) instead of a node; it is verified in full
+        /// first, and refused if it does not verify.
         #[arg(long)]
-        source: String,
+        bundle: Option<PathBuf>,
         /// Listen on this address.
         #[arg(long, default_value = "127.0.0.1:8090")]
         listen: std::net::SocketAddr,
@@ -478,7 +483,11 @@ fn main() -> ExitCode {
             http,
             sync_batch,
         } => network::run(&data, &listen, &dial, http.as_deref(), sync_batch),
-        Command::Viewer { source, listen } => viewer(source, listen),
+        Command::Viewer {
+            source,
+            bundle,
+            listen,
+        } => viewer(source, bundle, listen),
         Command::Status { data, json } => network::status(&data, json),
         Command::Manifest(ManifestCommand::New {
             out,
@@ -526,8 +535,25 @@ fn main() -> ExitCode {
     }
 }
 
-/// `yibao viewer`: serves until Ctrl-C or SIGTERM.
-fn viewer(source: String, listen: std::net::SocketAddr) -> anyhow::Result<ExitCode> {
+/// `yibao viewer`: serves a node's API or a bundle until Ctrl-C or SIGTERM.
+fn viewer(
+    source: Option<String>,
+    bundle: Option<PathBuf>,
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<ExitCode> {
+    let source: std::sync::Arc<dyn yibao_web_viewer::Source> = match (source, bundle) {
+        (_, Some(path)) => {
+            let bundle = yibao_web_viewer::bundle::BundleSource::open(&path)?;
+            let (logs, entries) = bundle.counts();
+            println!(
+                "bundle verified: {logs} logs, {entries} entries ({})",
+                path.display()
+            );
+            std::sync::Arc::new(bundle)
+        }
+        (Some(url), None) => std::sync::Arc::new(yibao_web_viewer::HttpSource::new(url)?),
+        (None, None) => anyhow::bail!("give --source URL or --bundle FILE"),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

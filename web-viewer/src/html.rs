@@ -76,18 +76,6 @@ pub fn query_value(text: &str) -> String {
     out
 }
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,'PingFang SC','Noto Sans CJK SC',sans-serif;max-width:52rem;margin:0 auto;padding:0 1rem 2rem;line-height:1.6;color:#222}\
-header{border-bottom:2px solid #b22;margin-bottom:1rem;padding:.5rem 0;display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:center}\
-header a.home{font-weight:bold;color:#b22;text-decoration:none}\
-nav{margin-left:auto}form.search input{max-width:12rem}\
-table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem;text-align:left;vertical-align:top}\
-dl.fields dt{font-weight:bold;margin-top:.6rem}dl.fields dd{margin-left:0}\
-.badge{display:inline-block;padding:.2rem .6rem;border-radius:.3rem;font-weight:bold}\
-.ok{background:#d9f2d9;color:#145214}.bad{background:#fbd5d5;color:#8a1010}\
-.frozen{background:#fff0c2;border:1px solid #c90;padding:.5rem;margin:.5rem 0}\
-.proof{font-size:.85rem;color:#555;word-break:break-all}.muted{color:#666;font-size:.9rem}\
-.amount{font-size:1.2rem;font-weight:bold}";
-
 /// A whole page. `body` is already-escaped HTML; `path` is the page's own path and query
 /// without `lang`, for the language switch.
 pub fn page(lang: Lang, title: &str, path: &str, body: &str) -> String {
@@ -108,20 +96,23 @@ pub fn page(lang: Lang, title: &str, path: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"{code}\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>{title} · {site}</title><style>{STYLE}</style></head><body>\
+<title>{title} · {site}</title><link rel=\"stylesheet\" href=\"{css}\">\
+<script src=\"{js}\" defer></script></head><body>\
 <header><a class=\"home\" href=\"{home}\">{site}</a>\
 <form class=\"search\" action=\"/search\" method=\"get\"><input name=\"q\" placeholder=\"{placeholder}\" aria-label=\"{search}\">{lang_field}<button>{search}</button></form>\
-<nav>{other}</nav></header><main>{body}</main>\
+<nav class=\"lang\">{other}</nav></header><main>{body}</main>\
 <footer class=\"muted\"><p>{footer}</p></footer></body></html>\n",
         code = lang.code(),
+        css = crate::assets::style_css_path(),
+        js = crate::assets::verify_js_path(),
         title = escape(title),
         site = lang.t("医保基金监管账本", "Yibao Ledger"),
         home = lang.href("/"),
         placeholder = lang.t("机构名称、编码或区划代码", "institution name, code or county code"),
         search = lang.t("搜索", "Search"),
         footer = lang.t(
-            "只读公开查看页面：内容取自账本节点，曝光通报在显示前于服务器端核验签名检查点与包含证明。",
-            "Read-only public viewer: data comes from a ledger node; exposure notices are checked against the signed checkpoint and an inclusion proof on the server before display."
+            "只读公开查看页面：内容取自账本节点，曝光通报在显示前于服务器端核验签名检查点与包含证明；启用脚本时，浏览器会自行再次核验。",
+            "Read-only public viewer: data comes from a ledger node; exposure notices are checked against the signed checkpoint and an inclusion proof on the server before display, and again by your browser when scripts run."
         ),
     )
 }

@@ -52,8 +52,8 @@ pub fn request(
     head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
     stream.write_all(body)?;
-    let mut raw = Vec::new();
-    stream.take(MAX_RESPONSE).read_to_end(&mut raw)?;
+    let raw = read_response(&mut stream.take(MAX_RESPONSE))
+        .with_context(|| format!("{host}: reading the response"))?;
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -72,6 +72,40 @@ pub fn request(
         body = dechunk(&body)?;
     }
     Ok((status, body))
+}
+
+/// Reads a response: up to the end of its body when it states a `Content-Length` (a
+/// server may keep the connection open despite `Connection: close`), else to the end of the
+/// stream.
+fn read_response(stream: &mut impl Read) -> Result<Vec<u8>> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    let mut wanted: Option<usize> = None;
+    loop {
+        if let Some(total) = wanted {
+            if raw.len() >= total {
+                raw.truncate(total);
+                return Ok(raw);
+            }
+        }
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Ok(raw);
+        }
+        raw.extend_from_slice(&buf[..n]);
+        if wanted.is_none() {
+            if let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+                let length = head.lines().find_map(|line| {
+                    let (name, value) = line.split_once(':')?;
+                    (name.trim() == "content-length").then(|| value.trim().parse::<usize>().ok())?
+                });
+                if let Some(length) = length {
+                    wanted = Some(split + 4 + length);
+                }
+            }
+        }
+    }
 }
 
 fn dechunk(mut data: &[u8]) -> Result<Vec<u8>> {
@@ -116,5 +150,11 @@ mod tests {
             b"abcde"
         );
         assert!(dechunk(b"9\r\nabc").is_err());
+        // A stated length ends the read even if the stream goes on.
+        let mut open =
+            std::io::Cursor::new(b"HTTP/1.1 200 OK\r\nContent-Length:3\r\n\r\nabcEXTRA".to_vec());
+        assert!(read_response(&mut open).unwrap().ends_with(b"\r\n\r\nabc"));
+        let mut to_end = std::io::Cursor::new(b"HTTP/1.1 200 OK\r\n\r\nall of it".to_vec());
+        assert!(read_response(&mut to_end).unwrap().ends_with(b"all of it"));
     }
 }

@@ -8,10 +8,13 @@
 //! verified bytes, never from the node's JSON (`verify.rs`).
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
+pub mod assets;
+pub mod bundle;
 pub mod display;
 pub mod html;
 pub mod http_client;
 mod pages;
+mod relay;
 pub mod verify;
 
 use std::future::Future;
@@ -205,9 +208,38 @@ pub fn router(source: Arc<dyn Source>) -> Router {
         .route("/institutions/{code}", get(pages::institution))
         .route("/counties/{code}", get(pages::county))
         .route("/search", get(pages::search))
+        .route("/assets/{name}", get(assets::serve))
+        .route("/data/entry/{log}/{seq}", get(relay::entry))
         .fallback(pages::unknown)
         .layer(axum::middleware::from_fn(read_only))
+        .layer(axum::middleware::from_fn(security_headers))
         .with_state(AppState { source })
+}
+
+/// The Content-Security-Policy of every answer: scripts, styles and data from this origin
+/// only, no inline script or style, no frames, forms only to this origin.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// Adds the security headers to every answer.
+async fn security_headers(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("no-referrer"),
+    );
+    response
 }
 
 /// Refuses every method but GET and HEAD before routing: the viewer never writes.
@@ -235,10 +267,9 @@ async fn read_only(request: axum::extract::Request, next: axum::middleware::Next
     .into_response()
 }
 
-/// Serves the viewer for the node at `source_url` on `listen`, printing
-/// `viewer: http://ADDR`, until Ctrl-C or SIGTERM.
-pub async fn serve(source_url: String, listen: SocketAddr) -> anyhow::Result<()> {
-    let source = Arc::new(HttpSource::new(source_url)?);
+/// Serves the viewer of `source` (an [`HttpSource`] or a [`bundle::BundleSource`]) on
+/// `listen`, printing `viewer: http://ADDR`, until Ctrl-C or SIGTERM.
+pub async fn serve(source: Arc<dyn Source>, listen: SocketAddr) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

@@ -121,7 +121,7 @@ fn notice_table(lang: Lang, notices: &[Value]) -> String {
         );
     }
     let mut out = format!(
-        "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+        "<div class=\"table\"><table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
         lang.t("发布日期", "Published"),
         lang.t("通报", "Notice"),
         lang.t("涉及金额", "Amount involved"),
@@ -130,7 +130,7 @@ fn notice_table(lang: Lang, notices: &[Value]) -> String {
     for n in notices {
         out.push_str(&notice_row(lang, n));
     }
-    out.push_str("</tbody></table>");
+    out.push_str("</tbody></table></div>");
     out.push_str(&format!(
         "<p class=\"muted\">{}</p>",
         lang.t(
@@ -240,6 +240,39 @@ pub(crate) async fn index(State(state): State<AppState>, query: QueryParams) -> 
     )))
 }
 
+fn cosigner_list(lang: Lang, c: &CheckedCheckpoint) -> String {
+    if c.cosigners.is_empty() {
+        return escape(lang.t("暂无见证联署", "none yet"));
+    }
+    let mut out = String::from("<ul class=\"cosigners\">");
+    for cosigner in &c.cosigners {
+        let line = match (&cosigner.bureau, &cosigner.problem) {
+            (Some(bureau), None) => format!(
+                "✔ {bureau} ({}) {} {}",
+                cosigner.name,
+                lang.t("联署于", "cosigned at"),
+                cosigner
+                    .timestamp
+                    .map(|t| shanghai_time(t.saturating_mul(1000)))
+                    .unwrap_or_default()
+            ),
+            (Some(bureau), Some(problem)) => format!(
+                "✘ {bureau} ({}) {}: {problem}",
+                cosigner.name,
+                lang.t("联署无效", "cosignature does NOT verify")
+            ),
+            (None, _) => format!(
+                "? {} {}",
+                cosigner.name,
+                lang.t("（未知见证方，未核验）", "(unknown witness, not checked)")
+            ),
+        };
+        let _ = write!(out, "<li>{}</li>", escape(&line));
+    }
+    out.push_str("</ul>");
+    out
+}
+
 fn checkpoint_block(lang: Lang, log: &LogInfo, c: &CheckedCheckpoint) -> String {
     let (class, label) = match &c.problem {
         None => (
@@ -262,7 +295,7 @@ fn checkpoint_block(lang: Lang, log: &LogInfo, c: &CheckedCheckpoint) -> String 
         .unwrap_or_default();
     format!(
         "<dl class=\"fields proof\"><dt>{}</dt><dd><span class=\"badge {class}\">{}</span></dd>\
-<dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>",
+<dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd>{}</dd></dl>",
         lang.t("签名检查点", "Signed checkpoint"),
         escape(&label),
         lang.t("日志", "Log"),
@@ -274,10 +307,15 @@ fn checkpoint_block(lang: Lang, log: &LogInfo, c: &CheckedCheckpoint) -> String 
         lang.t("根哈希", "Root hash"),
         escape(&root),
         lang.t(
-            "见证联署数（仅计数，未逐一核验）",
-            "Cosignatures (counted, not checked)"
+            "日志公钥（请与医保局公布的公钥比对）",
+            "Log key (compare it with the key the bureau publishes)"
         ),
-        c.cosignatures(),
+        escape(&log.vkey),
+        lang.t(
+            "见证联署（已在服务器端核验）",
+            "Cosignatures (checked on the server)"
+        ),
+        cosigner_list(lang, c),
     )
 }
 
@@ -285,7 +323,7 @@ fn badge(lang: Lang, checked: &CheckedEntry) -> String {
     match &checked.problem {
         None if checked.record.is_some() => format!(
             "<p><span class=\"badge ok\" id=\"verification\">✔ {}</span></p>",
-            lang.t("已核验 verified", "verified")
+            lang.t("服务器已核验", "verified by the server")
         ),
         None => format!(
             "<p><span class=\"badge bad\" id=\"verification\">✘ {} ({})</span></p>",
@@ -300,6 +338,32 @@ fn badge(lang: Lang, checked: &CheckedEntry) -> String {
     }
 }
 
+/// The in-browser check of a notice: hidden until `verify.js` runs (without scripts the
+/// page shows the server's verification only, and says so).
+fn browser_check(lang: Lang, checked: &CheckedEntry) -> String {
+    format!(
+        "<section id=\"browser-check\" class=\"browser-check js-only\" hidden data-log=\"{log}\" data-seq=\"{seq}\" data-vkey=\"{vkey}\">\
+<h2>{title}</h2><p><span class=\"badge pending\" id=\"browser-verification\" data-state=\"pending\">⏳ {pending}</span></p>\
+<p class=\"proof\" id=\"browser-details\"></p><p class=\"muted\">{cosig}</p><ul class=\"proof\" id=\"browser-cosignatures\"></ul>\
+<p class=\"muted\">{explain}</p></section>\
+<noscript><p class=\"muted\" id=\"no-script\">{noscript}</p></noscript>",
+        log = escape(&checked.log.log),
+        seq = checked.seq,
+        vkey = escape(&checked.log.vkey),
+        title = lang.t("浏览器核验", "Verification in your browser"),
+        pending = lang.t("正在浏览器中验证…", "verifying in your browser…"),
+        cosig = lang.t("见证联署（浏览器核验）：", "Cosignatures (checked by your browser):"),
+        explain = lang.t(
+            "您的浏览器从本站取得已签名的条目字节、包含证明与签名检查点，自行计算 BLAKE3 叶子哈希与审计路径，并用 WebCrypto 核验 Ed25519 签名，无需信任本站服务器；请将上述日志公钥与医保局公布的公钥比对。",
+            "Your browser fetches the signed entry bytes, the inclusion proof and the signed checkpoint, recomputes the BLAKE3 leaf hash and audit path, and checks the Ed25519 signatures with WebCrypto, without trusting this site's server; compare the log key with the one the bureau publishes."
+        ),
+        noscript = lang.t(
+            "浏览器未运行脚本：以上为服务器端核验结果。",
+            "Scripts are off: the verification shown is the server's."
+        ),
+    )
+}
+
 fn notice_fields(lang: Lang, n: &ExposureNotice, recorded_ms: Option<u64>) -> String {
     let mut out = String::from("<dl class=\"fields\">");
     let mut field = |label: &str, value: String| {
@@ -307,12 +371,15 @@ fn notice_fields(lang: Lang, n: &ExposureNotice, recorded_ms: Option<u64>) -> St
     };
     field(
         lang.t("通报编号", "Notice number"),
-        escape(n.notice_id.as_str()),
+        format!(
+            "<span data-field=\"notice_id\">{}</span>",
+            escape(n.notice_id.as_str())
+        ),
     );
     field(
         lang.t("机构", "Institution"),
         format!(
-            "<a href=\"{}\">{}</a>（{}）",
+            "<a href=\"{}\" data-field=\"institution\">{}</a>（<span data-field=\"institution_code\">{}</span>）",
             lang.href(&format!("/institutions/{}", n.institution.code.as_str())),
             escape(&n.institution.name),
             escape(n.institution.code.as_str())
@@ -321,7 +388,7 @@ fn notice_fields(lang: Lang, n: &ExposureNotice, recorded_ms: Option<u64>) -> St
     field(
         lang.t("所在地", "Location"),
         format!(
-            "{} · <a href=\"{}\">{}</a>",
+            "<span data-field=\"location\">{}</span> · <a href=\"{}\">{}</a>",
             escape(&n.location),
             lang.href(&format!("/counties/{}", n.institution.division.as_str())),
             escape(n.institution.division.as_str())
@@ -329,13 +396,22 @@ fn notice_fields(lang: Lang, n: &ExposureNotice, recorded_ms: Option<u64>) -> St
     );
     field(
         lang.t("检查单位", "Inspecting body"),
-        escape(&n.inspecting_body),
+        format!(
+            "<span data-field=\"inspecting_body\">{}</span>",
+            escape(&n.inspecting_body)
+        ),
     );
     field(
         lang.t("检查时间", "Inspection period"),
-        escape(&n.inspection_period),
+        format!(
+            "<span data-field=\"inspection_period\">{}</span>",
+            escape(&n.inspection_period)
+        ),
     );
-    field(lang.t("违规事实", "Facts"), escape(&n.facts));
+    field(
+        lang.t("违规事实", "Facts"),
+        format!("<span data-field=\"facts\">{}</span>", escape(&n.facts)),
+    );
     field(
         lang.t("违规类型", "Categories"),
         escape(&n.categories.join(lang.t("、", ", "))),
@@ -343,13 +419,25 @@ fn notice_fields(lang: Lang, n: &ExposureNotice, recorded_ms: Option<u64>) -> St
     field(
         lang.t("涉及金额", "Amount involved"),
         format!(
-            "<span class=\"amount\">¥{}</span> {}",
+            "<span class=\"amount\" data-field=\"amount_involved\">¥{}</span> {}",
             yuan(n.amount_involved.get()),
             lang.t("元", "yuan")
         ),
     );
-    field(lang.t("处理依据", "Legal basis"), escape(&n.legal_basis));
-    field(lang.t("处理情况", "Handling"), escape(&n.handling));
+    field(
+        lang.t("处理依据", "Legal basis"),
+        format!(
+            "<span data-field=\"legal_basis\">{}</span>",
+            escape(&n.legal_basis)
+        ),
+    );
+    field(
+        lang.t("处理情况", "Handling"),
+        format!(
+            "<span data-field=\"handling\">{}</span>",
+            escape(&n.handling)
+        ),
+    );
     field(
         lang.t("追回情况", "Recovery"),
         escape(if n.fully_recovered {
@@ -360,15 +448,18 @@ fn notice_fields(lang: Lang, n: &ExposureNotice, recorded_ms: Option<u64>) -> St
     );
     field(
         lang.t("案件编号", "Case"),
-        escape(&format!(
-            "{} / {}",
-            n.case_id.as_str(),
-            n.decision_id.as_str()
-        )),
+        format!(
+            "<span data-field=\"case_id\">{}</span> / <span data-field=\"decision_id\">{}</span>",
+            escape(n.case_id.as_str()),
+            escape(n.decision_id.as_str())
+        ),
     );
     field(
         lang.t("发布日期", "Published on"),
-        escape(&n.published_on.to_string()),
+        format!(
+            "<span data-field=\"published_on\">{}</span>",
+            escape(&n.published_on.to_string())
+        ),
     );
     if let Some(ms) = recorded_ms {
         field(
@@ -419,7 +510,7 @@ pub(crate) async fn notice(
     }
     match notice {
         Some(n) => {
-            let _ = write!(body, "<h1>{}</h1>", escape(&n.title));
+            let _ = write!(body, "<h1 data-field=\"title\">{}</h1>", escape(&n.title));
             body.push_str(&badge(lang, &checked));
             if !checked.verified() {
                 let _ = write!(
@@ -431,6 +522,7 @@ pub(crate) async fn notice(
                     )
                 );
             }
+            body.push_str(&browser_check(lang, &checked));
             body.push_str(&notice_fields(lang, n, checked.timestamp_ms));
         }
         None => {
@@ -464,6 +556,24 @@ pub(crate) async fn notice(
     )))
 }
 
+/// The start of a grade row that the browser re-checks (`tr.browser-check`).
+fn grade_row_start(log: &str, seq: u64, institution: &str, vkey: Option<&String>) -> String {
+    format!(
+        "<tr class=\"browser-check\" data-log=\"{}\" data-seq=\"{seq}\" data-institution=\"{}\" data-vkey=\"{}\">",
+        escape(log),
+        escape(institution),
+        escape(vkey.map(String::as_str).unwrap_or_default())
+    )
+}
+
+/// The browser's verdict on a grade row: hidden until `verify.js` runs.
+fn grade_row_badge(lang: Lang) -> String {
+    format!(
+        "<td class=\"js-only\" hidden><span class=\"badge pending\" data-role=\"badge\" data-state=\"pending\">⏳ {}</span></td>",
+        lang.t("验证中…", "verifying…")
+    )
+}
+
 /// `/institutions/{code}`: grade history, cases and notices.
 pub(crate) async fn institution(
     State(state): State<AppState>,
@@ -486,6 +596,12 @@ pub(crate) async fn institution(
     }
     let v = fetch_ok(&*state.source, lang, &format!("/v1/institutions/{code}")).await?;
     let entries = v["entries"].as_array().cloned().unwrap_or_default();
+    // Each log's key, for the browser to check grade rows against.
+    let vkeys: HashMap<String, String> = verify::logs(&*state.source, lang)
+        .await?
+        .into_iter()
+        .map(|l| (l.log, l.vkey))
+        .collect();
     let mut name = String::new();
     let mut frozen_logs: Vec<String> = Vec::new();
     let mut grades = String::new();
@@ -509,11 +625,13 @@ pub(crate) async fn institution(
                     if g["institution"].as_str() == Some(code.as_str()) {
                         let _ = write!(
                             grades,
-                            "<tr><td>{}</td><td><strong>{}</strong></td><td>{}</td><td class=\"muted\">{} #{seq}</td></tr>",
+                            "{}<td><span data-field=\"period\">{}</span></td><td><strong data-field=\"grade\">{}</strong></td><td data-field=\"score\">{}</td><td class=\"muted\">{} #{seq}</td>{}</tr>",
+                            grade_row_start(&log, seq, &code, vkeys.get(&log)),
                             escape(r["period"].as_str().unwrap_or_default()),
                             escape(g["grade"].as_str().unwrap_or_default()),
                             u64_of(&g["score"]),
-                            escape(&log)
+                            escape(&log),
+                            grade_row_badge(lang),
                         );
                     }
                 }
@@ -521,12 +639,14 @@ pub(crate) async fn institution(
             "grade_revision" => {
                 let _ = write!(
                     grades,
-                    "<tr><td>{} ({})</td><td><strong>{}</strong></td><td>{}</td><td class=\"muted\">{} #{seq}</td></tr>",
+                    "{}<td><span data-field=\"period\">{}</span> ({})</td><td><strong data-field=\"grade\">{}</strong></td><td data-field=\"score\">{}</td><td class=\"muted\">{} #{seq}</td>{}</tr>",
+                    grade_row_start(&log, seq, &code, vkeys.get(&log)),
                     escape(r["period"].as_str().unwrap_or_default()),
                     lang.t("调整", "revised"),
                     escape(r["grade"].as_str().unwrap_or_default()),
                     u64_of(&r["score"]),
-                    escape(&log)
+                    escape(&log),
+                    grade_row_badge(lang),
                 );
             }
             "exposure_notice" => {
@@ -570,11 +690,12 @@ pub(crate) async fn institution(
     } else {
         let _ = write!(
             body,
-            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{grades}</tbody></table>",
+            "<div class=\"table\"><table id=\"grades\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th class=\"js-only\" hidden>{}</th></tr></thead><tbody>{grades}</tbody></table></div>",
             lang.t("评价期", "Period"),
             lang.t("等级", "Grade"),
             lang.t("分数", "Score"),
             lang.t("日志 / 序号", "Log / seq"),
+            lang.t("浏览器核验", "Checked in your browser"),
         );
     }
     let _ = write!(body, "<h2>{}</h2>", lang.t("检查案件", "Cases"));
@@ -611,10 +732,11 @@ pub(crate) async fn county(
     let (lang, _) = params(query)?;
     let Path(code) = path.map_err(|e| path_error(lang, e))?;
     valid_log(lang, &code)?;
-    let info = verify::logs(&*state.source, lang)
-        .await?
-        .into_iter()
+    let logs = verify::logs(&*state.source, lang).await?;
+    let info = logs
+        .iter()
         .find(|l| l.log == code)
+        .cloned()
         .ok_or_else(|| {
             PageError::not_found(
                 lang,
@@ -627,7 +749,7 @@ pub(crate) async fn county(
                 ),
             )
         })?;
-    let checkpoint = verify::checkpoint(&*state.source, lang, &info).await?;
+    let checkpoint = verify::checkpoint(&*state.source, lang, &info, &logs).await?;
     let notices: Vec<Value> = all_notices(&state, lang)
         .await?
         .into_iter()

@@ -9,7 +9,8 @@ use base64::Engine;
 use serde_json::Value;
 use yibao_ledger::merkle::{verify_inclusion, Blake3Hasher, LeafIndex, MerkleHasher, TreeSize};
 use yibao_schema::entry::EntryRef;
-use yibao_schema::note::{SignedCheckpoint, VerifierKey};
+use yibao_schema::manifest::witness_name;
+use yibao_schema::note::{Cosignature, KeyKind, SignedCheckpoint, VerifierKey};
 use yibao_schema::record::{Record, RecordKind};
 
 use crate::html::Lang;
@@ -50,13 +51,31 @@ pub(crate) async fn logs(source: &dyn Source, lang: Lang) -> Result<Vec<LogInfo>
         .collect())
 }
 
+/// One cosignature line on a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cosigner {
+    /// The witness name on the line.
+    pub name: String,
+    /// The bureau whose key is this witness (None: a witness the source does not name).
+    pub bureau: Option<String>,
+    /// When it cosigned (seconds since the epoch), for a known witness.
+    pub timestamp: Option<u64>,
+    /// Why a known witness's cosignature does not verify (None: it verifies, or unknown).
+    pub problem: Option<String>,
+}
+
 /// A checkpoint as read and checked.
 #[derive(Debug, Clone)]
 pub struct CheckedCheckpoint {
     /// The parsed checkpoint, if it parsed.
     pub checkpoint: Option<SignedCheckpoint>,
-    /// Why the log's signature on it does not verify (None: it verifies).
+    /// Why the log's signature on it (or a known witness's cosignature) does not verify
+    /// (None: it verifies).
     pub problem: Option<String>,
+    /// The signature lines other than the log's own, each checked when its witness is
+    /// known: witness `yibao.ledger/v1/witness/<division>` cosigns with the key of log
+    /// `<division>` as the source names it (SPEC.md §13).
+    pub cosigners: Vec<Cosigner>,
 }
 
 impl CheckedCheckpoint {
@@ -65,27 +84,73 @@ impl CheckedCheckpoint {
         self.checkpoint.as_ref().map(|c| c.checkpoint.size)
     }
 
-    /// Signature lines other than the log's own (witness cosignatures; counted, not
-    /// checked here).
-    pub fn cosignatures(&self) -> usize {
-        self.checkpoint
-            .as_ref()
-            .map(|c| {
-                c.note
-                    .signatures
-                    .iter()
-                    .filter(|s| s.name != c.checkpoint.origin)
-                    .count()
-            })
-            .unwrap_or(0)
+    /// How many cosignatures of known witnesses verify.
+    pub fn verified_cosignatures(&self) -> usize {
+        self.cosigners
+            .iter()
+            .filter(|c| c.bureau.is_some() && c.problem.is_none())
+            .count()
     }
 }
 
-/// Reads the log's latest checkpoint and checks its signature with `info.vkey`.
+/// The witness key of each log the source names: its bureau key under the witness name
+/// (signature type 0x04), with the bureau's name.
+fn witness_keys(logs: &[LogInfo]) -> Vec<(VerifierKey, String)> {
+    logs.iter()
+        .filter_map(|l| {
+            let key = VerifierKey::parse(&l.vkey).ok()?;
+            let witness = VerifierKey::from_public_key(
+                &witness_name(&l.log),
+                key.public_key().as_bytes(),
+                KeyKind::CosignatureV1,
+            )
+            .ok()?;
+            Some((witness, l.name.clone()))
+        })
+        .collect()
+}
+
+/// Checks every signature line of `checkpoint` that is not the log's own.
+fn cosigners(checkpoint: &SignedCheckpoint, logs: &[LogInfo]) -> Vec<Cosigner> {
+    let witnesses = witness_keys(logs);
+    let mut out = Vec::new();
+    for line in &checkpoint.note.signatures {
+        if line.name == checkpoint.checkpoint.origin {
+            continue;
+        }
+        let known = witnesses
+            .iter()
+            .find(|(key, _)| key.matches(&line.name, &line.key_id));
+        let mut cosigner = Cosigner {
+            name: line.name.clone(),
+            bureau: None,
+            timestamp: None,
+            problem: None,
+        };
+        if let Some((key, bureau)) = known {
+            cosigner.bureau = Some(bureau.clone());
+            match Cosignature::from_note_signature(line) {
+                Err(e) => cosigner.problem = Some(e.to_string()),
+                Ok(c) => {
+                    cosigner.timestamp = Some(c.timestamp);
+                    if let Err(e) = c.verify(&checkpoint.checkpoint, key) {
+                        cosigner.problem = Some(e.to_string());
+                    }
+                }
+            }
+        }
+        out.push(cosigner);
+    }
+    out
+}
+
+/// Reads the log's latest checkpoint and checks its signature with `info.vkey`, and the
+/// cosignatures of the witnesses among `logs`.
 pub(crate) async fn checkpoint(
     source: &dyn Source,
     lang: Lang,
     info: &LogInfo,
+    logs: &[LogInfo],
 ) -> Result<CheckedCheckpoint, PageError> {
     let path = format!("/v1/logs/{}/checkpoint", info.log);
     let (status, body) = source
@@ -104,19 +169,29 @@ pub(crate) async fn checkpoint(
             return Ok(CheckedCheckpoint {
                 checkpoint: None,
                 problem: Some(format!("checkpoint does not parse: {e}")),
+                cosigners: Vec::new(),
             })
         }
     };
-    let problem = match VerifierKey::parse(&info.vkey) {
+    let mut problem = match VerifierKey::parse(&info.vkey) {
         Err(e) => Some(format!("the log's verifier key does not parse: {e}")),
         Ok(key) => checkpoint
             .verify(&key)
             .err()
             .map(|e| format!("checkpoint signature: {e}")),
     };
+    let cosigners = cosigners(&checkpoint, logs);
+    if problem.is_none() {
+        problem = cosigners.iter().find_map(|c| {
+            c.problem
+                .as_ref()
+                .map(|p| format!("cosignature of {}: {p}", c.name))
+        });
+    }
     Ok(CheckedCheckpoint {
         checkpoint: Some(checkpoint),
         problem,
+        cosigners,
     })
 }
 
@@ -159,20 +234,17 @@ pub(crate) async fn entry(
     log: &str,
     seq: u64,
 ) -> Result<CheckedEntry, PageError> {
-    let info = logs(source, lang)
-        .await?
-        .into_iter()
-        .find(|l| l.log == log)
-        .ok_or_else(|| {
-            PageError::not_found(
-                lang,
-                format!(
-                    "{} {log}",
-                    lang.t("该节点没有此日志：", "the node holds no log")
-                ),
-            )
-        })?;
-    let checkpoint = checkpoint(source, lang, &info).await?;
+    let all = logs(source, lang).await?;
+    let info = all.iter().find(|l| l.log == log).cloned().ok_or_else(|| {
+        PageError::not_found(
+            lang,
+            format!(
+                "{} {log}",
+                lang.t("该节点没有此日志：", "the node holds no log")
+            ),
+        )
+    })?;
+    let checkpoint = checkpoint(source, lang, &info, &all).await?;
     let value = fetch_ok(source, lang, &format!("/v1/logs/{log}/entries/{seq}")).await?;
     let mut out = CheckedEntry {
         log: info,

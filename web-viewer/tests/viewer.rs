@@ -11,85 +11,11 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 use yibao_ledger::keys::LogCode;
-use yibao_ledger::store::Ledger;
-use yibao_node::api::{self, ApiState, Metrics};
-use yibao_node::workload::{self, Officers, Rng, Signer};
-use yibao_schema::policy::Policy;
+use yibao_node::api::{self, ApiState};
 use yibao_web_viewer::{router, Source, SourceFuture};
 
-const COUNTY: &str = "141125";
-const FROZEN: &str = "141124";
-/// Notices in the first county (more than one page of 20).
-const NOTICES: u64 = 23;
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    state: ApiState,
-}
-
-/// A county's records: key events, 12 institutions, `notices` cases each with a notice,
-/// grade sets 2021–2024; each signed one second after the one before.
-fn county(ledger: &Ledger, division: &str, name: &str, notices: u64, now: u64) {
-    let code = LogCode::parse(division).unwrap();
-    let officers = Officers::from_seed(u64::from(division.parse::<u32>().unwrap()));
-    ledger
-        .create_log(code, name, officers.bureau.clone(), now - 3_600_000)
-        .unwrap();
-    let mut records = officers.key_events().unwrap();
-    let insts = workload::institutions(division, 12);
-    for inst in &insts {
-        records.push((Signer::Administrator, workload::register(inst).unwrap()));
-    }
-    let mut rng = Rng::new(7);
-    for case_no in 0..notices {
-        let inst = &insts[(case_no % 5) as usize];
-        let year = 2021 + (case_no % 4) as u32;
-        records.extend(
-            workload::case_records(&mut rng, division, name, case_no, inst, year, true).unwrap(),
-        );
-    }
-    for year in 2021..2025 {
-        records.push((
-            Signer::Adjudicator,
-            workload::grade_set(division, &year.to_string(), &insts, &mut rng).unwrap(),
-        ));
-    }
-    let start = now - 1_800_000;
-    let mut subs = Vec::new();
-    for (i, record) in records.iter().enumerate() {
-        subs.extend(
-            workload::sign(
-                &officers,
-                &code.origin(),
-                start + i as u64 * 1000,
-                std::slice::from_ref(record),
-            )
-            .unwrap(),
-        );
-    }
-    workload::append_all(ledger, &code, subs, now).unwrap();
-}
-
-fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let ledger = Arc::new(Ledger::open(dir.path(), Policy::default()).unwrap());
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    county(&ledger, COUNTY, "柳林县医疗保障局", NOTICES, now);
-    county(&ledger, FROZEN, "临县医疗保障局", 2, now);
-    ledger.freeze(&LogCode::parse(FROZEN).unwrap()).unwrap();
-    Fixture {
-        _dir: dir,
-        state: ApiState {
-            ledger,
-            appender: None,
-            metrics: Arc::new(Metrics::default()),
-            network_metrics: None,
-        },
-    }
-}
+mod common;
+use common::{fixture, Fixture, COUNTY, FROZEN, NOTICES};
 
 /// What a test source does to the node's answers.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -101,6 +27,8 @@ enum Tamper {
     Proof,
     /// Changes the root in the checkpoint text.
     Checkpoint,
+    /// Breaks the signature of the known witness's cosignature line.
+    Cosignature,
     /// Rewrites the node's JSON `record` of an entry (the bytes stay).
     JsonRecord,
     /// Puts markup into the titles of the notice list.
@@ -192,6 +120,10 @@ impl Source for NodeSource {
                     }
                     lines[2] = swapped.into_iter().collect();
                     body = (lines.join("\n") + "\n").into_bytes();
+                }
+                Tamper::Cosignature if path.ends_with("/checkpoint") => {
+                    let text = String::from_utf8(body).unwrap();
+                    body = common::break_cosignature(&text).into_bytes();
                 }
                 Tamper::JsonRecord if path.contains("/entries/") => {
                     let mut v: Value = serde_json::from_slice(&body).unwrap();
@@ -372,7 +304,8 @@ async fn a_notice_page_is_verified_and_shaped_like_a_notice() {
     assert!(page.contains("已全部追回"));
     // Yuan with two decimals and thousands separators, from integer fen.
     let fen = r["amount_involved"].as_u64().unwrap();
-    let start = page.find("class=\"amount\">¥").unwrap() + "class=\"amount\">¥".len();
+    let marker = "data-field=\"amount_involved\">¥";
+    let start = page.find(marker).unwrap() + marker.len();
     let shown = &page[start..start + page[start..].find('<').unwrap()];
     assert_eq!(
         shown.replace(',', ""),
@@ -401,7 +334,7 @@ async fn a_notice_page_is_verified_and_shaped_like_a_notice() {
         "checkpoint size {size}"
     );
     assert!(page.contains("检查点签名有效"));
-    assert!(page.contains("见证联署数（仅计数，未逐一核验）</dt><dd>0</dd>"));
+    assert!(page.contains("见证联署（已在服务器端核验）</dt><dd>暂无见证联署</dd>"));
     assert!(!page.contains("日志已冻结"), "this log is not frozen");
     // Surnames only: the notice's person appears as 景某.
     assert!(page.contains("景某"));
@@ -494,7 +427,7 @@ async fn english_switch_keeps_the_language_in_links() {
     let seq = a_notice(&f).await["seq"].as_u64().unwrap();
     let (_, notice) = get(&f, &format!("/notices/{COUNTY}/{seq}?lang=en")).await;
     assert!(notice.contains("Amount involved") && notice.contains("fully recovered"));
-    assert!(notice.contains(">✔ verified<"));
+    assert!(notice.contains(">✔ verified by the server<"));
     assert!(notice.contains("Recorded (Asia/Shanghai)"));
     let (status, err) = get(&f, "/notices/abc/1?lang=en").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -511,7 +444,12 @@ async fn institution_page_has_grades_cases_and_notices() {
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains(&format!("<h1>{name}</h1>")));
     for period in ["2021", "2022", "2023", "2024"] {
-        assert!(page.contains(&format!("<tr><td>{period}</td>")), "{period}");
+        assert!(
+            page.contains(&format!(
+                "<td><span data-field=\"period\">{period}</span></td>"
+            )),
+            "{period}"
+        );
     }
     // Inspections and rectification items name the institution (decisions do not).
     assert!(
@@ -751,4 +689,177 @@ async fn over_http_to_a_served_node_api() {
     assert_eq!(notice_links(&list).len(), 20);
     server.abort();
     assert!(yibao_web_viewer::HttpSource::new("https://x".into()).is_err());
+}
+
+/// Status, headers and body of a GET through the viewer.
+async fn raw_get(app: axum::Router, uri: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let response = app
+        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, body.to_vec())
+}
+
+#[tokio::test]
+async fn pages_load_hashed_assets_under_a_strict_content_security_policy() {
+    let f = fixture();
+    let app = viewer(&f, Tamper::None);
+    let (status, headers, body) = raw_get(app.clone(), "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers["content-security-policy"],
+        yibao_web_viewer::CONTENT_SECURITY_POLICY
+    );
+    assert!(yibao_web_viewer::CONTENT_SECURITY_POLICY.contains("script-src 'self'"));
+    assert!(!yibao_web_viewer::CONTENT_SECURITY_POLICY.contains("unsafe-inline"));
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    let page = String::from_utf8(body).unwrap();
+    // No inline script or style: the policy would block them.
+    assert!(
+        !page.contains("<script>") && !page.contains("<style"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
+    );
+    let js = yibao_web_viewer::assets::verify_js_path();
+    let css = yibao_web_viewer::assets::style_css_path();
+    assert!(page.contains(&format!("<script src=\"{js}\" defer></script>")));
+    assert!(page.contains(&format!("href=\"{css}\"")));
+    for (path, content_type, content) in [
+        (
+            &js,
+            "text/javascript; charset=utf-8",
+            yibao_web_viewer::assets::VERIFY_JS,
+        ),
+        (
+            &css,
+            "text/css; charset=utf-8",
+            yibao_web_viewer::assets::STYLE_CSS,
+        ),
+    ] {
+        let (status, headers, body) = raw_get(app.clone(), path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(headers["content-type"], content_type);
+        assert_eq!(
+            headers["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+        assert_eq!(body, content.as_bytes());
+        // The name carries the content's hash: a new build is a new name.
+        let hash = blake3::hash(content.as_bytes()).to_hex();
+        assert!(path.contains(&hash.as_str()[..16]), "{path}");
+    }
+    let (status, _, _) = raw_get(app.clone(), "/assets/verify.0000000000000000.js").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Writes are refused for assets and data too.
+    let (status, _) = call(app, "POST", &js).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn the_relay_passes_the_sources_answers_through_for_the_browser() {
+    let f = fixture();
+    let app = viewer(&f, Tamper::None);
+    let n = a_notice(&f).await;
+    let seq = n["seq"].as_u64().unwrap();
+    let (status, headers, body) =
+        raw_get(app.clone(), &format!("/data/entry/{COUNTY}/{seq}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["cache-control"], "no-store");
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    let (_, checkpoint) = common::api_get(&f.state, &format!("/v1/logs/{COUNTY}/checkpoint")).await;
+    let checkpoint = String::from_utf8(checkpoint).unwrap();
+    assert_eq!(v["checkpoint"], checkpoint.as_str());
+    let size: u64 = checkpoint.lines().nth(1).unwrap().parse().unwrap();
+    let (_, entry) = common::api_get(&f.state, &format!("/v1/logs/{COUNTY}/entries/{seq}")).await;
+    assert_eq!(v["entry"], serde_json::from_slice::<Value>(&entry).unwrap());
+    let (_, proof) = common::api_get(
+        &f.state,
+        &format!("/v1/logs/{COUNTY}/proofs/inclusion?seq={seq}&size={size}"),
+    )
+    .await;
+    assert_eq!(
+        v["inclusion"],
+        serde_json::from_slice::<Value>(&proof).unwrap()
+    );
+    assert_eq!(v["log"]["log"], COUNTY);
+    assert!(v["log"]["vkey"]
+        .as_str()
+        .unwrap()
+        .starts_with("yibao.ledger/v1/blake3/141125+"));
+    assert_eq!(
+        v["logs"].as_array().unwrap().len(),
+        2,
+        "every log, for witnesses"
+    );
+
+    // Key events stay withheld; errors are JSON with a reason.
+    let (status, _, body) = raw_get(app.clone(), &format!("/data/entry/{COUNTY}/0")).await;
+    assert_eq!(status, StatusCode::OK);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert!(v["entry"]["entry"].is_null() && v["entry"]["withheld"].is_string());
+    for (uri, expected) in [
+        ("/data/entry/14112/1".to_string(), StatusCode::BAD_REQUEST),
+        (format!("/data/entry/{COUNTY}/x"), StatusCode::BAD_REQUEST),
+        ("/data/entry/110101/1".to_string(), StatusCode::NOT_FOUND),
+        (
+            format!("/data/entry/{COUNTY}/999999"),
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let (status, _, body) = raw_get(app.clone(), &uri).await;
+        assert_eq!(status, expected, "{uri}");
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert!(v["error"]["reason"].is_string(), "{uri}: {v}");
+    }
+    let (status, _, _) = raw_get(
+        viewer(&f, Tamper::Down),
+        &format!("/data/entry/{COUNTY}/{seq}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+}
+
+#[tokio::test]
+async fn cosignatures_are_checked_on_the_server() {
+    let f = fixture();
+    common::cosign(&f);
+    let n = a_notice(&f).await;
+    let (status, page) = get(&f, &format!("/notices/{COUNTY}/{}", n["seq"])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("class=\"badge ok\" id=\"verification\""),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!(
+            "✔ {} (yibao.ledger/v1/witness/{FROZEN}) 联署于 2025-06-15 23:06:40 +08:00",
+            common::WITNESS_BUREAU
+        )),
+        "{page}"
+    );
+    assert!(
+        page.contains("? yibao.ledger/v1/witness/150102 （未知见证方，未核验）"),
+        "{page}"
+    );
+    // A known witness's cosignature that does not verify fails the checkpoint.
+    let (status, page) = call(
+        viewer(&f, Tamper::Cosignature),
+        "GET",
+        &format!("/notices/{COUNTY}/{}", n["seq"]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("class=\"badge bad\" id=\"verification\""),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("cosignature of yibao.ledger/v1/witness/{FROZEN}")),
+        "{page}"
+    );
 }
