@@ -6,7 +6,7 @@
 //! Privacy: officers' key events carry certificate numbers, which public pages may not
 //! show. The read API gives key-event entries only as their leaf hash (enough to check
 //! proofs), never their bytes or content — unless the request is signed by a member
-//! officer (`auth.rs`, SPEC.md §15), who also may read the officer roster.
+//! officer (`auth.rs`, SPEC.md §16), who also may read the officer roster.
 
 pub mod auth;
 pub mod metrics;
@@ -173,9 +173,8 @@ fn number(params: &Params, name: &str) -> ApiResult<Option<u64>> {
     params
         .get(name)
         .map(|text| {
-            text.parse::<u64>().map_err(|_| {
-                ApiError::bad(name, format!("`{text}` is not a non-negative integer"))
-            })
+            text.parse::<u64>()
+                .map_err(|_| ApiError::bad(name, format!("`{text}` is not a non-negative integer")))
         })
         .transpose()
 }
@@ -369,7 +368,9 @@ async fn metrics(State(state): State<ApiState>) -> impl IntoResponse {
         "counter",
         m.appends.load(Ordering::Relaxed),
     );
-    out.push_str("# HELP yibao_log_size Entries in each log the node holds.\n# TYPE yibao_log_size gauge\n");
+    out.push_str(
+        "# HELP yibao_log_size Entries in each log the node holds.\n# TYPE yibao_log_size gauge\n",
+    );
     for code in state.ledger.log_codes() {
         let size = state.ledger.size(&code).unwrap_or(0);
         out.push_str(&format!("yibao_log_size{{log=\"{code}\"}} {size}\n"));
@@ -421,7 +422,7 @@ async fn checkpoint(State(state): State<ApiState>, Path(log): Path<String>) -> A
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 
-/// Who reads: the public, or a member officer who signed the request (SPEC.md §15).
+/// Who reads: the public, or a member officer who signed the request (SPEC.md §16).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Audience {
     /// Anyone: key events withheld.
@@ -586,7 +587,7 @@ async fn entry(
 }
 
 /// `GET /v1/logs/{log}/officers`: the log's officers with their certificate numbers and
-/// roles, as replayed from its key events. Member officers only (SPEC.md §15).
+/// roles, as replayed from its key events. Member officers only (SPEC.md §16).
 async fn officers(
     State(state): State<ApiState>,
     State(auth): State<Arc<auth::OfficerAuth>>,
@@ -596,18 +597,18 @@ async fn officers(
     Path(log): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let code = log_code(&log)?;
+    state
+        .ledger
+        .size(&code)
+        .map_err(|e| ApiError::from_store(e, &code))?;
     if caller(&state, &auth, &method, &uri, &headers)
         .await?
         .is_none()
     {
         return Err(ApiError::unauthorized(
-            "the officer roster is for member officers: sign the request (SPEC.md §15)",
+            "the officer roster is for member officers: sign the request (SPEC.md §16)",
         ));
     }
-    state
-        .ledger
-        .size(&code)
-        .map_err(|e| ApiError::from_store(e, &code))?;
     let ledger = state.ledger.clone();
     let log_state = tokio::task::spawn_blocking(move || ledger.state(&code))
         .await
@@ -748,10 +749,7 @@ fn pointed(state: &ApiState, pointers: &[(LogCode, u64)]) -> ApiResult<Vec<Value
 }
 
 /// `GET /v1/notices`: exposure notices of every log the node holds, newest first.
-async fn notices(
-    State(state): State<ApiState>,
-    params: Params,
-) -> ApiResult<Json<Value>> {
+async fn notices(State(state): State<ApiState>, params: Params) -> ApiResult<Json<Value>> {
     let page = number(&params, "page")?.unwrap_or(1);
     let per_page = number(&params, "per_page")?.unwrap_or(20);
     if page == 0 {
@@ -836,10 +834,7 @@ async fn case(
 }
 
 /// `GET /v1/grades?period=2023`: grade sets and revisions of a period, in every log.
-async fn grades(
-    State(state): State<ApiState>,
-    params: Params,
-) -> ApiResult<Json<Value>> {
+async fn grades(State(state): State<ApiState>, params: Params) -> ApiResult<Json<Value>> {
     let period = params
         .get("period")
         .cloned()

@@ -277,7 +277,10 @@ fn prepare_ledger(dir: &Path, entries: u64) -> Result<()> {
     if dir.exists() {
         std::fs::remove_dir_all(dir)?;
     }
-    eprintln!("building a ledger of {entries} entries in {} (kept for later runs)…", dir.display());
+    eprintln!(
+        "building a ledger of {entries} entries in {} (kept for later runs)…",
+        dir.display()
+    );
     let started = Instant::now();
     let ledger = Ledger::open(&dir.join("ledger"), Policy::default())?;
     let code = LogCode::parse(DIVISION).context("division")?;
@@ -315,10 +318,7 @@ pub fn run(args: &BenchApiArgs) -> Result<ExitCode> {
     let code = LogCode::parse(DIVISION).context("division")?;
     let size = ledger.size(&code)?;
     let notices = ledger.exposure_notices()?;
-    println!(
-        "ledger: {size} entries, {} exposure notices",
-        notices.len()
-    );
+    println!("ledger: {size} entries, {} exposure notices", notices.len());
     if notices.is_empty() {
         bail!("the ledger holds no exposure notices");
     }
@@ -451,11 +451,18 @@ pub fn run(args: &BenchApiArgs) -> Result<ExitCode> {
             } else {
                 failures += 1;
                 if failures == 1 {
-                    eprintln!("warning: submit: {status}: {}", String::from_utf8_lossy(&answer));
+                    eprintln!(
+                        "warning: submit: {status}: {}",
+                        String::from_utf8_lossy(&answer)
+                    );
                 }
             }
         }
-        Ok::<_, anyhow::Error>(RunFigures::from_latencies(latencies, failures, start.elapsed()))
+        Ok::<_, anyhow::Error>(RunFigures::from_latencies(
+            latencies,
+            failures,
+            start.elapsed(),
+        ))
     })?;
     println!(
         "submit, 1 submitter over HTTP (durable): {} — target p99 ≤ 2 ms; {:.2} × the serial fsync ceiling",

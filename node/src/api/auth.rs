@@ -1,4 +1,4 @@
-//! Officer-authenticated reads (SPEC.md §15): a request signed by an officer key that a
+//! Officer-authenticated reads (SPEC.md §16): a request signed by an officer key that a
 //! log held by this node authorises sees what the public may not — key events in full
 //! (officers' certificate numbers), the officer roster. The public read API is unchanged.
 //!
@@ -172,7 +172,9 @@ fn parse_header(value: &str) -> Result<Credentials, AuthError> {
         .next()
         .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok())
         .and_then(|s| <[u8; 64]>::try_from(s).ok())
-        .ok_or(AuthError::Malformed("the signature is not 64 bytes of base64"))?;
+        .ok_or(AuthError::Malformed(
+            "the signature is not 64 bytes of base64",
+        ))?;
     if parts.next().is_some() {
         return Err(AuthError::Malformed("extra fields"));
     }
@@ -204,8 +206,7 @@ impl OfficerAuth {
             return Ok(Err(AuthError::OutOfWindow(distance / 1000)));
         }
         let message = signed_message(method, path_and_query, credentials.timestamp_ms);
-        if yibao_schema::sig::verify(&credentials.key, &message, &credentials.signature).is_err()
-        {
+        if yibao_schema::sig::verify(&credentials.key, &message, &credentials.signature).is_err() {
             return Ok(Err(AuthError::BadSignature));
         }
         let Some(log) = self.authorising_log(ledger, &credentials.key)? else {

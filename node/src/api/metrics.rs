@@ -133,8 +133,11 @@ mod tests {
         assert!(out.contains(
             "yibao_http_request_duration_seconds_bucket{route=\"/v1/logs\",status=\"4xx\",le=\"5\"} 0\n"
         ), "{out}");
-        assert!(out.contains(
-            "yibao_http_request_duration_seconds_count{route=\"/v1/logs\",status=\"4xx\"} 1\n"
-        ), "{out}");
+        assert!(
+            out.contains(
+                "yibao_http_request_duration_seconds_count{route=\"/v1/logs\",status=\"4xx\"} 1\n"
+            ),
+            "{out}"
+        );
     }
 }
