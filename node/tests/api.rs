@@ -1200,6 +1200,13 @@ async fn every_answer_validates_against_the_documented_schema() {
     let answer = call(s, signed_get(entries, &header)).await;
     check_documented(&doc, "/v1/logs/{log}/entries", "get", entries, &answer);
     assert_eq!(answer.0, StatusCode::OK);
+    let roster = "/v1/logs/141125/officers";
+    let header =
+        yibao_node::api::auth::authorization(&f.officers.publisher, "GET", roster, now_ms());
+    let answer = call(s, signed_get(roster, &header)).await;
+    check_documented(&doc, "/v1/logs/{log}/officers", "get", roster, &answer);
+    assert_eq!(answer.0, StatusCode::OK);
+    seen.insert(("/v1/logs/{log}/officers".to_string(), 200));
     let answer = call(s, signed_get(entries, "Yibao-Officer x")).await;
     check_documented(&doc, "/v1/logs/{log}/entries", "get", entries, &answer);
     assert_eq!(answer.0, StatusCode::UNAUTHORIZED);
