@@ -5,20 +5,23 @@
 //!
 //! Privacy: officers' key events carry certificate numbers, which public pages may not
 //! show. The read API gives key-event entries only as their leaf hash (enough to check
-//! proofs), never their bytes or content.
+//! proofs), never their bytes or content — unless the request is signed by a member
+//! officer (`auth.rs`, SPEC.md §16), who also may read the officer roster.
+
+pub mod auth;
+pub mod metrics;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, FromRef, MatchedPath, Path, Query, State};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use base64::Engine;
-use serde::Deserialize;
 use serde_json::{json, Value};
 use yibao_ledger::appender::Appender;
 use yibao_ledger::keys::LogCode;
@@ -53,7 +56,32 @@ pub struct Metrics {
     pub server_errors: AtomicU64,
     pub appends: AtomicU64,
     pub request_micros: AtomicU64,
+    /// Latency histograms by matched route and status class.
+    pub latency: metrics::LatencyHistograms,
 }
+
+/// The router's state: what the caller gave, plus what the router keeps for itself.
+#[derive(Clone)]
+struct Server {
+    state: ApiState,
+    auth: Arc<auth::OfficerAuth>,
+}
+
+impl FromRef<Server> for ApiState {
+    fn from_ref(server: &Server) -> ApiState {
+        server.state.clone()
+    }
+}
+
+impl FromRef<Server> for Arc<auth::OfficerAuth> {
+    fn from_ref(server: &Server) -> Arc<auth::OfficerAuth> {
+        server.auth.clone()
+    }
+}
+
+/// The route pattern a request matched, passed from the inner layer to the outer one.
+#[derive(Clone)]
+struct RouteLabel(String);
 
 /// A refusal or failure, rendered as JSON.
 #[derive(Debug)]
@@ -76,6 +104,14 @@ impl ApiError {
         ApiError {
             status: StatusCode::NOT_FOUND,
             field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    fn unauthorized(reason: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            field: "authorization".into(),
             reason: reason.into(),
         }
     }
@@ -112,15 +148,36 @@ impl IntoResponse for ApiError {
             )
                 .into_response();
         }
-        (
+        let mut response = (
             self.status,
             Json(json!({"error": {"field": self.field, "reason": self.reason}})),
         )
-            .into_response()
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static(auth::SCHEME),
+            );
+        }
+        response
     }
 }
 
 type ApiResult<T> = Result<T, ApiError>;
+
+/// A request's query parameters, by name (the last value of a repeated one wins).
+type Params = Query<std::collections::HashMap<String, String>>;
+
+/// An optional number parameter; a value that is not one is refused naming the parameter.
+fn number(params: &Params, name: &str) -> ApiResult<Option<u64>> {
+    params
+        .get(name)
+        .map(|text| {
+            text.parse::<u64>()
+                .map_err(|_| ApiError::bad(name, format!("`{text}` is not a non-negative integer")))
+        })
+        .transpose()
+}
 
 fn log_code(text: &str) -> ApiResult<LogCode> {
     LogCode::parse(text)
@@ -144,14 +201,34 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/institutions/{code}", get(institution))
         .route("/v1/logs/{log}/cases/{case_id}", get(case))
         .route("/v1/grades", get(grades))
+        .route("/v1/logs/{log}/officers", get(officers))
+        .route_layer(axum::middleware::from_fn(label_route))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), count))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count))
+        .with_state(Server {
+            state,
+            auth: Arc::new(auth::OfficerAuth::default()),
+        })
+}
+
+/// Passes the matched route pattern out to [`count`] on the response.
+async fn label_route(
+    matched: Option<MatchedPath>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    if let Some(path) = matched {
+        response
+            .extensions_mut()
+            .insert(RouteLabel(path.as_str().to_string()));
+    }
+    response
 }
 
 async fn count(
@@ -161,16 +238,83 @@ async fn count(
 ) -> Response {
     let started = Instant::now();
     let response = next.run(request).await;
+    let response = json_refusal(response).await;
+    let elapsed = started.elapsed();
     let m = &state.metrics;
+    let route = response
+        .extensions()
+        .get::<RouteLabel>()
+        .map_or("unmatched", |r| r.0.as_str());
+    m.latency
+        .observe(route, response.status().as_u16(), elapsed);
     m.requests.fetch_add(1, Ordering::Relaxed);
     m.request_micros
-        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
     if response.status().is_client_error() {
         m.client_errors.fetch_add(1, Ordering::Relaxed);
     } else if response.status().is_server_error() {
         m.server_errors.fetch_add(1, Ordering::Relaxed);
     }
     response
+}
+
+/// Refusals made outside the handlers (axum's 405 for a method a path does not take, the
+/// 413 of the body limit, the 408 of the timeout) get the same JSON body as every other.
+async fn json_refusal(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !status.is_client_error() || is_json {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let (field, reason) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method",
+            format!(
+                "this path takes {}",
+                allow
+                    .as_ref()
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("other methods")
+            ),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "body",
+            format!("larger than the limit of {MAX_BODY_BYTES} bytes"),
+        ),
+        StatusCode::REQUEST_TIMEOUT => ("request", "took too long to answer".to_string()),
+        other => {
+            let text = axum::body::to_bytes(response.into_body(), 4096)
+                .await
+                .map(|b| String::from_utf8_lossy(&b).to_string())
+                .unwrap_or_default();
+            let reason = if text.is_empty() {
+                other.canonical_reason().unwrap_or("refused").to_string()
+            } else {
+                text
+            };
+            return ApiError {
+                status: other,
+                field: "request".into(),
+                reason,
+            }
+            .into_response();
+        }
+    };
+    let mut refusal = ApiError {
+        status,
+        field: field.into(),
+        reason,
+    }
+    .into_response();
+    if let Some(allow) = allow {
+        refusal.headers_mut().insert(header::ALLOW, allow);
+    }
+    refusal
 }
 
 async fn not_found() -> ApiError {
@@ -224,10 +368,14 @@ async fn metrics(State(state): State<ApiState>) -> impl IntoResponse {
         "counter",
         m.appends.load(Ordering::Relaxed),
     );
+    out.push_str(
+        "# HELP yibao_log_size Entries in each log the node holds.\n# TYPE yibao_log_size gauge\n",
+    );
     for code in state.ledger.log_codes() {
         let size = state.ledger.size(&code).unwrap_or(0);
         out.push_str(&format!("yibao_log_size{{log=\"{code}\"}} {size}\n"));
     }
+    m.latency.render(&mut out);
     if let Some(extra) = &state.network_metrics {
         out.push_str(&extra());
     }
@@ -274,8 +422,73 @@ async fn checkpoint(State(state): State<ApiState>, Path(log): Path<String>) -> A
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 
-/// One entry as the API (and the published files) show it: key events withheld.
+/// Who reads: the public, or a member officer who signed the request (SPEC.md §16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Anyone: key events withheld.
+    Public,
+    /// A member officer: everything.
+    Officer,
+}
+
+/// The officer who signed the request, if it carries an `Authorization` header; a header
+/// that does not check out is a 401, never a silent public answer.
+async fn caller(
+    state: &ApiState,
+    auth: &Arc<auth::OfficerAuth>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> ApiResult<Option<auth::OfficerCaller>> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("the header is not ASCII"))?
+        .to_string();
+    let path_and_query = uri
+        .path_and_query()
+        .map_or_else(|| uri.path().to_string(), |p| p.as_str().to_string());
+    let method = method.as_str().to_string();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let ledger = state.ledger.clone();
+    let auth = auth.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        auth.check(&ledger, &value, &method, &path_and_query, now_ms)
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    match answer {
+        Ok(officer) => Ok(Some(officer)),
+        Err(e) => Err(ApiError::unauthorized(e.to_string())),
+    }
+}
+
+async fn audience(
+    state: &ApiState,
+    auth: &Arc<auth::OfficerAuth>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> ApiResult<Audience> {
+    Ok(match caller(state, auth, method, uri, headers).await? {
+        Some(_) => Audience::Officer,
+        None => Audience::Public,
+    })
+}
+
+/// One entry as the API (and the published files) show it to the public: key events
+/// withheld.
 pub fn entry_json(seq: u64, bytes: &[u8]) -> Value {
+    entry_json_for(seq, bytes, Audience::Public)
+}
+
+/// One entry as `audience` may see it.
+pub fn entry_json_for(seq: u64, bytes: &[u8], audience: Audience) -> Value {
     let leaf = hex::encode(Blake3Hasher::leaf(bytes));
     let Ok(entry) = EntryRef::decode(bytes) else {
         return json!({"seq": seq, "leaf_hash": leaf, "error": "stored entry does not decode"});
@@ -284,7 +497,7 @@ pub fn entry_json(seq: u64, bytes: &[u8]) -> Value {
     let Some(kind) = RecordKind::parse(statement.kind) else {
         return json!({"seq": seq, "leaf_hash": leaf, "kind": statement.kind});
     };
-    if kind == RecordKind::KeyEvent {
+    if kind == RecordKind::KeyEvent && audience == Audience::Public {
         // Officers' certificate numbers are not public: the hash proves inclusion.
         return json!({"seq": seq, "leaf_hash": leaf, "kind": statement.kind, "withheld": "key events are not public"});
     }
@@ -303,20 +516,19 @@ pub fn entry_json(seq: u64, bytes: &[u8]) -> Value {
     })
 }
 
-#[derive(Debug, Deserialize)]
-struct RangeQuery {
-    start: Option<u64>,
-    count: Option<u64>,
-}
-
 async fn entries(
     State(state): State<ApiState>,
+    State(auth): State<Arc<auth::OfficerAuth>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
     Path(log): Path<String>,
-    Query(q): Query<RangeQuery>,
+    params: Params,
 ) -> ApiResult<Json<Value>> {
     let code = log_code(&log)?;
-    let start = q.start.unwrap_or(0);
-    let count = q.count.unwrap_or(100);
+    let start = number(&params, "start")?.unwrap_or(0);
+    let count = number(&params, "count")?.unwrap_or(100);
+    let audience = audience(&state, &auth, &method, &uri, &headers).await?;
     if count == 0 || count > MAX_RANGE {
         return Err(ApiError::bad("count", format!("must be 1 to {MAX_RANGE}")));
     }
@@ -337,7 +549,7 @@ async fn entries(
         .map_err(|e| ApiError::from_store(e, &code))?;
     let list: Vec<Value> = rows
         .iter()
-        .map(|(seq, bytes)| entry_json(*seq, bytes))
+        .map(|(seq, bytes)| entry_json_for(*seq, bytes, audience))
         .collect();
     Ok(Json(
         json!({"log": code.to_string(), "size": size, "start": start, "entries": list}),
@@ -346,9 +558,14 @@ async fn entries(
 
 async fn entry(
     State(state): State<ApiState>,
+    State(auth): State<Arc<auth::OfficerAuth>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
     Path((log, seq)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let code = log_code(&log)?;
+    let audience = audience(&state, &auth, &method, &uri, &headers).await?;
     let seq: u64 = seq
         .parse()
         .map_err(|_| ApiError::bad("seq", format!("`{seq}` is not a number")))?;
@@ -366,13 +583,56 @@ async fn entry(
         .ledger
         .entry(&code, seq)
         .map_err(|e| ApiError::from_store(e, &code))?;
-    Ok(Json(entry_json(seq, &bytes)))
+    Ok(Json(entry_json_for(seq, &bytes, audience)))
 }
 
-#[derive(Debug, Deserialize)]
-struct InclusionQuery {
-    seq: Option<u64>,
-    size: Option<u64>,
+/// `GET /v1/logs/{log}/officers`: the log's officers with their certificate numbers and
+/// roles, as replayed from its key events. Member officers only (SPEC.md §16).
+async fn officers(
+    State(state): State<ApiState>,
+    State(auth): State<Arc<auth::OfficerAuth>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(log): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let code = log_code(&log)?;
+    state
+        .ledger
+        .size(&code)
+        .map_err(|e| ApiError::from_store(e, &code))?;
+    if caller(&state, &auth, &method, &uri, &headers)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::unauthorized(
+            "the officer roster is for member officers: sign the request (SPEC.md §16)",
+        ));
+    }
+    let ledger = state.ledger.clone();
+    let log_state = tokio::task::spawn_blocking(move || ledger.state(&code))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| ApiError::from_store(e, &code))?;
+    let list: Vec<Value> = log_state
+        .officers()
+        .iter()
+        .map(|o| {
+            json!({
+                "key": hex::encode(o.key),
+                "officer_id": o.officer_id.to_string(),
+                "surname": o.surname,
+                "roles": o.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+                "added_seq": o.added_seq,
+                "revoked_seq": o.revoked_seq,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "log": code.to_string(),
+        "bureau_key": log_state.bureau_key().map(hex::encode),
+        "officers": list,
+    })))
 }
 
 fn checkpoint_size(state: &ApiState, code: &LogCode) -> ApiResult<u64> {
@@ -390,11 +650,11 @@ fn checkpoint_size(state: &ApiState, code: &LogCode) -> ApiResult<u64> {
 async fn inclusion(
     State(state): State<ApiState>,
     Path(log): Path<String>,
-    Query(q): Query<InclusionQuery>,
+    params: Params,
 ) -> ApiResult<Json<Value>> {
     let code = log_code(&log)?;
-    let seq = q.seq.ok_or_else(|| ApiError::bad("seq", "required"))?;
-    let size = match q.size {
+    let seq = number(&params, "seq")?.ok_or_else(|| ApiError::bad("seq", "required"))?;
+    let size = match number(&params, "size")? {
         Some(size) => size,
         None => checkpoint_size(&state, &code)?,
     };
@@ -422,20 +682,14 @@ async fn inclusion(
     })))
 }
 
-#[derive(Debug, Deserialize)]
-struct ConsistencyQuery {
-    from: Option<u64>,
-    to: Option<u64>,
-}
-
 async fn consistency(
     State(state): State<ApiState>,
     Path(log): Path<String>,
-    Query(q): Query<ConsistencyQuery>,
+    params: Params,
 ) -> ApiResult<Json<Value>> {
     let code = log_code(&log)?;
-    let from = q.from.ok_or_else(|| ApiError::bad("from", "required"))?;
-    let to = match q.to {
+    let from = number(&params, "from")?.ok_or_else(|| ApiError::bad("from", "required"))?;
+    let to = match number(&params, "to")? {
         Some(to) => to,
         None => checkpoint_size(&state, &code)?,
     };
@@ -494,19 +748,10 @@ fn pointed(state: &ApiState, pointers: &[(LogCode, u64)]) -> ApiResult<Vec<Value
     Ok(out)
 }
 
-#[derive(Debug, Deserialize)]
-struct PageQuery {
-    page: Option<u64>,
-    per_page: Option<u64>,
-}
-
 /// `GET /v1/notices`: exposure notices of every log the node holds, newest first.
-async fn notices(
-    State(state): State<ApiState>,
-    Query(q): Query<PageQuery>,
-) -> ApiResult<Json<Value>> {
-    let page = q.page.unwrap_or(1);
-    let per_page = q.per_page.unwrap_or(20);
+async fn notices(State(state): State<ApiState>, params: Params) -> ApiResult<Json<Value>> {
+    let page = number(&params, "page")?.unwrap_or(1);
+    let per_page = number(&params, "per_page")?.unwrap_or(20);
     if page == 0 {
         return Err(ApiError::bad("page", "pages count from 1"));
     }
@@ -588,18 +833,11 @@ async fn case(
     ))
 }
 
-#[derive(Debug, Deserialize)]
-struct GradesQuery {
-    period: Option<String>,
-}
-
 /// `GET /v1/grades?period=2023`: grade sets and revisions of a period, in every log.
-async fn grades(
-    State(state): State<ApiState>,
-    Query(q): Query<GradesQuery>,
-) -> ApiResult<Json<Value>> {
-    let period = q
-        .period
+async fn grades(State(state): State<ApiState>, params: Params) -> ApiResult<Json<Value>> {
+    let period = params
+        .get("period")
+        .cloned()
         .ok_or_else(|| ApiError::bad("period", "required, e.g. 2023 or 2023-H1"))?;
     if period.is_empty()
         || period.len() > 16

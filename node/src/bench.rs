@@ -92,7 +92,7 @@ pub(crate) fn batch_verify_ceiling() -> (f64, f64) {
 }
 
 /// Serial 4 KiB write + fsync rate in `dir`.
-fn fsync_ceiling(dir: &Path) -> Result<f64> {
+pub(crate) fn fsync_ceiling(dir: &Path) -> Result<f64> {
     let path = dir.join("fsync-probe");
     let mut file = std::fs::File::create(&path)?;
     let block = vec![7u8; 4096];

@@ -1,6 +1,7 @@
 //! `yibao demo`: a city network on loopback — the city office (吕梁市) and three county
-//! bureaus, each a node with its own log of generated records (hundreds of institutions,
-//! cases with findings, decisions, rectification and exposure notices, grade sets),
+//! bureaus, each a node with its own log of generated records (300 institutions each,
+//! cases with findings, decisions, rectification in every state, exposure notices, grade
+//! sets at 3:4:2:1, every record kind, inspections across divisions: `workload.rs`),
 //! replicating over libp2p, each serving the HTTP API, and the public viewer reading the
 //! city node. Prints the URLs, one per line as `viewer: URL` and `node CODE: URL`, and runs
 //! until Ctrl-C or SIGTERM. With `--data DIR` the network's
@@ -18,7 +19,7 @@ use yibao_ledger::store::Ledger;
 use yibao_node::api::{router, ApiState, Metrics};
 use yibao_node::net::{identity, NetConfig, NodeHandle};
 use yibao_node::node_dir::{self, NodeDir};
-use yibao_node::workload::{build_ledger, Officers};
+use yibao_node::workload::{self, build_demo_ledger, Officers, Visit};
 use yibao_schema::manifest::{Manifest, ManifestBody, Member};
 use yibao_schema::policy::Policy;
 
@@ -34,6 +35,21 @@ fn seed(i: usize) -> u64 {
     7_000 + i as u64
 }
 
+/// Inspections across divisions: the city office inspects a county's institution directly
+/// (city_direct), 柳林 inspects one in 石楼 (cross_county), 岚县 one in 柳林 (flight).
+fn visits(division: &str) -> Vec<Visit> {
+    let visit = |county: &str, n: usize, inspection_type| Visit {
+        institution: workload::institutions(county, 300)[n].clone(),
+        inspection_type,
+    };
+    match division {
+        "141100" => vec![visit("141127", 2, "city_direct")],
+        "141125" => vec![visit("141126", 0, "cross_county")],
+        "141127" => vec![visit("141125", 1, "flight")],
+        _ => Vec::new(),
+    }
+}
+
 /// Creates a node directory with a generated log, unless it exists.
 fn prepare_node(dir: &Path, i: usize, division: &str, name: &str, entries: u64) -> Result<()> {
     let node = NodeDir::new(dir);
@@ -43,7 +59,7 @@ fn prepare_node(dir: &Path, i: usize, division: &str, name: &str, entries: u64) 
     std::fs::create_dir_all(dir)?;
     let code = LogCode::parse(division).context("division")?;
     let ledger = Ledger::open(&node.ledger_path(), Policy::default())?;
-    build_ledger(&ledger, code, name, entries, seed(i))?;
+    build_demo_ledger(&ledger, code, name, entries, seed(i), &visits(division))?;
     ledger.close()?;
     let officers = Officers::from_seed(seed(i));
     node_dir::write_key(&node.bureau_key_path(), &officers.bureau)?;

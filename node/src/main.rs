@@ -7,6 +7,7 @@
 
 mod bench;
 mod bench_audit;
+mod bench_api;
 mod bench_sync;
 mod commands;
 mod demo;
@@ -254,6 +255,9 @@ enum Command {
     },
     /// Measure append, verify, storage and proof figures against ceilings of this machine.
     Bench(bench::BenchArgs),
+    /// Measure the HTTP API on loopback against a large ledger: the viewer's notice pages
+    /// from a node source, `/v1/notices`, inclusion proofs, one submitter's durable submits.
+    BenchApi(bench_api::BenchApiArgs),
     /// Measure a new node catching up logs from their owners over libp2p on loopback
     /// (every entry verified and durably stored) against the batch-verify rate.
     BenchSync(bench_sync::BenchSyncArgs),
@@ -519,6 +523,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args),
         Command::BenchSync(args) => bench_sync::run(&args),
         Command::BenchAudit(args) => bench_audit::run(&args),
+        Command::BenchApi(args) => bench_api::run(&args),
         Command::Demo {
             data,
             one_county: true,

@@ -215,15 +215,42 @@ pub fn case_records(
     year: u32,
     with_notice: bool,
 ) -> Result<Vec<(Signer, Record)>> {
+    case_records_of_type(
+        rng,
+        division,
+        bureau_name,
+        case_no,
+        inst,
+        year,
+        with_notice,
+        None,
+    )
+}
+
+/// Like [`case_records`], with the inspection type given (`cross_county`, `city_direct`
+/// and `flight` may inspect an institution of another division) or drawn at random
+/// among those that may not.
+#[allow(clippy::too_many_arguments)] // reason: the same case parameters as `case_records`, plus one
+pub fn case_records_of_type(
+    rng: &mut Rng,
+    division: &str,
+    bureau_name: &str,
+    case_no: u64,
+    inst: &Institution,
+    year: u32,
+    with_notice: bool,
+    inspection_type: Option<&str>,
+) -> Result<Vec<(Signer, Record)>> {
     let case_id = format!("{division}-{year}-{case_no:06}");
     let types = ["daily", "special", "random", "smart_monitoring"];
+    let drawn = types[rng.below(types.len() as u64) as usize];
     let opened_on = format!("{year}-{:02}-{:02}", 1 + rng.below(6), 1 + rng.below(28));
     let mut out = vec![(
         Signer::Inspector,
         parse(json!({
             "kind": "inspection_opened",
             "case_id": case_id,
-            "inspection_type": types[rng.below(types.len() as u64) as usize],
+            "inspection_type": inspection_type.unwrap_or(drawn),
             "institution": { "code": inst.code, "name": inst.name, "division": inst.division },
             "inspecting_body": bureau_name,
             "opened_on": opened_on,
@@ -529,12 +556,38 @@ impl Workload {
         })
     }
 
+    /// The workload of a log already built by [`build_ledger`] with the same code, bureau
+    /// name and seed (the same officers and 300 institutions); creates nothing.
+    pub fn existing(code: LogCode, bureau_name: &str, seed: u64) -> Workload {
+        let division = code.to_string();
+        Workload {
+            officers: Officers::from_seed(seed),
+            origin: code.origin(),
+            institutions: institutions(&division, 300),
+            division,
+            bureau_name: bureau_name.to_string(),
+            seed,
+        }
+    }
+
     /// Pre-signed submissions for `submitters` threads, each a sequence of whole cases with
     /// case numbers of its own, enough for `seconds` at a generous rate.
     pub fn submissions_for_run(
         &self,
         submitters: usize,
         seconds: u64,
+    ) -> Result<Vec<Vec<Submission>>> {
+        let run = self.seed.wrapping_add(submitters as u64 * 1_000_003);
+        self.submissions_for_numbered_run(submitters, seconds, run)
+    }
+
+    /// Like [`Workload::submissions_for_run`], with case numbers taken from `run` (1 to 999
+    /// modulo 1,000; runs against the same log need different numbers).
+    pub fn submissions_for_numbered_run(
+        &self,
+        submitters: usize,
+        seconds: u64,
+        run: u64,
     ) -> Result<Vec<Vec<Submission>>> {
         // Enough for a generous rate: a single submitter is bounded by the flush, many by
         // the signatures.
@@ -544,7 +597,6 @@ impl Workload {
             100_000 * seconds
         };
         let per_thread_entries = total / submitters.max(1) as u64 + 64;
-        let run = self.seed.wrapping_add(submitters as u64 * 1_000_003);
         (0..submitters)
             .into_par_iter()
             .map(|t| {
@@ -582,6 +634,164 @@ impl Workload {
             })
             .collect()
     }
+}
+
+/// An institution of another division that a demo log inspects, and how.
+#[derive(Debug, Clone)]
+pub struct Visit {
+    /// The institution (registered in its own county's log).
+    pub institution: Institution,
+    /// `cross_county`, `city_direct` or `flight`.
+    pub inspection_type: &'static str,
+}
+
+/// What the bulk generator leaves out and a demo must show: institution updates (one
+/// suspended, addresses changed), grade revisions (credit repair, one of them withdrawn by
+/// a correction, whose seq is only known once appended), rectification items still open
+/// or in progress with a deadline far ahead (the generated ones are overdue by now), and
+/// the inspection of another division's institution, with an exposure notice.
+fn demo_extras(
+    division: &str,
+    bureau_name: &str,
+    insts: &[Institution],
+    visits: &[Visit],
+    rng: &mut Rng,
+) -> Result<Vec<(Signer, Record)>> {
+    let mut out = Vec::new();
+    for (i, inst) in insts.iter().skip(10).take(6).enumerate() {
+        let changes = if i == 0 {
+            json!({ "status": "suspended" })
+        } else {
+            json!({ "address": format!("山西省吕梁市{}（新址）", inst.name) })
+        };
+        out.push((
+            Signer::Administrator,
+            parse(json!({
+                "kind": "institution_updated",
+                "code": inst.code,
+                "changes": changes,
+                "reason": if i == 0 { "暂停医保服务协议，整改期间不得结算" } else { "机构搬迁，地址变更" },
+            }))?,
+        ));
+    }
+    for inst in insts.iter().skip(40).take(4) {
+        out.push((
+            Signer::Adjudicator,
+            parse(json!({
+                "kind": "grade_revision",
+                "division": division,
+                "period": "2023",
+                "institution": inst.code,
+                "grade": "B",
+                "score": 850,
+                "reason_kind": "credit_repair",
+                "reason": "整改事项已销号，此后连续六个月未发现违规，经申请予以信用修复。",
+            }))?,
+        ));
+    }
+    for (i, inst) in insts.iter().skip(60).take(6).enumerate() {
+        let item_id = format!("{division}-ZG-2025-{:03}", i + 1);
+        out.push((
+            Signer::Inspector,
+            parse(json!({
+                "kind": "rectification_item",
+                "item_id": item_id,
+                "institution": inst.code,
+                "problem": "医保药品进销存台账不全，限期建立并上传",
+                "deadline": "2030-06-30",
+            }))?,
+        ));
+        if i % 2 == 1 {
+            out.push((
+                Signer::Inspector,
+                parse(json!({
+                    "kind": "rectification_update",
+                    "item_id": item_id,
+                    "status": "rectifying",
+                    "on": "2025-06-01",
+                    "note": "已提交整改方案",
+                }))?,
+            ));
+        }
+    }
+    for (i, visit) in visits.iter().enumerate() {
+        out.extend(case_records_of_type(
+            rng,
+            division,
+            bureau_name,
+            900_000 + i as u64,
+            &visit.institution,
+            2024,
+            true,
+            Some(visit.inspection_type),
+        )?);
+    }
+    Ok(out)
+}
+
+/// Builds a demo county's log of about `entries` entries: officers, 300 institutions,
+/// cases (findings, decisions, rectification in every state, exposure notices), grade
+/// sets at the policy ratio, and the extras of [`demo_extras`] (every record kind, the
+/// inspections of `visits`), ending with a correction.
+pub fn build_demo_ledger(
+    ledger: &Ledger,
+    code: LogCode,
+    bureau_name: &str,
+    entries: u64,
+    seed: u64,
+    visits: &[Visit],
+) -> Result<()> {
+    let officers = Officers::from_seed(seed);
+    ledger.create_log(code, bureau_name, officers.bureau.clone(), FIXED_TIME_MS)?;
+    let division = code.to_string();
+    let mut records = officers.key_events()?;
+    // About 6.5 entries per case, after the institutions and what the extras add.
+    let cases = (entries.saturating_sub(360) * 2 / 13).max(20);
+    records.extend(county_records(&division, bureau_name, 300, cases, seed)?);
+    let insts = institutions(&division, 300);
+    let mut rng = Rng::new(seed ^ 0x5eed);
+    records.extend(demo_extras(
+        &division,
+        bureau_name,
+        &insts,
+        visits,
+        &mut rng,
+    )?);
+    let origin = code.origin();
+    for chunk in records.chunks(65_536) {
+        let submissions = sign(&officers, &origin, FIXED_TIME_MS, chunk)?;
+        append_all(ledger, &code, submissions, FIXED_TIME_MS)?;
+    }
+    // The last grade revision is withdrawn: a correction needs the seq of its target.
+    let size = ledger.size(&code)?;
+    let mut target = None;
+    let mut start = size.saturating_sub(2_000);
+    while start < size {
+        let chunk = ledger.entries(&code, start, 1_000)?;
+        for (seq, bytes) in &chunk {
+            let entry = yibao_schema::entry::EntryRef::decode(bytes)
+                .map_err(|e| anyhow!("entry {seq}: {e}"))?;
+            if entry.submission.statement.kind == "grade_revision" {
+                target = Some(*seq);
+            }
+        }
+        start += chunk.len().max(1) as u64;
+    }
+    let target = target.ok_or_else(|| anyhow!("no grade revision to correct"))?;
+    let correction = parse(json!({
+        "kind": "correction",
+        "target_seq": target,
+        "target_kind": "grade_revision",
+        "reason": "信用修复申请材料不全，撤回该等级调整，待补正后重新评定。",
+    }))?;
+    let submissions = sign(
+        &officers,
+        &origin,
+        FIXED_TIME_MS,
+        &[(Signer::Adjudicator, correction)],
+    )?;
+    append_all(ledger, &code, submissions, FIXED_TIME_MS)?;
+    Ok(())
 }
 
 /// Builds a ledger of about `entries` entries for one county (officers, 300 institutions,

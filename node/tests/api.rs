@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use base64::Engine;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -641,4 +642,663 @@ async fn published_notices_verify_from_the_files_alone() {
     std::fs::write(other.join("x"), b"keep").unwrap();
     assert!(yibao_node::publish::publish(&f.state.ledger, &other).is_err());
     assert!(other.join("x").exists());
+}
+
+// ---------------------------------------------------------------------------------------
+// Metrics
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn metrics_have_latency_histograms_by_route_and_status_class() {
+    let f = fixture();
+    let s = &f.state;
+    assert_eq!(
+        get(s, "/v1/logs/141125/entries?count=1").await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(s, "/v1/logs/141125/entries?count=0").await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(get(s, "/v2/nothing").await.0, StatusCode::NOT_FOUND);
+    let (status, _, metrics) = get(s, "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8(metrics).unwrap();
+    for line in [
+        "# TYPE yibao_http_request_duration_seconds histogram\n",
+        "yibao_http_request_duration_seconds_bucket{route=\"/v1/logs/{log}/entries\",status=\"2xx\",le=\"+Inf\"} 1\n",
+        "yibao_http_request_duration_seconds_count{route=\"/v1/logs/{log}/entries\",status=\"2xx\"} 1\n",
+        "yibao_http_request_duration_seconds_count{route=\"/v1/logs/{log}/entries\",status=\"4xx\"} 1\n",
+        "yibao_http_request_duration_seconds_count{route=\"unmatched\",status=\"4xx\"} 1\n",
+        "yibao_log_size{log=\"141125\"} ",
+        "yibao_appends_total 0\n",
+    ] {
+        assert!(text.contains(line), "metrics lack {line:?}:\n{text}");
+    }
+    // Buckets are cumulative: each `le` count is at least the one before.
+    let counts: Vec<u64> = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("yibao_http_request_duration_seconds_bucket{route=\"/v1/logs/{log}/entries\",status=\"2xx\"")
+        })
+        .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(counts.len(), yibao_node::api::metrics::BUCKETS.len() + 1);
+    assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Officer-authenticated reads (SPEC.md §16)
+// ---------------------------------------------------------------------------------------
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+fn signed_get(uri: &str, authorization: &str) -> Request<Body> {
+    Request::get(uri)
+        .header("authorization", authorization)
+        .body(Body::empty())
+        .unwrap()
+}
+
+async fn answer(app: &axum::Router, request: Request<Body>) -> (StatusCode, Value) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&body).unwrap())
+}
+
+#[tokio::test]
+async fn member_officers_read_key_events_and_the_roster_and_others_are_refused() {
+    use yibao_node::api::auth::authorization;
+    let f = fixture();
+    let app = router(f.state.clone());
+    let inspector = &f.officers.inspector;
+    let entries = "/v1/logs/141125/entries?start=0&count=10";
+
+    // The public sees key events as their leaf hash only.
+    let (status, public) = answer(&app, Request::get(entries).body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let key_event = &public["entries"][1];
+    assert_eq!(key_event["kind"], "key_event");
+    assert!(key_event.get("record").is_none() && key_event.get("entry").is_none());
+    let (status, body) = answer(
+        &app,
+        Request::get("/v1/logs/141125/officers")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_error(&body, "authorization");
+
+    // An officer of the log sees them in full, and the roster.
+    let (status, full) = answer(
+        &app,
+        signed_get(entries, &authorization(inspector, "GET", entries, now_ms())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{full}");
+    let key_event = &full["entries"][1];
+    assert_eq!(
+        key_event["record"]["officer_id"], "14000000001",
+        "{key_event}"
+    );
+    assert!(key_event["entry"].is_string());
+    let one = "/v1/logs/141125/entries/2";
+    let (status, entry) = answer(
+        &app,
+        signed_get(one, &authorization(inspector, "GET", one, now_ms())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(entry["record"]["officer_id"], "14000000002", "{entry}");
+    let roster = "/v1/logs/141125/officers";
+    let (status, officers) = answer(
+        &app,
+        signed_get(
+            roster,
+            &authorization(&f.officers.bureau, "GET", roster, now_ms()),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{officers}");
+    assert_schema(&officers, "Officers");
+    assert_eq!(officers["officers"].as_array().unwrap().len(), 4);
+    assert_eq!(officers["officers"][1]["surname"], "王");
+
+    // Refused: a key no log authorises, a request too old or too far ahead, a signature
+    // for another path, a tampered signature, a replay, a malformed header.
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[0x42; 32]);
+    let refused = [
+        (
+            authorization(&stranger, "GET", one, now_ms()),
+            "not an active officer",
+        ),
+        (
+            authorization(inspector, "GET", one, now_ms() - 120_000),
+            "away from the node's clock",
+        ),
+        (
+            authorization(inspector, "GET", one, now_ms() + 120_000),
+            "away from the node's clock",
+        ),
+        (
+            authorization(inspector, "GET", "/v1/logs/141125/entries/3", now_ms()),
+            "does not verify",
+        ),
+        (
+            authorization(inspector, "POST", one, now_ms()),
+            "does not verify",
+        ),
+        (
+            {
+                let good = authorization(inspector, "GET", one, now_ms());
+                let (head, sig) = good.rsplit_once(' ').unwrap();
+                let mut raw = base64::engine::general_purpose::STANDARD
+                    .decode(sig)
+                    .unwrap();
+                raw[10] ^= 1;
+                format!(
+                    "{head} {}",
+                    base64::engine::general_purpose::STANDARD.encode(raw)
+                )
+            },
+            "does not verify",
+        ),
+        ("Bearer abc".to_string(), "unknown scheme"),
+        ("Yibao-Officer 00 1 AA==".to_string(), "64 hex digits"),
+    ];
+    for (header, reason) in refused {
+        let (status, body) = answer(&app, signed_get(one, &header)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{header}: {body}");
+        assert_error(&body, "authorization");
+        assert!(
+            body["error"]["reason"].as_str().unwrap().contains(reason),
+            "{header}: {body}"
+        );
+    }
+    let three = "/v1/logs/141125/entries/3";
+    let header = authorization(inspector, "GET", three, now_ms());
+    assert_eq!(
+        answer(&app, signed_get(three, &header)).await.0,
+        StatusCode::OK
+    );
+    let (status, body) = answer(&app, signed_get(three, &header)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a replay is refused");
+    assert!(body["error"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("already"));
+
+    // A revoked officer reads nothing more (the roster follows the log as it grows).
+    let revoke = workload::parse(serde_json::json!({
+        "kind": "key_event",
+        "event": "officer_revoked",
+        "key": hex::encode(inspector.verifying_key().to_bytes()),
+        "reason": "调离",
+    }))
+    .unwrap();
+    let statement = Submission::sign(
+        &f.officers.bureau,
+        &LogCode::parse(COUNTY).unwrap().origin(),
+        now_ms(),
+        revoke.kind().as_str(),
+        revoke.encode_payload().unwrap(),
+    )
+    .unwrap();
+    let (status, _, body) = call(
+        &f.state,
+        post_cbor(
+            "/v1/logs/141125/entries",
+            statement.encode(),
+            "application/cbor",
+        ),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let (status, body) = answer(
+        &app,
+        signed_get(one, &authorization(inspector, "GET", one, now_ms())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body["error"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("not an active officer"));
+}
+
+// ---------------------------------------------------------------------------------------
+// The API against its OpenAPI document
+// ---------------------------------------------------------------------------------------
+
+/// A subset of JSON Schema (OpenAPI 3.0 flavour): `$ref`, `type`, `nullable`, `required`,
+/// `properties`, `additionalProperties: false`, `items`, `enum`, `pattern`, `minimum`.
+fn validate(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
+    let schema = resolve(doc, schema);
+    if value.is_null() && schema["nullable"] == true {
+        return;
+    }
+    if let Some(t) = schema["type"].as_str() {
+        let ok = match t {
+            "object" => value.is_object(),
+            "array" => value.is_array(),
+            "string" => value.is_string(),
+            "integer" => value.is_u64() || value.is_i64(),
+            "number" => value.is_number(),
+            "boolean" => value.is_boolean(),
+            other => panic!("schema type {other} not supported"),
+        };
+        if !ok {
+            errors.push(format!("{at}: expected {t}, got {value}"));
+            return;
+        }
+    }
+    if let Some(allowed) = schema["enum"].as_array() {
+        if !allowed.contains(value) {
+            errors.push(format!("{at}: {value} is not one of {allowed:?}"));
+        }
+    }
+    if let (Some(pattern), Some(text)) = (schema["pattern"].as_str(), value.as_str()) {
+        if !regex::Regex::new(pattern).unwrap().is_match(text) {
+            errors.push(format!("{at}: {text:?} does not match {pattern}"));
+        }
+    }
+    if let (Some(min), Some(n)) = (schema["minimum"].as_f64(), value.as_f64()) {
+        if n < min {
+            errors.push(format!("{at}: {n} is below {min}"));
+        }
+    }
+    if let Some(object) = value.as_object() {
+        for field in schema["required"].as_array().into_iter().flatten() {
+            if !object.contains_key(field.as_str().unwrap()) {
+                errors.push(format!("{at}: lacks {field}"));
+            }
+        }
+        let properties = schema["properties"].as_object();
+        for (key, v) in object {
+            match properties.and_then(|p| p.get(key)) {
+                Some(s) => validate(doc, s, v, &format!("{at}.{key}"), errors),
+                None if schema["additionalProperties"] == false => {
+                    errors.push(format!("{at}: unexpected field {key}"))
+                }
+                None => {}
+            }
+        }
+    }
+    if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
+        for (i, v) in array.iter().enumerate() {
+            validate(doc, items, v, &format!("{at}[{i}]"), errors);
+        }
+    }
+}
+
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(reference) => {
+            let mut target = doc;
+            for part in reference.trim_start_matches("#/").split('/') {
+                target = &target[part];
+            }
+            assert!(!target.is_null(), "dangling {reference}");
+            resolve(doc, target)
+        }
+        None => schema,
+    }
+}
+
+/// The answer to `method uri` is documented under `template`: its status, its content
+/// type, and (for JSON) its body validates against the documented schema.
+fn check_documented(
+    doc: &Value,
+    template: &str,
+    method: &str,
+    uri: &str,
+    (status, content_type, body): &(StatusCode, String, Vec<u8>),
+) {
+    let op = &doc["paths"][template][method];
+    assert!(op.is_object(), "{method} {template} is not documented");
+    let documented = &op["responses"][status.as_str()];
+    assert!(
+        documented.is_object(),
+        "{method} {uri}: {status} is not documented for {template}: {}",
+        String::from_utf8_lossy(body)
+    );
+    let documented = resolve(doc, documented);
+    let Some(content) = documented["content"].as_object() else {
+        return;
+    };
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    let entry = content.get(media).unwrap_or_else(|| {
+        panic!(
+            "{method} {uri}: {status} answered {media}, documented {:?}",
+            content.keys()
+        )
+    });
+    if media == "application/json" {
+        let value: Value = serde_json::from_slice(body).unwrap();
+        let mut errors = Vec::new();
+        validate(doc, &entry["schema"], &value, "$", &mut errors);
+        assert!(
+            errors.is_empty(),
+            "{method} {uri} ({status}) does not match its schema: {errors:?}\n{value}"
+        );
+    }
+}
+
+#[test]
+fn the_schema_checker_refuses_what_does_not_match() {
+    let doc: Value = serde_json::from_str(OPENAPI).unwrap();
+    let schema = serde_json::json!({"$ref": "#/components/schemas/Error"});
+    let mut errors = Vec::new();
+    validate(
+        &doc,
+        &schema,
+        &serde_json::json!({"error": {"field": "x", "reason": "y"}}),
+        "$",
+        &mut errors,
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    for bad in [
+        serde_json::json!({"error": {"field": "x"}}),
+        serde_json::json!({"error": {"field": 1, "reason": "y"}}),
+        serde_json::json!({"error": {"field": "x", "reason": "y", "stack": "z"}}),
+        serde_json::json!([]),
+    ] {
+        let mut errors = Vec::new();
+        validate(&doc, &schema, &bad, "$", &mut errors);
+        assert!(!errors.is_empty(), "{bad} passed");
+    }
+    let mut errors = Vec::new();
+    let entry = serde_json::json!({"$ref": "#/components/schemas/Entry"});
+    validate(
+        &doc,
+        &entry,
+        &serde_json::json!({"seq": 1, "leaf_hash": "XYZ"}),
+        "$",
+        &mut errors,
+    );
+    assert!(!errors.is_empty(), "a leaf hash that is not hex passed");
+}
+
+/// Every route of the router (read from its source) with its methods.
+fn router_routes() -> Vec<(String, Vec<&'static str>)> {
+    let source = include_str!("../src/api.rs");
+    source
+        .lines()
+        .filter_map(|line| {
+            let rest = line.trim().strip_prefix(".route(\"")?;
+            let (path, call) = rest.split_once('"')?;
+            let methods = ["get", "post", "put", "delete", "patch"]
+                .into_iter()
+                .filter(|m| call.contains(&format!("{m}(")))
+                .collect();
+            Some((path.to_string(), methods))
+        })
+        .collect()
+}
+
+#[test]
+fn every_route_of_the_router_is_documented_and_every_documented_path_is_routed() {
+    let doc: Value = serde_json::from_str(OPENAPI).unwrap();
+    let routes = router_routes();
+    assert!(routes.len() >= 15, "{routes:?}");
+    for (path, methods) in &routes {
+        assert!(!methods.is_empty(), "{path}");
+        for method in methods {
+            assert!(
+                doc["paths"][path][method].is_object(),
+                "{method} {path} is routed but not in openapi.json"
+            );
+        }
+    }
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            assert!(
+                routes
+                    .iter()
+                    .any(|(p, m)| p == path && m.contains(&method.as_str())),
+                "{method} {path} is documented but not routed"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_answer_validates_against_the_documented_schema() {
+    let f = fixture();
+    let doc: Value = serde_json::from_str(OPENAPI).unwrap();
+    let s = &f.state;
+    let (_, notices) = get_json(s, "/v1/notices?per_page=1").await;
+    let case_id = notices["notices"][0]["record"]["case_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let inst = notices["notices"][0]["record"]["institution"]["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Good and bad values for every parameter; a small deterministic spread of numbers.
+    let numbers = [
+        "0",
+        "1",
+        "2",
+        "5",
+        "7",
+        "31",
+        "1000",
+        "99999",
+        "-1",
+        "abc",
+        "",
+        "1e3",
+        "18446744073709551616",
+    ];
+    let mut gets: Vec<(&str, String)> = vec![
+        ("/healthz", "/healthz".into()),
+        ("/metrics", "/metrics".into()),
+        ("/openapi.json", "/openapi.json".into()),
+        ("/v1/logs", "/v1/logs".into()),
+        ("/v1/equivocations", "/v1/equivocations".into()),
+        (
+            "/v1/institutions/{code}",
+            format!("/v1/institutions/{inst}"),
+        ),
+        (
+            "/v1/institutions/{code}",
+            "/v1/institutions/H00000000000".into(),
+        ),
+        ("/v1/institutions/{code}", "/v1/institutions/xyz".into()),
+        (
+            "/v1/logs/{log}/cases/{case_id}",
+            format!("/v1/logs/141125/cases/{case_id}"),
+        ),
+        (
+            "/v1/logs/{log}/cases/{case_id}",
+            "/v1/logs/141125/cases/none".into(),
+        ),
+        (
+            "/v1/logs/{log}/cases/{case_id}",
+            format!("/v1/logs/141125/cases/{}", "x".repeat(65)),
+        ),
+        ("/v1/grades", "/v1/grades?period=2023".into()),
+        ("/v1/grades", "/v1/grades?period=20%2023".into()),
+        ("/v1/grades", "/v1/grades".into()),
+        ("/v1/logs/{log}/officers", "/v1/logs/141125/officers".into()),
+        (
+            "/v1/logs/{log}/entries/{seq}",
+            "/v1/logs/141125/entries/abc".into(),
+        ),
+    ];
+    for log in ["141125", "999999", "14112x", "1411250"] {
+        gets.push((
+            "/v1/logs/{log}/checkpoint",
+            format!("/v1/logs/{log}/checkpoint"),
+        ));
+        gets.push((
+            "/v1/logs/{log}/officers",
+            format!("/v1/logs/{log}/officers"),
+        ));
+        gets.push(("/v1/logs/{log}/entries", format!("/v1/logs/{log}/entries")));
+        gets.push((
+            "/v1/logs/{log}/proofs/inclusion",
+            format!("/v1/logs/{log}/proofs/inclusion?seq=1"),
+        ));
+        gets.push((
+            "/v1/logs/{log}/proofs/consistency",
+            format!("/v1/logs/{log}/proofs/consistency?from=1"),
+        ));
+    }
+    for (i, a) in numbers.iter().enumerate() {
+        let b = numbers[(i * 7 + 3) % numbers.len()];
+        gets.push((
+            "/v1/logs/{log}/entries",
+            format!("/v1/logs/141125/entries?start={a}&count={b}"),
+        ));
+        gets.push((
+            "/v1/logs/{log}/entries/{seq}",
+            format!("/v1/logs/141125/entries/{a}"),
+        ));
+        gets.push((
+            "/v1/logs/{log}/proofs/inclusion",
+            format!("/v1/logs/141125/proofs/inclusion?seq={a}"),
+        ));
+        gets.push((
+            "/v1/logs/{log}/proofs/inclusion",
+            format!("/v1/logs/141125/proofs/inclusion?seq={a}&size={b}"),
+        ));
+        gets.push((
+            "/v1/logs/{log}/proofs/consistency",
+            format!("/v1/logs/141125/proofs/consistency?from={a}"),
+        ));
+        gets.push((
+            "/v1/logs/{log}/proofs/consistency",
+            format!("/v1/logs/141125/proofs/consistency?from={a}&to={b}"),
+        ));
+        gets.push(("/v1/notices", format!("/v1/notices?page={a}&per_page={b}")));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (template, uri) in &gets {
+        let answer = get(s, uri).await;
+        check_documented(&doc, template, "get", uri, &answer);
+        seen.insert((template.to_string(), answer.0.as_u16()));
+    }
+    // Signed reads, and a signed read that is refused.
+    let entries = "/v1/logs/141125/entries?count=20";
+    let header =
+        yibao_node::api::auth::authorization(&f.officers.adjudicator, "GET", entries, now_ms());
+    let answer = call(s, signed_get(entries, &header)).await;
+    check_documented(&doc, "/v1/logs/{log}/entries", "get", entries, &answer);
+    assert_eq!(answer.0, StatusCode::OK);
+    let roster = "/v1/logs/141125/officers";
+    let header =
+        yibao_node::api::auth::authorization(&f.officers.publisher, "GET", roster, now_ms());
+    let answer = call(s, signed_get(roster, &header)).await;
+    check_documented(&doc, "/v1/logs/{log}/officers", "get", roster, &answer);
+    assert_eq!(answer.0, StatusCode::OK);
+    seen.insert(("/v1/logs/{log}/officers".to_string(), 200));
+    let answer = call(s, signed_get(entries, "Yibao-Officer x")).await;
+    check_documented(&doc, "/v1/logs/{log}/entries", "get", entries, &answer);
+    assert_eq!(answer.0, StatusCode::UNAUTHORIZED);
+
+    // Submissions: good, duplicate, wrong type, garbage, wrong log, too large.
+    let good = submission(&f).encode();
+    let post = "/v1/logs/{log}/entries";
+    for (uri, body, content_type, expected) in [
+        (
+            "/v1/logs/141125/entries",
+            good.clone(),
+            "application/cbor",
+            StatusCode::CREATED,
+        ),
+        (
+            "/v1/logs/141125/entries",
+            good.clone(),
+            "application/cbor",
+            StatusCode::OK,
+        ),
+        (
+            "/v1/logs/141125/entries",
+            good.clone(),
+            "application/json",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            "/v1/logs/141125/entries",
+            vec![0xff, 0x00],
+            "application/cbor",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/v1/logs/141126/entries",
+            good.clone(),
+            "application/cbor",
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "/v1/logs/14112x/entries",
+            good.clone(),
+            "application/cbor",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/v1/logs/141125/entries",
+            vec![0u8; yibao_node::api::MAX_BODY_BYTES + 1],
+            "application/cbor",
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+    ] {
+        let answer = call(s, post_cbor(uri, body, content_type)).await;
+        assert_eq!(
+            answer.0,
+            expected,
+            "{uri}: {}",
+            String::from_utf8_lossy(&answer.2)
+        );
+        check_documented(&doc, post, "post", uri, &answer);
+    }
+    // A method a path does not take: the same JSON refusal, with Allow.
+    let response = router(s.clone())
+        .oneshot(Request::delete("/v1/logs").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(response.headers().get("allow").is_some());
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_error(&body, "method");
+    let mut errors = Vec::new();
+    validate(
+        &doc,
+        &serde_json::json!({"$ref": "#/components/schemas/Error"}),
+        &body,
+        "$",
+        &mut errors,
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+
+    // Every documented GET path was exercised, with a success and a refusal where it has one.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if let Some(op) = item.get("get") {
+            for code in op["responses"].as_object().unwrap().keys() {
+                if code == "401" || code == "500" {
+                    continue;
+                }
+                assert!(
+                    seen.contains(&(path.clone(), code.parse().unwrap())),
+                    "GET {path} never answered {code} in this test"
+                );
+            }
+        }
+    }
 }

@@ -462,6 +462,7 @@ fn the_demo_runs_a_replicating_city_network_and_stops_cleanly() {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
+    assert_demo_data(&urls[0].1, &urls);
     // The viewer shows notices from the counties, each notice page verified.
     let viewer = viewer.expect("the demo prints `viewer: URL`");
     let (status, page) = yibao_node::http_client::request(&viewer, "GET", "/", None, &[]).unwrap();
@@ -485,6 +486,154 @@ fn the_demo_runs_a_replicating_city_network_and_stops_cleanly() {
     for (code, _) in &urls {
         yibao(&["verify", "--data", data.join(code).to_str().unwrap()]);
     }
+}
+
+/// Every entry of `log` as the node at `url` serves it.
+fn all_entries(url: &str, log: &str) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    loop {
+        let path = format!("/v1/logs/{log}/entries?start={}&count=1000", out.len());
+        let (status, body) =
+            yibao_node::http_client::request(url, "GET", &path, None, &[]).unwrap();
+        assert_eq!(status, 200, "{path}");
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let page = v["entries"].as_array().unwrap().clone();
+        let size = v["size"].as_u64().unwrap() as usize;
+        out.extend(page);
+        if out.len() >= size {
+            return out;
+        }
+    }
+}
+
+/// What the issue asks of the demo's data, read from the city node (which holds every
+/// log): hundreds of institutions, thousands of entries covering every record kind, an
+/// inspection across divisions of a kind allowed to cross, grade sets at 3:4:2:1,
+/// rectification items in every state with some overdue and some not, exposure notices.
+fn assert_demo_data(city_url: &str, nodes: &[(String, String)]) {
+    use std::collections::{BTreeMap, BTreeSet};
+    let today = {
+        let days = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            / 86_400;
+        let date = time::Date::from_julian_day(2_440_588 + days as i32).unwrap();
+        format!("{date}")
+    };
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    let mut total = 0;
+    let mut crossing = BTreeSet::new();
+    let mut items: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
+    for (log, _) in nodes {
+        let entries = all_entries(city_url, log);
+        total += entries.len();
+        for e in &entries {
+            let kind = e["kind"].as_str().unwrap().to_string();
+            *kinds.entry(kind.clone()).or_default() += 1;
+            let r = &e["record"];
+            match kind.as_str() {
+                "inspection_opened" if r["institution"]["division"] != log.as_str() => {
+                    crossing.insert(r["inspection_type"].as_str().unwrap().to_string());
+                }
+                "grade_set" => {
+                    let mut counts = BTreeMap::new();
+                    for g in r["grades"].as_array().unwrap() {
+                        *counts
+                            .entry(g["grade"].as_str().unwrap().to_string())
+                            .or_insert(0) += 1;
+                    }
+                    let n: u64 = counts.values().sum();
+                    assert_eq!(
+                        n, 300,
+                        "{log}: a grade set covers the county's institutions"
+                    );
+                    assert_eq!(
+                        [&counts["A"], &counts["B"], &counts["C"], &counts["D"]],
+                        [&90, &120, &60, &30],
+                        "{log}: grades at 3:4:2:1"
+                    );
+                }
+                "rectification_item" => {
+                    items.insert(
+                        (log.clone(), r["item_id"].as_str().unwrap().to_string()),
+                        ("open".into(), r["deadline"].as_str().unwrap().to_string()),
+                    );
+                }
+                "rectification_update" => {
+                    let item = items
+                        .get_mut(&(log.clone(), r["item_id"].as_str().unwrap().to_string()))
+                        .expect("an update follows its item");
+                    item.0 = r["status"].as_str().unwrap().to_string();
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(total >= 5_000, "thousands of entries: {total}");
+    for kind in [
+        "key_event",
+        "institution_registered",
+        "institution_updated",
+        "inspection_opened",
+        "finding",
+        "decision",
+        "rectification_item",
+        "rectification_update",
+        "grade_set",
+        "grade_revision",
+        "exposure_notice",
+        "correction",
+    ] {
+        assert!(
+            kinds.contains_key(kind),
+            "the demo has no {kind}: {kinds:?}"
+        );
+    }
+    assert!(
+        kinds["institution_registered"] >= 300,
+        "hundreds of institutions: {kinds:?}"
+    );
+    assert!(
+        kinds["finding"] >= 1_000 && kinds["decision"] >= 1_000,
+        "{kinds:?}"
+    );
+    assert!(
+        crossing.contains("cross_county")
+            && crossing.is_subset(&BTreeSet::from([
+                "cross_county".to_string(),
+                "city_direct".to_string(),
+                "flight".to_string()
+            ])),
+        "inspections across divisions: {crossing:?}"
+    );
+    let states: BTreeSet<&str> = items.values().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(
+        states,
+        BTreeSet::from(["open", "rectifying", "verified", "closed_out"]),
+        "rectification in every state"
+    );
+    let pending = items.values().filter(|(s, _)| s != "closed_out");
+    let overdue = pending
+        .clone()
+        .filter(|(_, deadline)| deadline.as_str() < today.as_str())
+        .count();
+    let not_yet = pending
+        .filter(|(_, deadline)| deadline.as_str() >= today.as_str())
+        .count();
+    assert!(
+        overdue > 0 && not_yet > 0,
+        "overdue {overdue}, not yet due {not_yet}"
+    );
+    let (status, body) =
+        yibao_node::http_client::request(city_url, "GET", "/v1/notices?per_page=1", None, &[])
+            .unwrap();
+    assert_eq!(status, 200);
+    let notices: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        notices["total"].as_u64().unwrap() >= 20,
+        "exposure notices: {notices}"
+    );
 }
 
 #[test]
