@@ -233,17 +233,20 @@ pub fn run(request: &Request) -> Result<ExitCode> {
                 .map_err(|e| anyhow!("{}: {e}", path.display()))?
         }
     };
-    print!("{}", summary(&report));
+    // The files first: a reader who closes the pipe early (`| head`) still gets them.
+    let mut written = String::new();
     if let Some(path) = &request.json {
         let text = serde_json::to_string_pretty(&report)?;
         write_atomically(path, text.as_bytes())?;
-        println!("JSON report: {}", path.display());
+        written.push_str(&format!("JSON report: {}\n", path.display()));
     }
     if let Some(path) = &request.xlsx {
         let bytes = workbook(&report).map_err(|e| anyhow!("cannot build the workbook: {e}"))?;
         write_atomically(path, &bytes)?;
-        println!("workbook: {}", path.display());
+        written.push_str(&format!("workbook: {}\n", path.display()));
     }
+    print_out(&summary(&report))?;
+    print_out(&written)?;
     Ok(if report.is_clean() {
         ExitCode::SUCCESS
     } else {
@@ -266,6 +269,18 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.persist(path)
         .map_err(|e| anyhow!("cannot write {}: {}", path.display(), e.error))?;
     Ok(())
+}
+
+/// Writes to stdout; a reader that went away (a closed pipe) is not an error.
+fn print_out(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow!("cannot write to stdout: {e}"))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn percent(rate: f64) -> String {
