@@ -706,8 +706,12 @@ fn days_between(a: Date, b: Date) -> i64 {
 
 impl Visitor for Collector<'_> {
     fn entry(&mut self, visit: &EntryVisit<'_>) {
-        let county = self.counties.entry(visit.log.to_string()).or_default();
-        county.entries += 1;
+        if !self.counties.contains_key(visit.log) {
+            self.counties.insert(visit.log.to_string(), County::default());
+        }
+        if let Some(county) = self.counties.get_mut(visit.log) {
+            county.entries += 1;
+        }
         if !visit.intact {
             // Reported as an integrity failure; a record that may be forged counts nowhere.
             return;
