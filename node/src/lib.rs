@@ -4,6 +4,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod api;
+pub mod import;
 /// The minimal HTTP/1.1 client lives in the viewer crate (one copy for both).
 pub use yibao_web_viewer::http_client;
 pub mod net;

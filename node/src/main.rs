@@ -6,6 +6,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod bench;
+mod bench_import;
 mod bench_sync;
 mod commands;
 mod demo;
@@ -204,6 +205,14 @@ enum Command {
     },
     /// Measure append, verify, storage and proof figures against ceilings of this machine.
     Bench(bench::BenchArgs),
+    /// Import a bureau's existing ledger (台账) from a CSV or XLSX file with Chinese headers:
+    /// cases, findings, decisions and rectification items, signed by the importing officers.
+    /// Nothing is written unless every row is good (or --skip-bad); importing the same file
+    /// again adds nothing. See docs/IMPORT.md.
+    Import(yibao_node::import::ImportArgs),
+    /// Import rate of a generated 100,000-row ledger file against the 2-core ed25519
+    /// sign and verify rates measured in the same run.
+    BenchImport(bench_import::BenchImportArgs),
     /// Measure a new node catching up logs from their owners over libp2p on loopback
     /// (every entry verified and durably stored) against the batch-verify rate.
     BenchSync(bench_sync::BenchSyncArgs),
@@ -426,6 +435,8 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }),
         Command::Bench(args) => bench::run(&args),
+        Command::Import(args) => yibao_node::import::command(&args, commands::now_ms()),
+        Command::BenchImport(args) => bench_import::run(&args),
         Command::BenchSync(args) => bench_sync::run(&args),
         Command::Demo {
             data,
