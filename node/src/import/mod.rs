@@ -622,7 +622,7 @@ pub fn command(args: &ImportArgs, now_ms: u64) -> Result<std::process::ExitCode>
         None => Mapping::default(),
     };
     let table = table::read(&args.file).map_err(|e| anyhow!(e))?;
-    let ledger = dir.open_existing_ledger()?;
+    let ledger = dir.open_ledger()?;
     let options = ImportOptions {
         mapping,
         inspector,
