@@ -55,7 +55,13 @@ pub fn generated_csv(rows: usize, seed: u64) -> String {
         ("虚构医药服务项目", &["2", "3.5", "5"]),
         ("挂床住院", &["1.5", ""]),
     ];
-    let handlings = ["约谈", "责令改正", "约谈、暂停医保结算6个月", "", "移交公安"];
+    let handlings = [
+        "约谈",
+        "责令改正",
+        "约谈、暂停医保结算6个月",
+        "",
+        "移交公安",
+    ];
     for row in 0..rows {
         let case = row / 2;
         let year = 2021 + (case % 3);
@@ -125,7 +131,10 @@ pub fn run(args: &BenchImportArgs) -> Result<ExitCode> {
         }
     };
     let threads = rayon::current_num_threads();
-    println!("yibao bench-import on {threads} threads, {} rows", args.rows);
+    println!(
+        "yibao bench-import on {threads} threads, {} rows",
+        args.rows
+    );
     let sign = sign_ceiling();
     let (_, verify_all) = crate::bench::batch_verify_ceiling();
     // Each entry is signed once and verified once, on the same cores.
@@ -159,8 +168,15 @@ pub fn run(args: &BenchImportArgs) -> Result<ExitCode> {
     let summary = import::import_file(&ledger, &code, &csv_path, &options)?;
     let seconds = start.elapsed().as_secs_f64();
     if summary.bad_rows > 0 || !summary.written {
-        let first = summary.bad.first().map(|e| format!("row {}, {}: {}", e.row, e.column, e.reason));
-        bail!("the generated file did not import: {} bad rows ({})", summary.bad_rows, first.unwrap_or_default());
+        let first = summary
+            .bad
+            .first()
+            .map(|e| format!("row {}, {}: {}", e.row, e.column, e.reason));
+        bail!(
+            "the generated file did not import: {} bad rows ({})",
+            summary.bad_rows,
+            first.unwrap_or_default()
+        );
     }
     let rows_per_s = rate(summary.imported_rows as u64, seconds);
     let entries_per_s = rate(summary.entries, seconds);

@@ -42,8 +42,13 @@ impl Fixture {
         ledger
             .create_log(code, BUREAU, officers.bureau.clone(), NOW_MS)
             .unwrap();
-        let keys = workload::sign(&officers, &code.origin(), NOW_MS, &officers.key_events().unwrap())
-            .unwrap();
+        let keys = workload::sign(
+            &officers,
+            &code.origin(),
+            NOW_MS,
+            &officers.key_events().unwrap(),
+        )
+        .unwrap();
         workload::append_all(&ledger, &code, keys, NOW_MS).unwrap();
         Fixture {
             dir,
@@ -83,7 +88,11 @@ impl Fixture {
 
     fn assert_verifies(&self) {
         let report = verify::verify_ledger(&self.ledger, &|_| {});
-        assert!(report.is_ok(), "the ledger does not verify: {:?}", report.failures);
+        assert!(
+            report.is_ok(),
+            "the ledger does not verify: {:?}",
+            report.failures
+        );
     }
 
     /// Every record of `kind` in the log, decoded from the stored entries.
@@ -155,7 +164,11 @@ fn a_good_csv_imports_exact_money_and_verifies() {
     };
     assert_eq!(seed.totals.recovered.get(), 11_184_300);
     assert_eq!(seed.totals.damages.get(), 22_368_600);
-    assert_eq!(seed.totals.total.get(), 33_552_900, "111,843 × 3 = 335,529 yuan");
+    assert_eq!(
+        seed.totals.total.get(),
+        33_552_900,
+        "111,843 × 3 = 335,529 yuan"
+    );
     let Record::Decision(fraud) = &decisions[2] else {
         panic!("not a decision")
     };
@@ -185,11 +198,17 @@ fn reimporting_adds_nothing_and_a_later_adjudicator_adds_only_decisions() {
     without.adjudicator = None;
     let first = f.import(&path, &without).unwrap();
     assert_eq!(first.decisions_without_adjudicator, 2);
-    assert_eq!(first.entries, 6, "openings, findings and items, no decisions");
+    assert_eq!(
+        first.entries, 6,
+        "openings, findings and items, no decisions"
+    );
     let size = f.size();
 
     let again = f.import(&path, &without).unwrap();
-    assert_eq!((again.present_rows, again.entries, again.written), (2, 0, false));
+    assert_eq!(
+        (again.present_rows, again.entries, again.written),
+        (2, 0, false)
+    );
     assert_eq!(f.size(), size);
 
     let with = f.import(&path, &f.options()).unwrap();
@@ -205,7 +224,12 @@ fn reimporting_adds_nothing_and_a_later_adjudicator_adds_only_decisions() {
         ]),
     );
     let summary = f.import(&same, &f.options()).unwrap();
-    assert_eq!((summary.present_rows, summary.entries), (1, 0), "{:?}", summary.bad);
+    assert_eq!(
+        (summary.present_rows, summary.entries),
+        (1, 0),
+        "{:?}",
+        summary.bad
+    );
     f.assert_verifies();
 }
 
@@ -230,7 +254,11 @@ fn full_width_digits_are_read_exactly() {
     };
     let damages = decision.items[0].damages.unwrap();
     assert_eq!(damages.multiple.unwrap().thousandths(), 1_500);
-    assert_eq!(damages.amount.get(), 1_851_851, "12,345.67 × 1.5 = 18,518.505, half up");
+    assert_eq!(
+        damages.amount.get(),
+        1_851_851,
+        "12,345.67 × 1.5 = 18,518.505, half up"
+    );
     f.assert_verifies();
 }
 
@@ -269,10 +297,14 @@ fn bad_numbers_are_reported_by_row_and_column_and_nothing_is_written() {
         );
     }
     let reasons: Vec<&str> = summary.bad.iter().map(|e| e.reason.as_str()).collect();
-    assert!(reasons.iter().any(|r| r.contains("more than 2 decimal places")));
+    assert!(reasons
+        .iter()
+        .any(|r| r.contains("more than 2 decimal places")));
     assert!(reasons.iter().any(|r| r.contains("negative")));
     assert!(reasons.iter().any(|r| r.contains("thousands separators")));
-    assert!(reasons.iter().any(|r| r.contains("not a real calendar date")));
+    assert!(reasons
+        .iter()
+        .any(|r| r.contains("not a real calendar date")));
 }
 
 #[test]
@@ -294,10 +326,26 @@ fn a_rule_refusal_is_the_rows_error_before_anything_is_written() {
     let summary = f.import(&path, &f.options()).unwrap();
     assert_eq!(f.size(), before);
     let errors = errors_of(&summary);
-    assert!(errors.contains(&(3, "罚款倍数".into())), "{:?}", summary.bad);
-    assert!(errors.contains(&(4, "处理日期".into())), "{:?}", summary.bad);
-    assert!(errors.contains(&(5, "检查类型".into())), "{:?}", summary.bad);
-    assert!(summary.bad[0].reason.contains("penalty-range"), "{:?}", summary.bad);
+    assert!(
+        errors.contains(&(3, "罚款倍数".into())),
+        "{:?}",
+        summary.bad
+    );
+    assert!(
+        errors.contains(&(4, "处理日期".into())),
+        "{:?}",
+        summary.bad
+    );
+    assert!(
+        errors.contains(&(5, "检查类型".into())),
+        "{:?}",
+        summary.bad
+    );
+    assert!(
+        summary.bad[0].reason.contains("penalty-range"),
+        "{:?}",
+        summary.bad
+    );
 }
 
 #[test]
@@ -318,7 +366,12 @@ fn skip_bad_writes_the_good_rows_and_a_report_of_the_bad_ones() {
     options.skip_bad = true;
     let summary = f.import(&path, &options).unwrap();
     assert!(summary.written);
-    assert_eq!((summary.imported_rows, summary.bad_rows), (2, 2), "{:?}", summary.bad);
+    assert_eq!(
+        (summary.imported_rows, summary.bad_rows),
+        (2, 2),
+        "{:?}",
+        summary.bad
+    );
     let bad_rows: Vec<usize> = summary.bad.iter().map(|e| e.row).collect();
     assert_eq!(bad_rows, vec![2, 4]);
     assert_eq!(f.records(RecordKind::InspectionOpened).len(), 2);
@@ -334,7 +387,10 @@ fn skip_bad_writes_the_good_rows_and_a_report_of_the_bad_ones() {
 
     // Fixing nothing and importing again adds nothing and reports the same rows.
     let again = f.import(&path, &options).unwrap();
-    assert_eq!((again.entries, again.present_rows, again.bad_rows), (0, 2, 2));
+    assert_eq!(
+        (again.entries, again.present_rows, again.bad_rows),
+        (0, 2, 2)
+    );
 }
 
 #[test]
@@ -345,12 +401,20 @@ fn wrong_missing_and_doubled_headers_are_refused() {
         "机构名,机构编码,检查类型,检查日期,违规类型,违规金额\n某医院,H14112500001,日常检查,2021-06-01,分解住院,100\n",
     );
     let err = f.import(&wrong, &f.options()).unwrap_err().to_string();
-    assert!(err.contains("institution_name") && err.contains("机构名称"), "{err}");
+    assert!(
+        err.contains("institution_name") && err.contains("机构名称"),
+        "{err}"
+    );
     assert!(err.contains("row 1"), "{err}");
 
     let missing = f.write("missing.csv", "机构名称,机构编码\n某医院,H14112500001\n");
     let err = f.import(&missing, &f.options()).unwrap_err().to_string();
-    for field in ["inspection_type", "opened_on", "violation_type", "amount_involved"] {
+    for field in [
+        "inspection_type",
+        "opened_on",
+        "violation_type",
+        "amount_involved",
+    ] {
         assert!(err.contains(field), "{field} missing from {err}");
     }
 
@@ -372,7 +436,10 @@ fn empty_files_are_refused() {
     let blank = f.write("blank.csv", "\u{feff}\n\n");
     assert!(f.import(&blank, &f.options()).is_err());
     let header_only = f.write("header.csv", &csv(&[]));
-    let err = f.import(&header_only, &f.options()).unwrap_err().to_string();
+    let err = f
+        .import(&header_only, &f.options())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("no data rows"), "{err}");
     let blank_rows = f.write("blank-rows.csv", &csv(&[",,,,", ""]));
     assert!(f.import(&blank_rows, &f.options()).is_err());
@@ -391,13 +458,24 @@ fn a_mapping_file_overrides_headers_and_labels() {
     let mut options = f.options();
     options.mapping = Mapping::with_file(&text).unwrap();
     let summary = f.import(&file, &options).unwrap();
-    assert_eq!((summary.imported_rows, summary.bad_rows), (2, 0), "{:?}", summary.bad);
+    assert_eq!(
+        (summary.imported_rows, summary.bad_rows),
+        (2, 0),
+        "{:?}",
+        summary.bad
+    );
     let findings = f.records(RecordKind::Finding);
     let Record::Finding(other) = &findings[1] else {
         panic!("not a finding")
     };
-    assert_eq!(other.pattern, yibao_schema::record::Pattern::Other("其他违规".into()));
-    assert_eq!((other.legal_basis.article, other.legal_basis.item), (38, Some(7)));
+    assert_eq!(
+        other.pattern,
+        yibao_schema::record::Pattern::Other("其他违规".into())
+    );
+    assert_eq!(
+        (other.legal_basis.article, other.legal_basis.item),
+        (38, Some(7))
+    );
     assert_eq!(other.amount_involved.get(), 98_050);
     f.assert_verifies();
     // A mapping that renames a required header makes the default one unknown.
@@ -432,8 +510,15 @@ fn a_good_xlsx_imports_with_numeric_and_date_cells() {
     let sheet = workbook.add_worksheet();
     let date = Format::new().set_num_format("yyyy-mm-dd");
     let headers = [
-        "机构名称", "机构编码", "检查类型", "检查日期", "违规类型", "违规金额（元）", "追回金额",
-        "违约金倍数", "处理日期",
+        "机构名称",
+        "机构编码",
+        "检查类型",
+        "检查日期",
+        "违规类型",
+        "违规金额（元）",
+        "追回金额",
+        "违约金倍数",
+        "处理日期",
     ];
     for (col, header) in headers.iter().enumerate() {
         sheet.write_string(0, col as u16, *header).unwrap();
@@ -450,20 +535,28 @@ fn a_good_xlsx_imports_with_numeric_and_date_cells() {
         sheet.write_string(r, 1, *code).unwrap();
         sheet.write_string(r, 2, "日常检查").unwrap();
         let opened = ExcelDateTime::from_ymd(2021, 6, 1).unwrap();
-        sheet.write_datetime_with_format(r, 3, &opened, &date).unwrap();
+        sheet
+            .write_datetime_with_format(r, 3, &opened, &date)
+            .unwrap();
         sheet.write_string(r, 4, "分解住院").unwrap();
         sheet.write_number(r, 5, *amount).unwrap();
         sheet.write_number(r, 6, *recovered).unwrap();
         sheet.write_number(r, 7, *multiple).unwrap();
         let decided = ExcelDateTime::from_ymd(2021, 7, 1).unwrap();
-        sheet.write_datetime_with_format(r, 8, &decided, &date).unwrap();
+        sheet
+            .write_datetime_with_format(r, 8, &decided, &date)
+            .unwrap();
     }
     workbook.save(&path).unwrap();
 
     let summary = f.import(&path, &f.options()).unwrap();
     assert!(!summary.written);
     assert_eq!(errors_of(&summary), vec![(4, "违规金额（元）".to_string())]);
-    assert!(summary.bad[0].reason.contains("0.30000000000000004"), "{:?}", summary.bad);
+    assert!(
+        summary.bad[0].reason.contains("0.30000000000000004"),
+        "{:?}",
+        summary.bad
+    );
 
     let mut options = f.options();
     options.skip_bad = true;
@@ -490,7 +583,10 @@ fn yibao(args: &[&str]) -> (Option<i32>, String, String) {
         .unwrap();
     let out = String::from_utf8_lossy(&output.stdout).to_string();
     let err = String::from_utf8_lossy(&output.stderr).to_string();
-    assert!(!out.contains("panicked") && !err.contains("panicked"), "{out}\n{err}");
+    assert!(
+        !out.contains("panicked") && !err.contains("panicked"),
+        "{out}\n{err}"
+    );
     (output.status.code(), out, err)
 }
 
@@ -514,24 +610,67 @@ fn the_yibao_import_command() {
         ("adjudicator", "14112500023", "李", li),
     ] {
         let (code, _, err) = yibao(&[
-            "officer", "add", "--data", data, "--roles", roles, "--officer-id", id, "--surname",
-            surname, "--key-out", key,
+            "officer",
+            "add",
+            "--data",
+            data,
+            "--roles",
+            roles,
+            "--officer-id",
+            id,
+            "--surname",
+            surname,
+            "--key-out",
+            key,
         ]);
         assert_eq!(code, Some(0), "{err}");
     }
 
-    let (code, out, err) = yibao(&["import", "--data", data, "--key", wang, "--adjudicator-key", li, good]);
+    let (code, out, err) = yibao(&[
+        "import",
+        "--data",
+        data,
+        "--key",
+        wang,
+        "--adjudicator-key",
+        li,
+        good,
+    ]);
     assert_eq!(code, Some(0), "{out}\n{err}");
-    assert!(out.contains("5 rows: 5 to import, 0 already in the log, 0 bad"), "{out}");
+    assert!(
+        out.contains("5 rows: 5 to import, 0 already in the log, 0 bad"),
+        "{out}"
+    );
     assert!(out.contains("appended 18 entries"), "{out}");
-    let (code, out, _) = yibao(&["import", "--data", data, "--key", wang, "--adjudicator-key", li, good]);
+    let (code, out, _) = yibao(&[
+        "import",
+        "--data",
+        data,
+        "--key",
+        wang,
+        "--adjudicator-key",
+        li,
+        good,
+    ]);
     assert_eq!(code, Some(0));
-    assert!(out.contains("5 already in the log") && out.contains("nothing new"), "{out}");
+    assert!(
+        out.contains("5 already in the log") && out.contains("nothing new"),
+        "{out}"
+    );
     let (code, out, _) = yibao(&["verify", "--data", data]);
     assert_eq!(code, Some(0), "{out}");
 
     // Bad rows: exit 2, each named by row and column, nothing written.
-    let (code, out, err) = yibao(&["import", "--data", data, "--key", wang, "--adjudicator-key", li, bad]);
+    let (code, out, err) = yibao(&[
+        "import",
+        "--data",
+        data,
+        "--key",
+        wang,
+        "--adjudicator-key",
+        li,
+        bad,
+    ]);
     assert_eq!(code, Some(2), "{out}\n{err}");
     assert!(err.contains("row 3, column 机构编码"), "{err}");
     assert!(err.contains("row 6, column 罚款倍数"), "{err}");
@@ -540,8 +679,17 @@ fn the_yibao_import_command() {
     // --skip-bad: the good row goes in, the report lists the bad ones.
     let report = tmp.path().join("bad.csv");
     let (code, out, err) = yibao(&[
-        "import", "--data", data, "--key", wang, "--adjudicator-key", li, "--skip-bad", "--report",
-        report.to_str().unwrap(), bad,
+        "import",
+        "--data",
+        data,
+        "--key",
+        wang,
+        "--adjudicator-key",
+        li,
+        "--skip-bad",
+        "--report",
+        report.to_str().unwrap(),
+        bad,
     ]);
     assert_eq!(code, Some(2), "{out}\n{err}");
     assert!(out.contains("appended 3 entries"), "{out}");
@@ -553,7 +701,14 @@ fn the_yibao_import_command() {
     // An empty file and an unknown extension are refused with a reason.
     let empty = tmp.path().join("empty.csv");
     std::fs::write(&empty, "").unwrap();
-    let (code, _, err) = yibao(&["import", "--data", data, "--key", wang, empty.to_str().unwrap()]);
+    let (code, _, err) = yibao(&[
+        "import",
+        "--data",
+        data,
+        "--key",
+        wang,
+        empty.to_str().unwrap(),
+    ]);
     assert_eq!(code, Some(2));
     assert!(err.contains("empty"), "{err}");
     let (code, _, err) = yibao(&["import", "--data", data, "--key", wang, "ledger.txt"]);

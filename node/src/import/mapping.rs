@@ -443,7 +443,9 @@ impl Mapping {
                 )
             })?;
             if headers.is_empty() {
-                return Err(format!("mapping file: headers.{name}: give at least one header"));
+                return Err(format!(
+                    "mapping file: headers.{name}: give at least one header"
+                ));
             }
             mapping
                 .headers
@@ -478,8 +480,12 @@ impl Mapping {
     }
 
     fn sort_handling(&mut self) {
-        self.handling
-            .sort_by(|a, b| b.0.chars().count().cmp(&a.0.chars().count()).then(a.0.cmp(&b.0)));
+        self.handling.sort_by(|a, b| {
+            b.0.chars()
+                .count()
+                .cmp(&a.0.chars().count())
+                .then(a.0.cmp(&b.0))
+        });
     }
 
     /// Which field each header of a file holds (`None`: the column is ignored), or the
@@ -596,17 +602,32 @@ mod tests {
     #[test]
     fn default_headers_resolve_and_problems_are_named() {
         let mapping = Mapping::default();
-        let headers: Vec<String> = ["机构名称", "机构编码", "检查类型", "检查日期", "违规类型", "违规金额（元）", "备注"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let headers: Vec<String> = [
+            "机构名称",
+            "机构编码",
+            "检查类型",
+            "检查日期",
+            "违规类型",
+            "违规金额（元）",
+            "备注",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let columns = mapping.resolve_headers(&headers).unwrap();
         assert_eq!(columns[5], Some(Field::AmountInvolved));
         assert_eq!(columns[6], None);
-        let wrong: Vec<String> = ["机构名", "机构编码", "机构代码"].iter().map(|s| s.to_string()).collect();
+        let wrong: Vec<String> = ["机构名", "机构编码", "机构代码"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let problems = mapping.resolve_headers(&wrong).unwrap_err();
-        assert!(problems.iter().any(|p| p.contains("institution_name") && p.contains("机构名称")));
-        assert!(problems.iter().any(|p| p.contains("both hold institution_code")));
+        assert!(problems
+            .iter()
+            .any(|p| p.contains("institution_name") && p.contains("机构名称")));
+        assert!(problems
+            .iter()
+            .any(|p| p.contains("both hold institution_code")));
     }
 
     #[test]
@@ -619,17 +640,30 @@ mod tests {
                 "handling": {"通报批评": "summons"}}"#,
         )
         .unwrap();
-        assert_eq!(mapping.inspection_type("夜查").unwrap(), InspectionType::Special);
-        assert_eq!(mapping.violation_type("超量开药").unwrap().pattern, Pattern::OverTreatment);
+        assert_eq!(
+            mapping.inspection_type("夜查").unwrap(),
+            InspectionType::Special
+        );
+        assert_eq!(
+            mapping.violation_type("超量开药").unwrap().pattern,
+            Pattern::OverTreatment
+        );
         assert_eq!(
             mapping.violation_type("其他违规").unwrap().pattern,
             Pattern::Other("其他违规".into())
         );
         assert_eq!(mapping.handling("通报批评"), Some(HandlingLabel::Summons));
-        let headers: Vec<String> = ["机构名称", "机构编码", "检查类型", "检查日期", "违规类型", "违规金额"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let headers: Vec<String> = [
+            "机构名称",
+            "机构编码",
+            "检查类型",
+            "检查日期",
+            "违规类型",
+            "违规金额",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         // 违规金额 is no longer a header of amount_involved.
         assert!(mapping.resolve_headers(&headers).is_err());
         assert!(Mapping::with_file(r#"{"headers": {"nope": ["x"]}}"#).is_err());
@@ -643,7 +677,10 @@ mod tests {
             mapping.handling("暂停联网结算6个月"),
             Some(HandlingLabel::SuspensionNetworkedSettlement)
         );
-        assert_eq!(mapping.handling("暂停科室6个月"), Some(HandlingLabel::SuspensionDepartment));
+        assert_eq!(
+            mapping.handling("暂停科室6个月"),
+            Some(HandlingLabel::SuspensionDepartment)
+        );
         assert_eq!(mapping.handling("通报"), None);
     }
 }

@@ -98,11 +98,14 @@ pub struct ImportSummary {
 /// The result of checking the rows: what to write, and what was refused.
 struct Plan {
     /// Per row to write: its row number and its records with their signers.
-    rows: Vec<(usize, Vec<(Signer, Record)>)>,
+    rows: Vec<PlannedRow>,
     bad: Vec<RowError>,
     present: usize,
     decisions_without_adjudicator: usize,
 }
+
+/// A row to write: its number and its records with their signers.
+type PlannedRow = (usize, Vec<(Signer, Record)>);
 
 /// Which key signs a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,7 +149,13 @@ fn parse_file(
     let columns = options
         .mapping
         .resolve_headers(&table.headers)
-        .map_err(|problems| anyhow!("the header row (row {}): {}", table.header_row, problems.join("; ")))?;
+        .map_err(|problems| {
+            anyhow!(
+                "the header row (row {}): {}",
+                table.header_row,
+                problems.join("; ")
+            )
+        })?;
     let ctx = RowContext {
         mapping: &options.mapping,
         division,
@@ -303,9 +312,8 @@ fn check_rows(
             plan.present += 1;
             continue;
         }
-        let mut applied = 0usize;
         let mut refused = false;
-        for (signer, record) in &wanted {
+        for (applied, (signer, record)) in wanted.iter().enumerate() {
             let author = match signer {
                 Signer::Inspector => inspector,
                 Signer::Adjudicator => adjudicator.unwrap_or(inspector),
@@ -328,7 +336,6 @@ fn check_rows(
                 break;
             }
             state.apply(&ctx, record);
-            applied += 1;
         }
         if refused {
             continue;
@@ -376,14 +383,17 @@ pub fn import_table(
     check_officers(&base, inspector, adjudicator)?;
 
     let candidates = parse_file(table, options, division, &policy)?;
-    let headers_by_field: HashMap<Field, String> = match options.mapping.resolve_headers(&table.headers) {
-        Ok(columns) => columns
-            .iter()
-            .zip(&table.headers)
-            .filter_map(|(f, h)| f.map(|f| (f, h.trim_start_matches('\u{feff}').trim().to_string())))
-            .collect(),
-        Err(_) => HashMap::new(),
-    };
+    let headers_by_field: HashMap<Field, String> =
+        match options.mapping.resolve_headers(&table.headers) {
+            Ok(columns) => columns
+                .iter()
+                .zip(&table.headers)
+                .filter_map(|(f, h)| {
+                    f.map(|f| (f, h.trim_start_matches('\u{feff}').trim().to_string()))
+                })
+                .collect(),
+            Err(_) => HashMap::new(),
+        };
 
     // Check; with --skip-bad, again without the refused rows until nothing new is refused.
     let mut excluded: HashSet<usize> = HashSet::new();
@@ -410,11 +420,7 @@ pub fn import_table(
     let mut bad = all_bad;
     bad.sort_by_key(|e| e.row);
     bad.dedup();
-    let bad_rows = bad
-        .iter()
-        .map(|e| e.row)
-        .collect::<HashSet<_>>()
-        .len();
+    let bad_rows = bad.iter().map(|e| e.row).collect::<HashSet<_>>().len();
     let mut summary = ImportSummary {
         rows: candidates.len(),
         imported_rows: plan.rows.len(),
@@ -437,21 +443,18 @@ pub fn import_table(
     }
     let origin = code.origin();
     let bar = progress_bar(options.progress, plan.rows.len() as u64, "writing");
-    let mut batches: Vec<Vec<&(usize, Vec<(Signer, Record)>)>> = Vec::new();
-    let mut current: Vec<&(usize, Vec<(Signer, Record)>)> = Vec::new();
+    let mut batches: Vec<&[PlannedRow]> = Vec::new();
+    let mut batch_start = 0usize;
     let mut current_entries = 0usize;
-    for row in &plan.rows {
+    for (i, row) in plan.rows.iter().enumerate() {
         current_entries += row.1.len();
-        current.push(row);
-        if current_entries >= options.batch_entries.max(1) {
-            batches.push(std::mem::take(&mut current));
+        if current_entries >= options.batch_entries.max(1) || i + 1 == plan.rows.len() {
+            batches.push(plan.rows.get(batch_start..=i).unwrap_or(&[]));
+            batch_start = i + 1;
             current_entries = 0;
         }
     }
-    if !current.is_empty() {
-        batches.push(current);
-    }
-    let sign = |batch: &[&(usize, Vec<(Signer, Record)>)]| -> Result<(Vec<Submission>, usize)> {
+    let sign = |batch: &[PlannedRow]| -> Result<(Vec<Submission>, usize)> {
         let flat: Vec<(Signer, &Record)> = batch
             .iter()
             .flat_map(|(_, records)| records.iter().map(|(s, r)| (*s, r)))
@@ -461,20 +464,48 @@ pub fn import_table(
             .map(|(signer, record)| {
                 let key = match signer {
                     Signer::Inspector => &options.inspector,
-                    Signer::Adjudicator => options.adjudicator.as_ref().unwrap_or(&options.inspector),
+                    Signer::Adjudicator => {
+                        options.adjudicator.as_ref().unwrap_or(&options.inspector)
+                    }
                 };
                 let payload = record
                     .encode_payload()
                     .map_err(|e| anyhow!("cannot encode a {} record: {e}", record.kind()))?;
-                Submission::sign(key, &origin, options.now_ms, record.kind().as_str(), payload)
-                    .map_err(|e| anyhow!("cannot sign: {e}"))
+                Submission::sign(
+                    key,
+                    &origin,
+                    options.now_ms,
+                    record.kind().as_str(),
+                    payload,
+                )
+                .map_err(|e| anyhow!("cannot sign: {e}"))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok((submissions, batch.len()))
     };
-    let signed = batches.iter().map(|b| sign(b));
-    let outcome = append_batches(ledger, code, signed, options.now_ms, |rows| {
-        bar.inc(rows as u64)
+    // Batch k+1 is signed while batch k is appended (its sequential checks, its write
+    // and its fsync leave a core free).
+    let outcome = std::thread::scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        let signer = scope.spawn(move || {
+            for batch in &batches {
+                let signed = sign(batch);
+                let failed = signed.is_err();
+                if sender.send(signed).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let appended = append_batches(ledger, code, receiver.into_iter(), options.now_ms, |rows| {
+            bar.inc(rows as u64)
+        });
+        // An early stop drops the receiver, which ends the signer at its next send.
+        let joined = signer.join();
+        match (appended, joined) {
+            (Ok(n), Ok(())) => Ok(n),
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(_)) => Err(anyhow!("the signing thread failed")),
+        }
     });
     bar.finish_and_clear();
     let appended = outcome?;
@@ -506,13 +537,20 @@ fn append_batches(
                 );
             }
         }
-        appended += results.iter().filter(|r| matches!(r, Ok(receipt) if !receipt.duplicate)).count() as u64;
+        appended += results
+            .iter()
+            .filter(|r| matches!(r, Ok(receipt) if !receipt.duplicate))
+            .count() as u64;
         progress(rows);
     }
     Ok(appended)
 }
 
-fn check_officers(state: &LogState, inspector: [u8; 32], adjudicator: Option<[u8; 32]>) -> Result<()> {
+fn check_officers(
+    state: &LogState,
+    inspector: [u8; 32],
+    adjudicator: Option<[u8; 32]>,
+) -> Result<()> {
     let describe = |key: &[u8; 32]| hex::encode(key.get(..4).unwrap_or(&[]));
     for kind in [RecordKind::InspectionOpened, RecordKind::Finding] {
         if !state.is_authorised(&inspector, kind) {
@@ -550,7 +588,11 @@ pub fn write_report(path: &Path, bad: &[RowError]) -> Result<()> {
         let mut writer = csv::Writer::from_writer(&mut out);
         writer.write_record(["行号", "列", "原因"])?;
         for e in bad {
-            writer.write_record([e.row.to_string().as_str(), e.column.as_str(), e.reason.as_str()])?;
+            writer.write_record([
+                e.row.to_string().as_str(),
+                e.column.as_str(),
+                e.reason.as_str(),
+            ])?;
         }
         writer.flush()?;
     }
@@ -563,7 +605,10 @@ pub fn write_report(path: &Path, bad: &[RowError]) -> Result<()> {
 
 /// The default report path beside the input: `FILE.import-errors.csv`.
 pub fn default_report_path(file: &Path) -> PathBuf {
-    let mut name = file.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = file
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".import-errors.csv");
     file.with_file_name(name)
 }

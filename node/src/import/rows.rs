@@ -256,7 +256,8 @@ fn penalty(
     match (multiple, stated) {
         (None, None) => Ok(None),
         (Some(m), stated) => {
-            let amount = penalty_amount(basis, m).ok_or_else(|| format!("{basis} × {m} overflows"))?;
+            let amount =
+                penalty_amount(basis, m).ok_or_else(|| format!("{basis} × {m} overflows"))?;
             if let Some(stated) = stated {
                 if stated != amount {
                     return Err(format!(
@@ -277,8 +278,8 @@ fn penalty(
                     "{amount} cannot be a multiple of a basis of 0; give the multiple"
                 ));
             }
-            let thousandths =
-                (u128::from(amount.get()) * 1000 + u128::from(basis.get()) / 2) / u128::from(basis.get());
+            let thousandths = (u128::from(amount.get()) * 1000 + u128::from(basis.get()) / 2)
+                / u128::from(basis.get());
             let m = u32::try_from(thousandths)
                 .map(Multiple::from_thousandths)
                 .map_err(|_| format!("{amount} is too many times {basis}"))?;
@@ -299,7 +300,9 @@ fn penalty(
 /// Splits 处理结果 text into handling items.
 fn parse_handling(text: &str, mapping: &Mapping) -> Result<Vec<Handling>, String> {
     let mut out: Vec<Handling> = Vec::new();
-    let separators = ['、', '，', ',', '；', ';', '/', '；', '。', '\n', ' ', '+', '＋'];
+    let separators = [
+        '、', '，', ',', '；', ';', '/', '；', '。', '\n', ' ', '+', '＋',
+    ];
     for token in values::normalize(text)
         .split(|c| separators.contains(&c))
         .map(str::trim)
@@ -371,15 +374,16 @@ pub fn parse_row(cells: &RowCells<'_>, ctx: &RowContext<'_>) -> Result<ParsedRow
         .unwrap_or_else(|| ctx.bureau_name.to_string());
     let basis = e.text(Field::Basis);
     let violation_label = e.field(Field::ViolationType, true, |c| Ok(c.text()));
-    let violation = violation_label
-        .as_deref()
-        .and_then(|label| match mapping.violation_type(label) {
-            Ok(v) => Some(v),
-            Err(reason) => {
-                e.add(Field::ViolationType, reason);
-                None
-            }
-        });
+    let violation =
+        violation_label
+            .as_deref()
+            .and_then(|label| match mapping.violation_type(label) {
+                Ok(v) => Some(v),
+                Err(reason) => {
+                    e.add(Field::ViolationType, reason);
+                    None
+                }
+            });
     let legal_basis_override = e.field(Field::LegalBasis, false, |c| parse_legal_basis(&c.text()));
     let amount_involved = e.field(Field::AmountInvolved, true, values::parse_yuan);
     let facts = e.text(Field::Facts);
@@ -392,7 +396,9 @@ pub fn parse_row(cells: &RowCells<'_>, ctx: &RowContext<'_>) -> Result<ParsedRow
     let fine_basis = e.field(Field::FineBasis, false, values::parse_yuan);
     let fine_stated = e.field(Field::Fine, false, values::parse_yuan);
     let other_handling = e
-        .field(Field::Handling, false, |c| parse_handling(&c.text(), mapping))
+        .field(Field::Handling, false, |c| {
+            parse_handling(&c.text(), mapping)
+        })
         .unwrap_or_default();
     let has_handling_cells = [
         Field::Recovered,
@@ -509,17 +515,14 @@ pub fn parse_row(cells: &RowCells<'_>, ctx: &RowContext<'_>) -> Result<ParsedRow
             yuan_text(amount_involved)
         )
     });
-    let decision = match decided_on {
-        Some(decided_on) => Some(ParsedDecision {
-            decided_on,
-            recovered: recovered_or_zero,
-            damages,
-            fine,
-            other_handling,
-            settlement_month,
-        }),
-        None => None,
-    };
+    let decision = decided_on.map(|decided_on| ParsedDecision {
+        decided_on,
+        recovered: recovered_or_zero,
+        damages,
+        fine,
+        other_handling,
+        settlement_month,
+    });
     let rectification = deadline.map(|deadline| {
         let problem = problem.unwrap_or_else(|| format!("整改{violation_label}问题"));
         (deadline, problem)
@@ -577,7 +580,10 @@ pub struct RowRecords {
 
 fn hex_of(hash: &blake3::Hash, chars: usize) -> String {
     let hex = hash.to_hex();
-    hex.as_str().get(..chars).unwrap_or(hex.as_str()).to_string()
+    hex.as_str()
+        .get(..chars)
+        .unwrap_or(hex.as_str())
+        .to_string()
 }
 
 fn parse_id<T>(
@@ -758,9 +764,13 @@ mod tests {
     fn penalties_are_exact() {
         // Seed 000: 111,843 recovered, 2× damages = 223,686.
         let basis = Fen::new(11_184_300);
-        let p = penalty(basis, Some(Multiple::whole(2)), None).unwrap().unwrap();
+        let p = penalty(basis, Some(Multiple::whole(2)), None)
+            .unwrap()
+            .unwrap();
         assert_eq!(p.amount, Fen::new(22_368_600));
-        let derived = penalty(basis, None, Some(Fen::new(22_368_600))).unwrap().unwrap();
+        let derived = penalty(basis, None, Some(Fen::new(22_368_600)))
+            .unwrap()
+            .unwrap();
         assert_eq!(derived.multiple, Some(Multiple::whole(2)));
         assert!(penalty(basis, Some(Multiple::whole(2)), Some(Fen::new(1))).is_err());
         assert!(penalty(basis, None, Some(Fen::new(1_234_567))).is_err());
@@ -771,7 +781,11 @@ mod tests {
     #[test]
     fn handling_text() {
         let mapping = Mapping::default();
-        let h = parse_handling("追回违规金额、处2倍违约金，约谈；暂停联网结算6个月、移交公安", &mapping).unwrap();
+        let h = parse_handling(
+            "追回违规金额、处2倍违约金，约谈；暂停联网结算6个月、移交公安",
+            &mapping,
+        )
+        .unwrap();
         assert_eq!(
             h,
             vec![

@@ -157,8 +157,8 @@ pub fn read_xlsx(path: &Path) -> Result<Table, String> {
 pub fn read(path: &Path) -> Result<Table, String> {
     match FileKind::of(path)? {
         FileKind::Csv => {
-            let bytes = std::fs::read(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let bytes =
+                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             read_csv(&bytes)
         }
         FileKind::Xlsx => read_xlsx(path),

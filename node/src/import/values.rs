@@ -99,9 +99,7 @@ fn strip_thousands(whole: &str) -> Result<String, String> {
         return Ok(whole.to_string());
     }
     let groups: Vec<&str> = whole.split(',').collect();
-    let first_ok = groups
-        .first()
-        .is_some_and(|g| (1..=3).contains(&g.len()));
+    let first_ok = groups.first().is_some_and(|g| (1..=3).contains(&g.len()));
     let rest_ok = groups.iter().skip(1).all(|g| g.len() == 3);
     if !first_ok || !rest_ok {
         return Err(format!(
@@ -242,9 +240,7 @@ pub fn parse_date(cell: &Cell) -> Result<Date, String> {
         Cell::Bool(_) => return Err("is a true/false value, not a date".into()),
         Cell::Empty => return Err("is empty".into()),
     };
-    let shape = || {
-        format!("{text:?} is not a date (write 2021-06-30, 2021/6/30 or 2021年6月30日)")
-    };
+    let shape = || format!("{text:?} is not a date (write 2021-06-30, 2021/6/30 or 2021年6月30日)");
     let allowed = |c: char| c.is_ascii_digit() || matches!(c, '-' | '/' | '.' | '年' | '月' | '日');
     if !text.chars().all(allowed) {
         // A time after the date (2021-06-30 00:00:00) is dropped; anything else is refused.
@@ -266,8 +262,9 @@ pub fn parse_date(cell: &Cell) -> Result<Date, String> {
     else {
         return Err(shape());
     };
-    Date::from_ymd(year, month, day)
-        .ok_or_else(|| format!("{text:?} is not a real calendar date (or its year is out of range)"))
+    Date::from_ymd(year, month, day).ok_or_else(|| {
+        format!("{text:?} is not a real calendar date (or its year is out of range)")
+    })
 }
 
 /// Parses a month: `2021-06`, `2021/6`, `2021年6月`, `202106`.
@@ -353,9 +350,14 @@ mod tests {
     #[test]
     fn spreadsheet_numbers_are_exact_or_refused() {
         assert_eq!(parse_yuan(&Cell::Number(12.34)).unwrap().get(), 1_234);
-        assert_eq!(parse_yuan(&Cell::Number(111_843.0)).unwrap().get(), 11_184_300);
+        assert_eq!(
+            parse_yuan(&Cell::Number(111_843.0)).unwrap().get(),
+            11_184_300
+        );
         assert_eq!(parse_yuan(&Cell::Number(0.1)).unwrap().get(), 10);
-        assert_eq!(parse_yuan(&Cell::Number(1.005)).unwrap_err().contains("fen"), true);
+        assert!(parse_yuan(&Cell::Number(1.005))
+            .unwrap_err()
+            .contains("fen"));
         assert!(parse_yuan(&Cell::Number(0.1 + 0.2)).is_err());
         assert!(parse_yuan(&Cell::Number(-1.0)).is_err());
         assert!(parse_yuan(&Cell::Number(f64::NAN)).is_err());
@@ -369,8 +371,12 @@ mod tests {
 
     #[test]
     fn multiples() {
-        for (text, thousandths) in [("2", 2_000), ("1.5", 1_500), ("3.5倍", 3_500), ("2 倍", 2_000)]
-        {
+        for (text, thousandths) in [
+            ("2", 2_000),
+            ("1.5", 1_500),
+            ("3.5倍", 3_500),
+            ("2 倍", 2_000),
+        ] {
             assert_eq!(
                 parse_multiple(&Cell::Text(text.into()))
                     .unwrap()
