@@ -178,6 +178,12 @@ pub fn run(args: &BenchImportArgs) -> Result<ExitCode> {
             first.unwrap_or_default()
         );
     }
+    let [parse_s, check_s, write_s] = summary.phase_seconds;
+    println!(
+        "phases: read+parse {:.2} s, check against the log {check_s:.2} s, sign+append {write_s:.2} s",
+        seconds - check_s - write_s
+    );
+    let _ = parse_s;
     let rows_per_s = rate(summary.imported_rows as u64, seconds);
     let entries_per_s = rate(summary.entries, seconds);
     println!(
@@ -211,6 +217,8 @@ pub fn run(args: &BenchImportArgs) -> Result<ExitCode> {
             "rows": summary.imported_rows,
             "entries": summary.entries,
             "seconds": seconds,
+            "phase_seconds_check": check_s,
+            "phase_seconds_sign_append": write_s,
             "rows_per_s": rows_per_s,
             "entries_per_s": entries_per_s,
             "ceiling_sign_per_s": sign,
