@@ -21,7 +21,8 @@ use yibao_schema::record::Record;
 use crate::node_dir::{self, NodeDir};
 use crate::output;
 
-fn now_ms() -> u64 {
+/// The system clock in ms since the Unix epoch.
+pub fn now_ms() -> u64 {
     system_clock()()
 }
 

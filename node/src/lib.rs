@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod import;
 /// The minimal HTTP/1.1 client lives in the viewer crate (one copy for both).
 pub use yibao_web_viewer::http_client;
 pub mod net;

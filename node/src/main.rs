@@ -8,6 +8,7 @@
 mod bench;
 mod bench_api;
 mod bench_audit;
+mod bench_import;
 mod bench_sync;
 mod commands;
 mod demo;
@@ -258,6 +259,14 @@ enum Command {
     /// Measure the HTTP API on loopback against a large ledger: the viewer's notice pages
     /// from a node source, `/v1/notices`, inclusion proofs, one submitter's durable submits.
     BenchApi(bench_api::BenchApiArgs),
+    /// Import a bureau's existing ledger (台账) from a CSV or XLSX file with Chinese headers:
+    /// cases, findings, decisions and rectification items, signed by the importing officers.
+    /// Nothing is written unless every row is good (or --skip-bad); importing the same file
+    /// again adds nothing. See docs/IMPORT.md.
+    Import(yibao_node::import::ImportArgs),
+    /// Import rate of a generated 100,000-row ledger file against the 2-core ed25519
+    /// sign and verify rates measured in the same run.
+    BenchImport(bench_import::BenchImportArgs),
     /// Measure a new node catching up logs from their owners over libp2p on loopback
     /// (every entry verified and durably stored) against the batch-verify rate.
     BenchSync(bench_sync::BenchSyncArgs),
@@ -521,6 +530,8 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }),
         Command::Bench(args) => bench::run(&args),
+        Command::Import(args) => yibao_node::import::command(&args, commands::now_ms()),
+        Command::BenchImport(args) => bench_import::run(&args),
         Command::BenchSync(args) => bench_sync::run(&args),
         Command::BenchAudit(args) => bench_audit::run(&args),
         Command::BenchApi(args) => bench_api::run(&args),

@@ -476,6 +476,20 @@ impl LogState {
             .is_some_and(|(_, f)| f.decision.is_some())
     }
 
+    /// Whether `id` was ever used as the identifier of a record of `kind` in this log
+    /// (withdrawn ones included: identifiers are never freed). Kinds without an identifier
+    /// of their own answer false. Used by bulk import to skip what is already there.
+    pub fn id_in_use(&self, kind: RecordKind, id: &str) -> bool {
+        match kind {
+            RecordKind::InspectionOpened => self.cases.find(id).is_some(),
+            RecordKind::Finding => self.findings.find(id).is_some(),
+            RecordKind::Decision => self.decisions.find(id).is_some(),
+            RecordKind::RectificationItem => self.items.find(id).is_some(),
+            RecordKind::ExposureNotice => self.notices.find(id).is_some(),
+            _ => false,
+        }
+    }
+
     /// Counts of cases, findings, decisions, rectification items and notices (live or not).
     pub fn counts(&self) -> [usize; 5] {
         [
