@@ -707,7 +707,8 @@ fn days_between(a: Date, b: Date) -> i64 {
 impl Visitor for Collector<'_> {
     fn entry(&mut self, visit: &EntryVisit<'_>) {
         if !self.counties.contains_key(visit.log) {
-            self.counties.insert(visit.log.to_string(), County::default());
+            self.counties
+                .insert(visit.log.to_string(), County::default());
         }
         if let Some(county) = self.counties.get_mut(visit.log) {
             county.entries += 1;
