@@ -288,7 +288,10 @@ mod tests {
         // A damaged copy of a kept page is not answered from the kept one.
         let frames = &pages[0];
         let good = encode_full(frames);
-        assert_eq!(&decode(&sled::IVec::from(good.clone())).unwrap()[..], &frames[..]);
+        assert_eq!(
+            &decode(&sled::IVec::from(good.clone())).unwrap()[..],
+            &frames[..]
+        );
         let mut bad = good;
         let last = bad.len() - 1;
         bad[last] ^= 0x40;

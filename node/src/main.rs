@@ -6,8 +6,8 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 mod bench;
-mod bench_audit;
 mod bench_api;
+mod bench_audit;
 mod bench_sync;
 mod commands;
 mod demo;
