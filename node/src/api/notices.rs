@@ -57,7 +57,11 @@ impl NoticeCache {
         }
         let total = known.sorted.len() as u64;
         let mut out = Vec::new();
-        for notice in known.sorted.get(start..end.min(known.sorted.len())).unwrap_or_default() {
+        for notice in known
+            .sorted
+            .get(start..end.min(known.sorted.len()))
+            .unwrap_or_default()
+        {
             let mut v = (*notice.json).clone();
             if let Some(map) = v.as_object_mut() {
                 map.insert("frozen".into(), json!(ledger.is_frozen(&notice.log)?));
