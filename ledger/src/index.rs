@@ -230,4 +230,32 @@ impl Ledger {
     pub fn exposure_notices(&self) -> Result<Vec<(LogCode, u64)>, StoreError> {
         self.pointers(&[NOTICE])
     }
+
+    /// The seqs of the exposure notices of `log` with `from <= seq < to`, in order. With
+    /// `to` at most [`Ledger::indexed_size`] read before, nothing in the range is missing
+    /// (an indexed batch writes its rows and the new size together).
+    pub fn exposure_notices_in(
+        &self,
+        log: &LogCode,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut out = Vec::new();
+        if from >= to {
+            return Ok(out);
+        }
+        let key = |seq: u64| {
+            let mut key = vec![NOTICE];
+            key.extend_from_slice(log.as_bytes());
+            key.extend_from_slice(&seq.to_be_bytes());
+            key
+        };
+        for row in self.index_tree()?.range(key(from)..key(to)) {
+            let (key, _) = row?;
+            if let Some((_, seq)) = pointer(&key, 1) {
+                out.push(seq);
+            }
+        }
+        Ok(out)
+    }
 }

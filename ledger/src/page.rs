@@ -79,6 +79,13 @@ pub fn decode(value: &sled::IVec) -> Result<sled::IVec, PageError> {
                 return Err(PageError::BadHeader);
             }
             let body = value.get(5..).ok_or(PageError::BadHeader)?;
+            // A proof reads the same page several times in a row (every tree node below
+            // the stored level, then the entry): the last pages decompressed on this
+            // thread are kept, keyed by their compressed bytes (so a hit is the same
+            // page whatever tree or ledger it came from).
+            if let Some(frames) = recent_page(value) {
+                return Ok(frames);
+            }
             // One decompression context per thread: creating one costs more than
             // decompressing a page.
             thread_local! {
@@ -94,10 +101,40 @@ pub fn decode(value: &sled::IVec) -> Result<sled::IVec, PageError> {
                     frames.len()
                 )));
             }
-            Ok(sled::IVec::from(frames))
+            let frames = sled::IVec::from(frames);
+            remember_page(value, &frames);
+            Ok(frames)
         }
         _ => Err(PageError::BadHeader),
     }
+}
+
+/// How many decompressed pages each thread keeps.
+const RECENT_PAGES: usize = 2;
+
+thread_local! {
+    /// The last pages decompressed on this thread, newest first: (stored value, frames).
+    static RECENT: std::cell::RefCell<Vec<(sled::IVec, sled::IVec)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The frames of `stored` if this thread decompressed it lately.
+fn recent_page(stored: &sled::IVec) -> Option<sled::IVec> {
+    RECENT.with(|r| {
+        r.borrow()
+            .iter()
+            .find(|(value, _)| value.as_ref() == stored.as_ref())
+            .map(|(_, frames)| frames.clone())
+    })
+}
+
+/// Keeps `frames` as the decompression of `stored` (dropping the oldest kept page).
+fn remember_page(stored: &sled::IVec, frames: &sled::IVec) {
+    RECENT.with(|r| {
+        let mut recent = r.borrow_mut();
+        recent.insert(0, (stored.clone(), frames.clone()));
+        recent.truncate(RECENT_PAGES);
+    });
 }
 
 /// Why a stored page could not be read.
@@ -221,6 +258,46 @@ mod tests {
         assert_eq!(
             decode(&sled::IVec::from(Vec::new())),
             Err(PageError::BadHeader)
+        );
+    }
+
+    #[test]
+    fn recently_decoded_pages_are_told_apart_by_their_bytes() {
+        let page = |tag: &str| {
+            let mut frames = Vec::new();
+            for i in 0..ENTRIES_PER_PAGE {
+                push_frame(
+                    &mut frames,
+                    format!("{tag} entry {i}, repeated text, repeated text").as_bytes(),
+                );
+            }
+            frames
+        };
+        let pages: Vec<Vec<u8>> = ["a", "b", "c", "a", "a", "c", "b"]
+            .iter()
+            .map(|t| page(t))
+            .collect();
+        // Each decoded twice in a row (the second from the kept pages), in an order that
+        // also evicts: every answer is the page's own frames.
+        for frames in &pages {
+            let stored = sled::IVec::from(encode_full(frames));
+            assert_eq!(stored[0], ZSTD);
+            assert_eq!(&decode(&stored).unwrap()[..], &frames[..]);
+            assert_eq!(&decode(&stored).unwrap()[..], &frames[..]);
+        }
+        // A damaged copy of a kept page is not answered from the kept one.
+        let frames = &pages[0];
+        let good = encode_full(frames);
+        assert_eq!(
+            &decode(&sled::IVec::from(good.clone())).unwrap()[..],
+            &frames[..]
+        );
+        let mut bad = good;
+        let last = bad.len() - 1;
+        bad[last] ^= 0x40;
+        assert_ne!(
+            decode(&sled::IVec::from(bad)).ok().as_deref(),
+            Some(&frames[..])
         );
     }
 

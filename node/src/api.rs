@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod metrics;
+pub mod notices;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -65,11 +66,18 @@ pub struct Metrics {
 struct Server {
     state: ApiState,
     auth: Arc<auth::OfficerAuth>,
+    notices: Arc<notices::NoticeCache>,
 }
 
 impl FromRef<Server> for ApiState {
     fn from_ref(server: &Server) -> ApiState {
         server.state.clone()
+    }
+}
+
+impl FromRef<Server> for Arc<notices::NoticeCache> {
+    fn from_ref(server: &Server) -> Arc<notices::NoticeCache> {
+        server.notices.clone()
     }
 }
 
@@ -213,6 +221,7 @@ pub fn router(state: ApiState) -> Router {
         .with_state(Server {
             state,
             auth: Arc::new(auth::OfficerAuth::default()),
+            notices: Arc::new(notices::NoticeCache::default()),
         })
 }
 
@@ -749,7 +758,11 @@ fn pointed(state: &ApiState, pointers: &[(LogCode, u64)]) -> ApiResult<Vec<Value
 }
 
 /// `GET /v1/notices`: exposure notices of every log the node holds, newest first.
-async fn notices(State(state): State<ApiState>, params: Params) -> ApiResult<Json<Value>> {
+async fn notices(
+    State(state): State<ApiState>,
+    State(cache): State<Arc<notices::NoticeCache>>,
+    params: Params,
+) -> ApiResult<Json<Value>> {
     let page = number(&params, "page")?.unwrap_or(1);
     let per_page = number(&params, "per_page")?.unwrap_or(20);
     if page == 0 {
@@ -758,20 +771,16 @@ async fn notices(State(state): State<ApiState>, params: Params) -> ApiResult<Jso
     if per_page == 0 || per_page > 100 {
         return Err(ApiError::bad("per_page", "must be 1 to 100"));
     }
-    let pointers = state
-        .ledger
-        .exposure_notices()
+    let start = usize::try_from((page - 1).saturating_mul(per_page)).unwrap_or(usize::MAX);
+    let end = usize::try_from(page.saturating_mul(per_page)).unwrap_or(usize::MAX);
+    let (total, notices) = cache
+        .page(&state.ledger, start, end)
         .map_err(ApiError::internal)?;
-    let mut all = pointed(&state, &pointers)?;
-    all.sort_by_key(|v| std::cmp::Reverse(v["timestamp_ms"].as_u64().unwrap_or(0)));
-    let total = all.len() as u64;
-    let start = ((page - 1) * per_page).min(total) as usize;
-    let end = (page * per_page).min(total) as usize;
     Ok(Json(json!({
         "total": total,
         "page": page,
         "per_page": per_page,
-        "notices": all.get(start..end).unwrap_or_default(),
+        "notices": notices,
     })))
 }
 

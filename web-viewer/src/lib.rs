@@ -10,6 +10,7 @@
 
 pub mod assets;
 pub mod bundle;
+mod cache;
 pub mod display;
 pub mod html;
 pub mod http_client;
@@ -82,6 +83,8 @@ impl Source for HttpSource {
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub(crate) source: Arc<dyn Source>,
+    /// Logs, checkpoints and verified entries kept between pages (`cache.rs`).
+    pub(crate) cache: Arc<cache::Cache>,
 }
 
 /// A page that cannot be shown: a 4xx for a bad request, a 502 for a node that is down
@@ -213,7 +216,10 @@ pub fn router(source: Arc<dyn Source>) -> Router {
         .fallback(pages::unknown)
         .layer(axum::middleware::from_fn(read_only))
         .layer(axum::middleware::from_fn(security_headers))
-        .with_state(AppState { source })
+        .with_state(AppState {
+            source,
+            cache: Arc::new(cache::Cache::default()),
+        })
 }
 
 /// The Content-Security-Policy of every answer: scripts, styles and data from this origin

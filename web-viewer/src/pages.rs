@@ -489,7 +489,7 @@ pub(crate) async fn notice(
             ),
         )
     })?;
-    let checked = verify::entry(&*state.source, lang, &log, seq).await?;
+    let checked = verify::entry(&state.cache, &*state.source, lang, &log, seq).await?;
     let notice = match &checked.record {
         Some(Record::ExposureNotice(n)) => Some(n),
         Some(other) => {

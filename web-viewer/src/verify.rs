@@ -13,6 +13,7 @@ use yibao_schema::manifest::witness_name;
 use yibao_schema::note::{Cosignature, KeyKind, SignedCheckpoint, VerifierKey};
 use yibao_schema::record::{Record, RecordKind};
 
+use crate::cache::{Cache, VerifiedEntry};
 use crate::html::Lang;
 use crate::{fetch_ok, PageError, Source};
 
@@ -152,7 +153,17 @@ pub(crate) async fn checkpoint(
     info: &LogInfo,
     logs: &[LogInfo],
 ) -> Result<CheckedCheckpoint, PageError> {
-    let path = format!("/v1/logs/{}/checkpoint", info.log);
+    let text = checkpoint_text(source, lang, &info.log).await?;
+    Ok(check_checkpoint(&text, info, logs))
+}
+
+/// The latest checkpoint of `log` as the node serves it.
+pub(crate) async fn checkpoint_text(
+    source: &dyn Source,
+    lang: Lang,
+    log: &str,
+) -> Result<Vec<u8>, PageError> {
+    let path = format!("/v1/logs/{log}/checkpoint");
     let (status, body) = source
         .get(&path)
         .await
@@ -163,14 +174,20 @@ pub(crate) async fn checkpoint(
             format!("GET {path}: the node answered {status}"),
         ));
     }
-    let checkpoint = match SignedCheckpoint::parse_bytes(&body) {
+    Ok(body)
+}
+
+/// Checks checkpoint `text` of `info.log`: its signature with `info.vkey`, and the
+/// cosignatures of the witnesses among `logs`.
+pub(crate) fn check_checkpoint(text: &[u8], info: &LogInfo, logs: &[LogInfo]) -> CheckedCheckpoint {
+    let checkpoint = match SignedCheckpoint::parse_bytes(text) {
         Ok(c) => c,
         Err(e) => {
-            return Ok(CheckedCheckpoint {
+            return CheckedCheckpoint {
                 checkpoint: None,
                 problem: Some(format!("checkpoint does not parse: {e}")),
                 cosigners: Vec::new(),
-            })
+            }
         }
     };
     let mut problem = match VerifierKey::parse(&info.vkey) {
@@ -188,11 +205,11 @@ pub(crate) async fn checkpoint(
                 .map(|p| format!("cosignature of {}: {p}", c.name))
         });
     }
-    Ok(CheckedCheckpoint {
+    CheckedCheckpoint {
         checkpoint: Some(checkpoint),
         problem,
         cosigners,
-    })
+    }
 }
 
 /// An entry as verified.
@@ -228,13 +245,20 @@ fn hash32(text: &str) -> Option<[u8; 32]> {
 /// Verifies entry `seq` of `log` as described in the module documentation. A log or entry
 /// that does not exist is a 404; a node that fails is a 502; anything that does not check
 /// out is a [`CheckedEntry`] with a problem.
+///
+/// The log list and checkpoint come from `cache` (read at most every [`REFRESH`]), and an
+/// entry that verified against the same checkpoint text under the same log key before is
+/// not read and checked again.
+///
+/// [`REFRESH`]: crate::cache::REFRESH
 pub(crate) async fn entry(
+    cache: &Cache,
     source: &dyn Source,
     lang: Lang,
     log: &str,
     seq: u64,
 ) -> Result<CheckedEntry, PageError> {
-    let all = logs(source, lang).await?;
+    let all = cache.logs(source, lang).await?;
     let info = all.iter().find(|l| l.log == log).cloned().ok_or_else(|| {
         PageError::not_found(
             lang,
@@ -244,12 +268,25 @@ pub(crate) async fn entry(
             ),
         )
     })?;
-    let checkpoint = checkpoint(source, lang, &info, &all).await?;
+    let known = cache.checkpoint(source, lang, &info, &all).await?;
+    if known.checked.problem.is_none() {
+        if let Some(verified) = cache.verified(&info, seq, &known) {
+            return Ok(CheckedEntry {
+                log: info,
+                seq,
+                checkpoint: known.checked.clone(),
+                timestamp_ms: verified.timestamp_ms,
+                record: Some(verified.record),
+                leaf_hash: Some(verified.leaf_hash),
+                problem: None,
+            });
+        }
+    }
     let value = fetch_ok(source, lang, &format!("/v1/logs/{log}/entries/{seq}")).await?;
     let mut out = CheckedEntry {
         log: info,
         seq,
-        checkpoint,
+        checkpoint: known.checked.clone(),
         timestamp_ms: None,
         record: None,
         leaf_hash: None,
@@ -346,6 +383,18 @@ pub(crate) async fn entry(
     }
     if !problems.is_empty() {
         out.problem = Some(problems.join("; "));
+    }
+    if let (None, Some(record), Some(leaf_hash)) = (&out.problem, &out.record, out.leaf_hash) {
+        cache.remember(
+            &out.log,
+            seq,
+            &known,
+            VerifiedEntry {
+                timestamp_ms: out.timestamp_ms,
+                record: record.clone(),
+                leaf_hash,
+            },
+        );
     }
     Ok(out)
 }
