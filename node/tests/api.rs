@@ -1302,3 +1302,54 @@ async fn every_answer_validates_against_the_documented_schema() {
         }
     }
 }
+
+/// The notice list kept by one router follows the log as it grows: a notice submitted
+/// through that router's own API shows up first on the next read, and the total grows.
+#[tokio::test]
+async fn the_notice_list_of_one_router_follows_the_growing_log() {
+    let f = fixture();
+    let app = router(f.state.clone());
+    let list = || {
+        Request::get("/v1/notices?per_page=100")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (status, before) = answer(&app, list()).await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    let total = before["total"].as_u64().unwrap();
+    let insts = workload::institutions(COUNTY, 20);
+    let mut rng = workload::Rng::new(99);
+    let records = workload::case_records(
+        &mut rng,
+        COUNTY,
+        "柳林县医疗保障局",
+        900,
+        &insts[4],
+        2025,
+        true,
+    )
+    .unwrap();
+    let now = now_ms();
+    let origin = LogCode::parse(COUNTY).unwrap().origin();
+    for sub in workload::sign(&f.officers, &origin, now, &records).unwrap() {
+        let request = post_cbor("/v1/logs/141125/entries", sub.encode(), "application/cbor");
+        let (status, body) = answer(&app, request).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (_, after) = answer(&app, list()).await;
+    assert_eq!(after["total"].as_u64(), Some(total + 1), "{after}");
+    let newest = &after["notices"][0]["record"];
+    assert_eq!(newest["notice_id"], "141125-2025-000900-N", "{after}");
+    // Every notice listed before is still listed, once.
+    let ids: Vec<&str> = after["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["record"]["notice_id"].as_str().unwrap())
+        .collect();
+    let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len());
+    for n in before["notices"].as_array().unwrap() {
+        assert!(ids.contains(&n["record"]["notice_id"].as_str().unwrap()));
+    }
+}
