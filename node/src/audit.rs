@@ -60,6 +60,23 @@ pub struct Request {
     pub progress: bool,
 }
 
+/// The rule for reading a bundle: pin the logs' keys (`--vkey`, each a valid verifier key)
+/// or say that the bundle's own keys are trusted (`--trust-bundle`).
+pub fn check_pinned_keys(vkeys: &[String], trust_bundle: bool) -> Result<()> {
+    if vkeys.is_empty() && !trust_bundle {
+        bail!(
+            "pin the keys of the logs you expect with --vkey (from `yibao checkpoint --vkey`), \
+             or pass --trust-bundle to trust the keys the bundle carries"
+        );
+    }
+    for vkey in vkeys {
+        yibao_schema::note::VerifierKey::parse(vkey).map_err(|e| {
+            anyhow!("--vkey `{vkey}` is not a verifier key (name+keyid+base64): {e}")
+        })?;
+    }
+    Ok(())
+}
+
 fn parse_date(what: &str, s: &str) -> Result<Date> {
     Date::parse(s).map_err(|e| anyhow!("--{what} `{s}`: {e}"))
 }
@@ -209,17 +226,7 @@ pub fn run(request: &Request) -> Result<ExitCode> {
             vkeys,
             trust_bundle,
         } => {
-            if vkeys.is_empty() && !trust_bundle {
-                bail!(
-                    "pin the keys of the logs you expect with --vkey (from `yibao checkpoint --vkey`), \
-                     or pass --trust-bundle to trust the keys the bundle carries"
-                );
-            }
-            for vkey in vkeys {
-                yibao_schema::note::VerifierKey::parse(vkey).map_err(|e| {
-                    anyhow!("--vkey `{vkey}` is not a verifier key (name+keyid+base64): {e}")
-                })?;
-            }
+            check_pinned_keys(vkeys, *trust_bundle)?;
             let manifest = request.manifest.as_deref().map(read_manifest).transpose()?;
             let policy = manifest
                 .as_ref()

@@ -581,17 +581,7 @@ pub fn verify_bundle(
     trust_bundle: bool,
     json_path: Option<&Path>,
 ) -> Result<ExitCode> {
-    if vkeys.is_empty() && !trust_bundle {
-        bail!(
-            "pin the keys of the logs you expect with --vkey (from `yibao checkpoint --vkey`), \
-             or pass --trust-bundle to trust the keys the bundle carries"
-        );
-    }
-    for vkey in vkeys {
-        yibao_schema::note::VerifierKey::parse(vkey).map_err(|e| {
-            anyhow!("--vkey `{vkey}` is not a verifier key (name+keyid+base64): {e}")
-        })?;
-    }
+    yibao_node::audit::check_pinned_keys(vkeys, trust_bundle)?;
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let report = match bundle::verify_bundle(&bytes, &Policy::default(), vkeys, &|_| {}) {
         Ok(report) => report,
