@@ -174,19 +174,25 @@ fn append_run(
     ))
 }
 
-/// `yibao bench`.
-pub fn run(args: &BenchArgs) -> Result<ExitCode> {
-    let temp;
-    let root: PathBuf = match &args.data {
+/// The directory a benchmark works in: `--data` (created if missing, kept afterwards), or
+/// a temporary one that is removed when the returned guard is dropped.
+pub(crate) fn work_dir(data: Option<&Path>) -> Result<(PathBuf, Option<tempfile::TempDir>)> {
+    match data {
         Some(dir) => {
             std::fs::create_dir_all(dir)?;
-            dir.clone()
+            Ok((dir.to_path_buf(), None))
         }
         None => {
-            temp = tempfile::tempdir()?;
-            temp.path().to_path_buf()
+            let temp = tempfile::tempdir()?;
+            Ok((temp.path().to_path_buf(), Some(temp)))
         }
-    };
+    }
+}
+
+/// `yibao bench`.
+pub fn run(args: &BenchArgs) -> Result<ExitCode> {
+    // The temporary directory, if any, lives until the end of the run.
+    let (root, _temp) = work_dir(args.data.as_deref())?;
     let threads = rayon::current_num_threads();
     println!("yibao bench on {threads} threads, {} entries", args.entries);
 

@@ -296,15 +296,8 @@ pub fn run(args: &BenchApiArgs) -> Result<ExitCode> {
     if args.concurrency == 0 || args.concurrency > 1024 {
         bail!("--concurrency must be 1 to 1024");
     }
-    let temp;
-    let root: PathBuf = match &args.data {
-        Some(dir) => dir.clone(),
-        None => {
-            temp = tempfile::tempdir()?;
-            temp.path().to_path_buf()
-        }
-    };
-    std::fs::create_dir_all(&root)?;
+    // The temporary directory, if any, lives until the end of the run.
+    let (root, _temp) = crate::bench::work_dir(args.data.as_deref())?;
     let dir = root.join(format!("api-{}", args.entries));
     prepare_ledger(&dir, args.entries)?;
 

@@ -39,14 +39,8 @@ pub fn run(args: &BenchAuditArgs) -> Result<ExitCode> {
     if args.counties == 0 || args.counties > 99 {
         bail!("--counties must be 1 to 99");
     }
-    let temp;
-    let root = match &args.data {
-        Some(dir) => dir.clone(),
-        None => {
-            temp = tempfile::tempdir()?;
-            temp.path().to_path_buf()
-        }
-    };
+    // The temporary directory, if any, lives until the end of the run.
+    let (root, _temp) = crate::bench::work_dir(args.data.as_deref())?;
     let dir = root.join(format!("merged-{}x{}", args.counties, args.entries));
     if !dir.join("built").exists() {
         let _ = std::fs::remove_dir_all(&dir);

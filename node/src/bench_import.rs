@@ -119,17 +119,8 @@ fn sign_ceiling() -> f64 {
 
 /// `yibao bench-import`.
 pub fn run(args: &BenchImportArgs) -> Result<ExitCode> {
-    let temp;
-    let root: PathBuf = match &args.data {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)?;
-            dir.clone()
-        }
-        None => {
-            temp = tempfile::tempdir()?;
-            temp.path().to_path_buf()
-        }
-    };
+    // The temporary directory, if any, lives until the end of the run.
+    let (root, _temp) = crate::bench::work_dir(args.data.as_deref())?;
     let threads = rayon::current_num_threads();
     println!(
         "yibao bench-import on {threads} threads, {} rows",

@@ -53,14 +53,8 @@ pub fn run(args: &BenchSyncArgs) -> Result<ExitCode> {
     if args.logs == 0 || args.logs > 32 {
         bail!("--logs must be 1 to 32");
     }
-    let temp;
-    let root = match &args.data {
-        Some(dir) => dir.clone(),
-        None => {
-            temp = tempfile::tempdir()?;
-            temp.path().to_path_buf()
-        }
-    };
+    // The temporary directory, if any, lives until the end of the run.
+    let (root, _temp) = crate::bench::work_dir(args.data.as_deref())?;
     let per_log = args.entries / args.logs;
     // Sources: built once (kept with --data).
     for i in 0..args.logs {
