@@ -291,7 +291,7 @@ pub struct Prepared {
     ticket: u64,
     generation: u64,
     shared: Arc<Mutex<Shared>>,
-    batch: Option<sled::Batch>,
+    batch: Option<Rows>,
     results: Vec<Option<Result<Receipt, AppendError>>>,
     appended: Vec<(usize, u64, Hash)>,
     first_new_seq: u64,
@@ -328,6 +328,8 @@ pub struct Ledger {
     acknowledged: Mutex<BTreeMap<LogCode, u64>>,
     /// Per log, the next ticket allowed to commit, with a condition variable to wait on.
     commit_order: Mutex<BTreeMap<LogCode, Arc<CommitGate>>>,
+    /// The write-ahead journal every write to `main` goes through (see `journal`).
+    journal: Mutex<Journal>,
 }
 
 /// A small text file beside the sled directory, rewritten in place after every durable
@@ -343,20 +345,17 @@ impl std::fmt::Debug for Ledger {
     }
 }
 
+mod journal;
 mod replica;
+use journal::{Journal, Rows};
+pub use journal::{JOURNAL_FILE, ROTATE_BYTES};
 pub use replica::{ReplicaError, ReplicaProgress, MAX_REPLICA_BATCH};
 
 /// Stages entry `seq` into `batch`: its frame joins the in-memory tail page `tail`; when
 /// the page fills, the page is written, compressed, and the tail rows of its entries that
 /// earlier batches wrote are removed in the same batch. With [`stage_tail`], the one place
 /// where entry bytes go into a sled batch.
-fn stage_entry(
-    batch: &mut sled::Batch,
-    tail: &mut Vec<u8>,
-    code: &LogCode,
-    seq: u64,
-    bytes: &[u8],
-) {
+fn stage_entry(batch: &mut Rows, tail: &mut Vec<u8>, code: &LogCode, seq: u64, bytes: &[u8]) {
     page::push_frame(tail, bytes);
     let index = page::page_of(seq);
     if page::page_of(seq + 1) != index {
@@ -377,7 +376,7 @@ fn stage_entry(
 /// once, so an append does not rewrite the partly filled page (see "Entry pages" in
 /// ARCHITECTURE.md).
 fn stage_tail(
-    batch: &mut sled::Batch,
+    batch: &mut Rows,
     tail: &[u8],
     code: &LogCode,
     from: u64,
@@ -405,7 +404,7 @@ fn stage_tail(
 /// retains the previous latest (see "Checkpoint retention" in ARCHITECTURE.md). The
 /// caller writes `head` afterwards.
 fn stage_checkpoint(
-    batch: &mut sled::Batch,
+    batch: &mut Rows,
     code: &LogCode,
     head: &mut Head,
     previous_text: &str,
@@ -483,6 +482,12 @@ impl Ledger {
         };
         let main = db.open_tree("ledger")?;
         let data_file = File::open(path.join("sled").join("db")).ok();
+        // Writes made durable in the journal but perhaps not yet in sled go in first.
+        let (journal, replayed) =
+            Journal::open(path, &main, || flush_sled(&db, data_file.as_ref()))?;
+        if replayed > 0 {
+            tracing::info!(records = replayed, "replayed the journal into the store");
+        }
         let ledger = Ledger {
             path: path.to_path_buf(),
             db,
@@ -493,6 +498,7 @@ impl Ledger {
             data_file,
             acknowledged: Mutex::new(read_heads_file(&path.join(HEADS_FILE))?),
             commit_order: Mutex::new(BTreeMap::new()),
+            journal: Mutex::new(journal),
         };
         let mut loaded = BTreeMap::new();
         for row in ledger.main.scan_prefix([keys::tag::META]) {
@@ -894,15 +900,14 @@ impl Ledger {
             extensions: Vec::new(),
         };
         let text = empty.body();
-        let mut batch = sled::Batch::default();
+        let mut batch = Rows::default();
         batch.insert(
             keys::meta(&code),
             serde_json::to_vec(&meta).map_err(|e| StoreError::Genesis(e.to_string()))?,
         );
         batch.insert(keys::head(&code), &head.encode()[..]);
         batch.insert(keys::checkpoint(&code, 0), text.as_bytes());
-        self.main.apply_batch(batch)?;
-        self.make_durable()?;
+        self.write_rows(&[&batch])?;
         let mem = LogMem {
             code,
             meta,
@@ -983,9 +988,9 @@ impl Ledger {
         }
         signed.add_cosignature(cosignature);
         let updated = signed.to_text();
-        self.main
-            .insert(keys::checkpoint(code, size), updated.as_bytes())?;
-        self.make_durable()?;
+        let mut batch = Rows::default();
+        batch.insert(keys::checkpoint(code, size), updated.as_bytes());
+        self.write_rows(&[&batch])?;
         if mem.head.latest_checkpoint == size {
             mem.latest_checkpoint = updated.clone();
         }
@@ -996,13 +1001,11 @@ impl Ledger {
         Ok(true)
     }
 
-    /// Flushes sled and fsyncs its data file.
-    fn make_durable(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
-        if let Some(file) = &self.data_file {
-            file.sync_data()?;
-        }
-        Ok(())
+    /// Writes `batches` durably, as one atomic write, through the journal.
+    fn write_rows(&self, batches: &[&Rows]) -> Result<(), StoreError> {
+        lock(&self.journal).write(batches, &self.main, || {
+            flush_sled(&self.db, self.data_file.as_ref())
+        })
     }
 
     /// Appends a batch of submissions to a log owned by this node, durably, and returns one
@@ -1217,7 +1220,7 @@ impl Ledger {
         let mut fresh: Vec<([u8; 32], u64, u64, Hash)> = Vec::new();
         let first_new_seq = head.size;
         let mut index_rows: Vec<Vec<u8>> = Vec::new();
-        let mut batch = sled::Batch::default();
+        let mut batch = Rows::default();
         let mut appended: Vec<(usize, u64, Hash)> = Vec::new();
         let mut new_nodes: Vec<(NodeId, Hash)> = Vec::new();
         let mut hash_to_seq: HashMap<[u8; 32], u64> = HashMap::new();
@@ -1462,30 +1465,22 @@ impl Ledger {
             let shared = lock(&shared);
             (shared.generation, shared.durable.head.size)
         };
-        // Write every batch of the group that is still valid, in order; stop at a failure.
+        // Every batch of the group that is still valid, written as one durable, atomic
+        // write. Only then is anything acknowledged.
         let mut failure: Option<String> = None;
-        let mut written: Vec<bool> = Vec::with_capacity(group.len());
         let had_batch: Vec<bool> = group.iter().map(|p| p.batch.is_some()).collect();
-        let mut group = group;
-        for prepared in &mut group {
-            if failure.is_some() || prepared.generation != generation {
-                written.push(false);
-                continue;
-            }
-            match prepared.batch.take() {
-                Some(batch) => match self.main.apply_batch(batch) {
-                    Ok(()) => written.push(true),
-                    Err(e) => {
-                        failure = Some(e.to_string());
-                        written.push(false);
-                    }
-                },
-                None => written.push(false),
-            }
-        }
-        // One flush and fsync for everything written. Only then is anything acknowledged.
-        if failure.is_none() && written.iter().any(|w| *w) {
-            if let Err(e) = self.make_durable() {
+        let written: Vec<bool> = group
+            .iter()
+            .map(|p| p.generation == generation && p.batch.is_some())
+            .collect();
+        let batches: Vec<&Rows> = group
+            .iter()
+            .zip(&written)
+            .filter(|(_, w)| **w)
+            .filter_map(|(p, _)| p.batch.as_ref())
+            .collect();
+        if !batches.is_empty() {
+            if let Err(e) = self.write_rows(&batches) {
                 failure = Some(e.to_string());
             }
         }
@@ -1755,10 +1750,20 @@ impl Ledger {
         lock(&self.acknowledged).clone()
     }
 
-    /// Flushes and closes.
+    /// Flushes sled, empties the journal, and closes.
     pub fn close(self) -> Result<(), StoreError> {
-        self.make_durable()
+        lock(&self.journal).empty(|| flush_sled(&self.db, self.data_file.as_ref()))
     }
+}
+
+/// Flushes sled and fsyncs its data file (sled's own flush issues `sync_file_range`, which
+/// does not reach the disk's write cache).
+fn flush_sled(db: &sled::Db, data_file: Option<&File>) -> Result<(), StoreError> {
+    db.flush()?;
+    if let Some(file) = data_file {
+        file.sync_data()?;
+    }
+    Ok(())
 }
 
 /// The sled configuration of every ledger: tools that open a ledger's sled directory

@@ -22,6 +22,13 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+/// mimalloc rather than the system allocator: decoding a ledger allocates and frees small
+/// strings on every core, and glibc's allocator spent about a seventh of `verify` and
+/// `audit` in malloc, free and chunk consolidation (measured with perf; see
+/// ARCHITECTURE.md, "Speed").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Yibao Ledger (医保基金监管账本): a verifiable, append-only ledger of medical-insurance
 /// fund supervision — inspections, findings, recoveries, penalties, grades, rectification
 /// and exposure notices — signed by county bureau officers.

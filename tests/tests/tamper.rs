@@ -10,7 +10,8 @@
 //!   framing, a seq in that page — wherever the report can know it);
 //! * raw, on the files: a byte changed or the file truncated at a random offset of a
 //!   random file (sled's `db`, `conf`, `snap.*`, `blobs/*` when values are large enough
-//!   to be kept apart, and the `heads` file). Here a third
+//!   to be kept apart, the `heads` file, and the `journal` of a ledger dropped without
+//!   being closed). Here a third
 //!   outcome is allowed: the ledger verifies and every entry and checkpoint reads back
 //!   byte-identical to the pristine copy (the damage hit space nothing uses).
 //!
@@ -30,7 +31,8 @@ use rand_chacha::ChaCha8Rng;
 use yibao_ledger::keys::{self, tag};
 use yibao_ledger::page;
 use yibao_ledger::store::{
-    sled_config, Ledger, StoreError, CHECKPOINT_RETAIN_EVERY, HEADS_FILE, STORED_MIN_LEVEL,
+    sled_config, Ledger, StoreError, CHECKPOINT_RETAIN_EVERY, HEADS_FILE, JOURNAL_FILE,
+    STORED_MIN_LEVEL,
 };
 use yibao_ledger::verify::{verify_ledger, Failure, Report};
 use yibao_node::workload::Officers;
@@ -142,6 +144,49 @@ impl Pristine {
             entries,
             checkpoints,
             rows,
+        }
+    }
+
+    /// A ledger of `batches` batches that is dropped without being closed, so that its
+    /// journal still holds the batches' records (replayed when it is next opened). No
+    /// rows are listed: only raw damage is done to it.
+    fn unclosed(seed: u64, batches: u64) -> Pristine {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger");
+        let code = county();
+        let ledger = Ledger::open(&path, Policy::default()).unwrap();
+        let (officers, insts) = setup_county(&ledger, seed, 20).unwrap();
+        for n in 0..batches {
+            let submissions = case_submissions(
+                &officers,
+                &insts,
+                n * CASES_PER_BATCH,
+                CASES_PER_BATCH,
+                seed.wrapping_mul(1000) + n,
+            )
+            .unwrap();
+            for result in ledger
+                .append_batch(&code, submissions, TIME_MS + n)
+                .unwrap()
+            {
+                assert!(result.is_ok(), "a generated record was refused: {result:?}");
+            }
+        }
+        let size = ledger.size(&code).unwrap();
+        let entries: Vec<Vec<u8>> = ledger
+            .entries(&code, 0, size)
+            .unwrap()
+            .into_iter()
+            .map(|(_, bytes)| bytes)
+            .collect();
+        let checkpoints = ledger.checkpoints(&code).unwrap();
+        drop(ledger);
+        Pristine {
+            _dir: dir,
+            path,
+            entries,
+            checkpoints,
+            rows: BTreeMap::new(),
         }
     }
 
@@ -970,6 +1015,57 @@ fn raw_file_damage_is_refused_or_harmless() {
             "no damage to {kind} was refused: {counts:?}"
         );
     }
+}
+
+#[test]
+fn damage_to_the_journal_of_an_unclosed_ledger_is_refused_or_harmless() {
+    let seed = 0x10a1;
+    let pristine = Pristine::unclosed(seed, 6);
+    let journal = std::fs::read(pristine.path.join(JOURNAL_FILE)).unwrap();
+    assert!(
+        journal.len() > 1000,
+        "the journal of an unclosed ledger holds only {} bytes",
+        journal.len()
+    );
+    // Undamaged, the journal is replayed and everything reads back.
+    let copy = pristine.copy();
+    let outcome = examine(copy.path(), &pristine);
+    assert!(matches!(outcome, Outcome::Benign), "undamaged: {outcome:?}");
+
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut counts = [0usize; 3];
+    for iteration in 0..60 {
+        let copy = pristine.copy();
+        let file = copy.path().join(JOURNAL_FILE);
+        let mut bytes = journal.clone();
+        let what = if iteration % 4 == 0 {
+            let len = rng.gen_range(0..bytes.len());
+            bytes.truncate(len);
+            format!("journal truncated to {len} bytes")
+        } else {
+            // Mostly before the last record, where damage cannot pass for a torn write.
+            let offset = rng.gen_range(0..bytes.len() * 3 / 4);
+            let mask: u8 = rng.gen_range(1..=255);
+            bytes[offset] ^= mask;
+            format!("journal byte {offset} xor {mask:#04x}")
+        };
+        std::fs::write(&file, &bytes).unwrap();
+        match examine(copy.path(), &pristine) {
+            Outcome::Refused(_) => counts[0] += 1,
+            Outcome::Reported(_) => counts[1] += 1,
+            Outcome::Benign => counts[2] += 1,
+            Outcome::SilentPass(diff) => panic!("{what}: verified although {diff}"),
+            Outcome::Panicked(message) => panic!("{what}: panicked: {message}"),
+        }
+    }
+    eprintln!(
+        "journal damage: {} refused, {} reported, {} benign",
+        counts[0], counts[1], counts[2]
+    );
+    assert!(
+        counts[0] > 0,
+        "no damage inside the journal was refused: {counts:?}"
+    );
 }
 
 /// A heads file saying `lines`, with its checksum line.

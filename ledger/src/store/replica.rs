@@ -307,7 +307,7 @@ impl Ledger {
         let mut frontier = mem.frontier.clone();
         let mut head = mem.head;
         let mut tail = mem.tail_page.clone();
-        let mut batch = sled::Batch::default();
+        let mut batch = super::Rows::default();
         let mut new_nodes: Vec<(NodeId, Hash)> = Vec::new();
         let mut index_rows: Vec<Vec<u8>> = Vec::new();
         let mut fresh: HashMap<[u8; 32], (u64, u64, Hash)> = HashMap::new();
@@ -416,11 +416,7 @@ impl Ledger {
             );
         }
         batch.insert(keys::head(code), &head.encode()[..]);
-        let written = self
-            .main
-            .apply_batch(batch)
-            .map_err(StoreError::from)
-            .and_then(|()| self.make_durable());
+        let written = self.write_rows(&[&batch]);
         if let Err(e) = written {
             tracing::error!(log = %code, error = %e, "a replicated batch could not be stored");
             // Storage may hold part of nothing (sled batches are atomic); memory is kept as
@@ -490,10 +486,9 @@ impl Ledger {
             lock(&mem.shared).frozen = true;
             return Ok(false);
         }
-        self.main
-            .insert(keys::equivocation(code), proof.encode())
-            .map_err(StoreError::from)?;
-        self.make_durable()?;
+        let mut batch = super::Rows::default();
+        batch.insert(keys::equivocation(code), proof.encode());
+        self.write_rows(&[&batch])?;
         mem.frozen = true;
         lock(&mem.shared).frozen = true;
         tracing::warn!(log = %code, "equivocation proven: the log is frozen");
