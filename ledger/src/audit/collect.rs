@@ -439,6 +439,8 @@ impl<'o> Collector<'o> {
         let mut late = Vec::new();
         let counties = std::mem::take(&mut self.counties);
         for (code, county) in &counties {
+            // This county's months, keyed by year and month number (no strings per entry).
+            let mut months: BTreeMap<(i32, u8), MonthRow> = BTreeMap::new();
             let mut t = CountyTable {
                 county: code.clone(),
                 name: county.name.clone(),
@@ -474,7 +476,7 @@ impl<'o> Collector<'o> {
                 *cross
                     .entry((code.clone(), case.institution_division.clone()))
                     .or_insert(0) += 1;
-                month_row(&mut monthly, code, case.opened_on).inspections += 1;
+                month_row(&mut months, code, case.opened_on).inspections += 1;
             }
             for (id, f) in &county.findings {
                 if !options.in_period(f.date) {
@@ -483,7 +485,7 @@ impl<'o> Collector<'o> {
                 t.findings += 1;
                 t.amount_involved = t.amount_involved.saturating_add(f.amount);
                 *t.findings_by_category.entry(f.pattern.clone()).or_insert(0) += 1;
-                month_row(&mut monthly, code, f.date).findings += 1;
+                month_row(&mut months, code, f.date).findings += 1;
                 let case = county.cases.get(&f.case_id);
                 finding_rows.push(FindingRow {
                     county: code.clone(),
@@ -526,7 +528,7 @@ impl<'o> Collector<'o> {
                 }
                 t.decisions += 1;
                 t.amounts.add(&d.amounts);
-                let row = month_row(&mut monthly, code, d.decided_on);
+                let row = month_row(&mut months, code, d.decided_on);
                 row.decisions += 1;
                 row.amounts.add(&d.amounts);
                 decision_rows.push(DecisionRow {
@@ -584,7 +586,7 @@ impl<'o> Collector<'o> {
             for (_, published_on) in county.notices.values() {
                 if options.in_period(*published_on) {
                     t.notices += 1;
-                    month_row(&mut monthly, code, *published_on).notices += 1;
+                    month_row(&mut months, code, *published_on).notices += 1;
                 }
             }
             let mut latest: Option<[u64; 4]> = None;
@@ -611,6 +613,9 @@ impl<'o> Collector<'o> {
             }
             t.grades = latest.unwrap_or_default();
             tables.push(t);
+            for row in months.into_values() {
+                monthly.insert((row.month.clone(), code.clone()), row);
+            }
         }
         for (kind, county, what, entries) in late {
             self.breach(kind, &county, what, entries);
@@ -630,9 +635,25 @@ impl<'o> Collector<'o> {
                 &b.kind,
             ))
         });
-        finding_rows.sort_by(|a, b| (&a.county, a.seq).cmp(&(&b.county, b.seq)));
-        decision_rows.sort_by(|a, b| (&a.county, a.seq).cmp(&(&b.county, b.seq)));
-        item_rows.sort_by(|a, b| (&a.county, a.seq).cmp(&(&b.county, b.seq)));
+        // The county maps are large (every finding, decision and item): freeing them is
+        // left to another thread rather than delaying the report. If no thread can be
+        // started, the closure (and the maps) are dropped here instead.
+        let _ = std::thread::Builder::new().spawn(move || drop(counties));
+        rayon::join(
+            || finding_rows.sort_unstable_by(|a, b| (&a.county, a.seq).cmp(&(&b.county, b.seq))),
+            || {
+                rayon::join(
+                    || {
+                        decision_rows
+                            .sort_unstable_by(|a, b| (&a.county, a.seq).cmp(&(&b.county, b.seq)))
+                    },
+                    || {
+                        item_rows
+                            .sort_unstable_by(|a, b| (&a.county, a.seq).cmp(&(&b.county, b.seq)))
+                    },
+                )
+            },
+        );
         let breach_count = self.breaches_per_county.values().sum();
         AuditReport {
             format: FORMAT.into(),
@@ -670,15 +691,14 @@ impl<'o> Collector<'o> {
 }
 
 fn month_row<'m>(
-    monthly: &'m mut BTreeMap<(String, String), MonthRow>,
+    months: &'m mut BTreeMap<(i32, u8), MonthRow>,
     county: &str,
     date: Date,
 ) -> &'m mut MonthRow {
-    let month = date.to_month().to_string();
-    monthly
-        .entry((month.clone(), county.to_string()))
+    months
+        .entry((date.year(), date.month()))
         .or_insert_with(|| MonthRow {
-            month,
+            month: date.to_month().to_string(),
             county: county.to_string(),
             ..MonthRow::default()
         })
