@@ -339,6 +339,20 @@ pub struct Ledger {
 /// log.
 pub const HEADS_FILE: &str = "heads";
 
+impl Drop for Ledger {
+    /// A ledger dropped without [`Ledger::close`] still leaves sled flushed and the journal
+    /// empty (as after `close`), so that the next open has nothing to replay. If that
+    /// fails, nothing is lost: the journal is replayed on the next open.
+    fn drop(&mut self) {
+        let mut journal = lock(&self.journal);
+        if !journal.is_empty() {
+            if let Err(e) = journal.empty(|| flush_sled(&self.db, self.data_file.as_ref())) {
+                tracing::warn!(error = %e, "could not flush the store when closing it; the journal will be replayed on the next open");
+            }
+        }
+    }
+}
+
 impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ledger").field("path", &self.path).finish()
@@ -1750,7 +1764,8 @@ impl Ledger {
         lock(&self.acknowledged).clone()
     }
 
-    /// Flushes sled, empties the journal, and closes.
+    /// Flushes sled, empties the journal, and closes. (Dropping the ledger does the same,
+    /// but cannot report a failure.)
     pub fn close(self) -> Result<(), StoreError> {
         lock(&self.journal).empty(|| flush_sled(&self.db, self.data_file.as_ref()))
     }

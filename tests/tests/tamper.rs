@@ -10,8 +10,8 @@
 //!   framing, a seq in that page — wherever the report can know it);
 //! * raw, on the files: a byte changed or the file truncated at a random offset of a
 //!   random file (sled's `db`, `conf`, `snap.*`, `blobs/*` when values are large enough
-//!   to be kept apart, the `heads` file, and the `journal` of a ledger dropped without
-//!   being closed). Here a third
+//!   to be kept apart, the `heads` file, and the `journal` of a ledger copied while
+//!   open, as a crash leaves it). Here a third
 //!   outcome is allowed: the ledger verifies and every entry and checkpoint reads back
 //!   byte-identical to the pristine copy (the damage hit space nothing uses).
 //!
@@ -147,9 +147,9 @@ impl Pristine {
         }
     }
 
-    /// A ledger of `batches` batches that is dropped without being closed, so that its
-    /// journal still holds the batches' records (replayed when it is next opened). No
-    /// rows are listed: only raw damage is done to it.
+    /// A copy, taken while it is open, of a ledger of `batches` batches: as a crash would
+    /// leave it, with the batches' records in its journal (replayed when it is next
+    /// opened). No rows are listed: only raw damage is done to it.
     fn unclosed(seed: u64, batches: u64) -> Pristine {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger");
@@ -180,10 +180,14 @@ impl Pristine {
             .map(|(_, bytes)| bytes)
             .collect();
         let checkpoints = ledger.checkpoints(&code).unwrap();
+        // What a crash would leave: the directory as it is while the ledger is open
+        // (dropping the ledger would flush sled and empty the journal).
+        let image = dir.path().join("image");
+        support::copy_dir(&path, &image);
         drop(ledger);
         Pristine {
             _dir: dir,
-            path,
+            path: image,
             entries,
             checkpoints,
             rows: BTreeMap::new(),
@@ -1018,7 +1022,7 @@ fn raw_file_damage_is_refused_or_harmless() {
 }
 
 #[test]
-fn damage_to_the_journal_of_an_unclosed_ledger_is_refused_or_harmless() {
+fn damage_to_the_journal_of_a_crashed_ledger_is_refused_or_harmless() {
     let seed = 0x10a1;
     let pristine = Pristine::unclosed(seed, 6);
     let journal = std::fs::read(pristine.path.join(JOURNAL_FILE)).unwrap();

@@ -219,6 +219,11 @@ impl Journal {
         Ok(())
     }
 
+    /// True if the journal holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// Makes sled durable with `flush`, then empties the journal.
     pub fn empty(
         &mut self,
