@@ -10,6 +10,7 @@
 pub mod appender;
 pub mod audit;
 pub mod bundle;
+pub mod entry_json;
 pub mod equivocation;
 pub mod index;
 pub mod keys;

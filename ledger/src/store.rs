@@ -344,11 +344,12 @@ impl Drop for Ledger {
     /// empty (as after `close`), so that the next open has nothing to replay. If that
     /// fails, nothing is lost: the journal is replayed on the next open.
     fn drop(&mut self) {
-        let mut journal = lock(&self.journal);
-        if !journal.is_empty() {
-            if let Err(e) = journal.empty(|| flush_sled(&self.db, self.data_file.as_ref())) {
-                tracing::warn!(error = %e, "could not flush the store when closing it; the journal will be replayed on the next open");
-            }
+        // After `close`, there is nothing left to do.
+        if lock(&self.journal).is_empty() {
+            return;
+        }
+        if let Err(e) = self.empty_journal() {
+            tracing::warn!(error = %e, "could not flush the store when closing it; the journal will be replayed on the next open");
         }
     }
 }
@@ -1767,6 +1768,12 @@ impl Ledger {
     /// Flushes sled, empties the journal, and closes. (Dropping the ledger does the same,
     /// but cannot report a failure.)
     pub fn close(self) -> Result<(), StoreError> {
+        self.empty_journal()
+    }
+
+    /// Flushes sled (always: the derived indexes are written to sled only) and empties the
+    /// journal.
+    fn empty_journal(&self) -> Result<(), StoreError> {
         lock(&self.journal).empty(|| flush_sled(&self.db, self.data_file.as_ref()))
     }
 }

@@ -28,8 +28,7 @@ use yibao_ledger::appender::Appender;
 use yibao_ledger::keys::LogCode;
 use yibao_ledger::merkle::{Blake3Hasher, MerkleHasher};
 use yibao_ledger::store::{AppendError, Ledger, StoreError};
-use yibao_schema::entry::{EntryRef, Submission};
-use yibao_schema::record::{Record, RecordKind};
+use yibao_schema::entry::Submission;
 
 /// The largest request body accepted (a submission is at most 256 KiB of payload).
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
@@ -498,31 +497,7 @@ pub fn entry_json(seq: u64, bytes: &[u8]) -> Value {
 
 /// One entry as `audience` may see it.
 pub fn entry_json_for(seq: u64, bytes: &[u8], audience: Audience) -> Value {
-    let leaf = hex::encode(Blake3Hasher::leaf(bytes));
-    let Ok(entry) = EntryRef::decode(bytes) else {
-        return json!({"seq": seq, "leaf_hash": leaf, "error": "stored entry does not decode"});
-    };
-    let statement = &entry.submission.statement;
-    let Some(kind) = RecordKind::parse(statement.kind) else {
-        return json!({"seq": seq, "leaf_hash": leaf, "kind": statement.kind});
-    };
-    if kind == RecordKind::KeyEvent && audience == Audience::Public {
-        // Officers' certificate numbers are not public: the hash proves inclusion.
-        return json!({"seq": seq, "leaf_hash": leaf, "kind": statement.kind, "withheld": "key events are not public"});
-    }
-    let record = Record::decode_payload(kind, entry.submission.payload)
-        .ok()
-        .and_then(|r| serde_json::to_value(r).ok())
-        .unwrap_or(Value::Null);
-    json!({
-        "seq": seq,
-        "leaf_hash": leaf,
-        "kind": statement.kind,
-        "timestamp_ms": statement.timestamp_ms,
-        "author": hex::encode(statement.author),
-        "entry": base64::engine::general_purpose::STANDARD.encode(bytes),
-        "record": record,
-    })
+    yibao_ledger::entry_json::entry_json(seq, bytes, audience == Audience::Officer)
 }
 
 async fn entries(

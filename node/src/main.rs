@@ -24,8 +24,7 @@ use clap::{Args, Parser, Subcommand};
 
 /// mimalloc rather than the system allocator: decoding a ledger allocates and frees small
 /// strings on every core, and glibc's allocator spent about a seventh of `verify` and
-/// `audit` in malloc, free and chunk consolidation (measured with perf; see
-/// ARCHITECTURE.md, "Speed").
+/// `audit` in malloc, free and chunk consolidation (measured with perf).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -35,7 +35,7 @@ use yibao_ledger::store::{
     STORED_MIN_LEVEL,
 };
 use yibao_ledger::verify::{verify_ledger, Failure, Report};
-use yibao_node::workload::Officers;
+use yibao_node::workload::{Institution, Officers};
 use yibao_schema::entry::EntryRef;
 use yibao_schema::policy::Policy;
 use yibao_tests::{case_submissions, county, setup_county, COUNTY, TIME_MS};
@@ -61,6 +61,27 @@ struct Pristine {
     rows: BTreeMap<u8, Vec<Vec<u8>>>,
 }
 
+/// Appends batch `n` of [`CASES_PER_BATCH`] whole cases, each record accepted.
+fn append_cases(ledger: &Ledger, officers: &Officers, insts: &[Institution], seed: u64, n: u64) {
+    let submissions = case_submissions(
+        officers,
+        insts,
+        n * CASES_PER_BATCH,
+        CASES_PER_BATCH,
+        seed.wrapping_mul(1000) + n,
+    )
+    .unwrap();
+    for result in ledger
+        .append_batch(&county(), submissions, TIME_MS + n)
+        .unwrap()
+    {
+        assert!(
+            result.is_ok(),
+            "pristine ledger: a generated record was refused: {result:?}"
+        );
+    }
+}
+
 impl Pristine {
     /// The county with 20 institutions, then `batches` batches of whole cases; with more
     /// than one batch, the ledger is closed and reopened half way so that sled has
@@ -79,23 +100,7 @@ impl Pristine {
                     .set_signer(&code, Officers::from_seed(seed).bureau)
                     .unwrap();
             }
-            let submissions = case_submissions(
-                &officers,
-                &insts,
-                n * CASES_PER_BATCH,
-                CASES_PER_BATCH,
-                seed.wrapping_mul(1000) + n,
-            )
-            .unwrap();
-            for result in ledger
-                .append_batch(&code, submissions, TIME_MS + n)
-                .unwrap()
-            {
-                assert!(
-                    result.is_ok(),
-                    "pristine ledger: a generated record was refused: {result:?}"
-                );
-            }
+            append_cases(&ledger, &officers, &insts, seed, n);
         }
         let size = ledger.size(&code).unwrap();
         let entries: Vec<Vec<u8>> = ledger
@@ -150,27 +155,14 @@ impl Pristine {
     /// A copy, taken while it is open, of a ledger of `batches` batches: as a crash would
     /// leave it, with the batches' records in its journal (replayed when it is next
     /// opened). No rows are listed: only raw damage is done to it.
-    fn unclosed(seed: u64, batches: u64) -> Pristine {
+    fn crash_image(seed: u64, batches: u64) -> Pristine {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger");
         let code = county();
         let ledger = Ledger::open(&path, Policy::default()).unwrap();
         let (officers, insts) = setup_county(&ledger, seed, 20).unwrap();
         for n in 0..batches {
-            let submissions = case_submissions(
-                &officers,
-                &insts,
-                n * CASES_PER_BATCH,
-                CASES_PER_BATCH,
-                seed.wrapping_mul(1000) + n,
-            )
-            .unwrap();
-            for result in ledger
-                .append_batch(&code, submissions, TIME_MS + n)
-                .unwrap()
-            {
-                assert!(result.is_ok(), "a generated record was refused: {result:?}");
-            }
+            append_cases(&ledger, &officers, &insts, seed, n);
         }
         let size = ledger.size(&code).unwrap();
         let entries: Vec<Vec<u8>> = ledger
@@ -1024,7 +1016,7 @@ fn raw_file_damage_is_refused_or_harmless() {
 #[test]
 fn damage_to_the_journal_of_a_crashed_ledger_is_refused_or_harmless() {
     let seed = 0x10a1;
-    let pristine = Pristine::unclosed(seed, 6);
+    let pristine = Pristine::crash_image(seed, 6);
     let journal = std::fs::read(pristine.path.join(JOURNAL_FILE)).unwrap();
     assert!(
         journal.len() > 1000,

@@ -16,12 +16,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use anyhow::{bail, Context};
-use base64::Engine;
 use serde_json::{json, Value};
 use yibao_ledger::bundle::{self, BundleLog};
 use yibao_ledger::index::keys_for;
 use yibao_ledger::keys::LogCode;
-use yibao_ledger::merkle::{Blake3Hasher, LeafIndex, MemoryTree, MerkleHasher, TreeSize};
+use yibao_ledger::merkle::{Blake3Hasher, LeafIndex, MemoryTree, TreeSize};
 use yibao_ledger::verify::LogData;
 use yibao_schema::entry::EntryRef;
 use yibao_schema::policy::Policy;
@@ -66,33 +65,9 @@ fn error(status: u16, field: &str, reason: impl Into<String>) -> Answer {
     )
 }
 
-/// One entry as the node's API shows it (`/v1/logs/{log}/entries/{seq}`): key events
-/// withheld, the signed bytes in base64, the record decoded from them.
+/// One entry as the node's API shows it to the public (`/v1/logs/{log}/entries/{seq}`).
 pub fn entry_json(seq: u64, bytes: &[u8]) -> Value {
-    let leaf = hex::encode(Blake3Hasher::leaf(bytes));
-    let Ok(entry) = EntryRef::decode(bytes) else {
-        return json!({"seq": seq, "leaf_hash": leaf, "error": "stored entry does not decode"});
-    };
-    let statement = &entry.submission.statement;
-    let Some(kind) = RecordKind::parse(statement.kind) else {
-        return json!({"seq": seq, "leaf_hash": leaf, "kind": statement.kind});
-    };
-    if kind == RecordKind::KeyEvent {
-        return json!({"seq": seq, "leaf_hash": leaf, "kind": statement.kind, "withheld": "key events are not public"});
-    }
-    let record = Record::decode_payload(kind, entry.submission.payload)
-        .ok()
-        .and_then(|r| serde_json::to_value(r).ok())
-        .unwrap_or(Value::Null);
-    json!({
-        "seq": seq,
-        "leaf_hash": leaf,
-        "kind": statement.kind,
-        "timestamp_ms": statement.timestamp_ms,
-        "author": hex::encode(statement.author),
-        "entry": base64::engine::general_purpose::STANDARD.encode(bytes),
-        "record": record,
-    })
+    yibao_ledger::entry_json::entry_json(seq, bytes, false)
 }
 
 /// The `I` ‖ code (12) ‖ log (6) ‖ seq (8) index keys of a record: its institutions.
