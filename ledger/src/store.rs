@@ -330,6 +330,70 @@ pub struct Ledger {
     commit_order: Mutex<BTreeMap<LogCode, Arc<CommitGate>>>,
     /// The write-ahead journal every write to `main` goes through (see `journal`).
     journal: Mutex<Journal>,
+    /// Stored tree nodes already read, for proofs (see [`NodeCache`]).
+    nodes: NodeCache,
+}
+
+/// Stored tree nodes read for proofs and roots, kept in memory.
+///
+/// A stored node is the hash of a perfect subtree, fixed once written, and sled holds only
+/// what the journal made durable, so a node read from sled never changes: the cache needs
+/// no invalidation. It is bounded by emptying it when it passes [`NodeCache::MAX`] nodes
+/// (a proof's upper nodes are shared by every proof and come back at once).
+#[derive(Default)]
+pub(crate) struct NodeCache {
+    nodes: Mutex<HashMap<(LogCode, NodeId), Hash, std::hash::BuildHasherDefault<NodeKeyHasher>>>,
+}
+
+/// A multiply-rotate hash (as rustc's FxHash) for the cache's small fixed keys: SipHash
+/// cost as much as the rest of a cached node lookup. The keys are node positions the node
+/// itself computes, and the cache is bounded, so collision flooding is no concern.
+#[derive(Default)]
+struct NodeKeyHasher(u64);
+
+impl NodeKeyHasher {
+    fn add(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for NodeKeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+}
+
+impl NodeCache {
+    /// About 40 MB of nodes: every stored node of ~4,000,000 entries.
+    const MAX: usize = 1 << 19;
+
+    fn get(&self, code: &LogCode, id: NodeId) -> Option<Hash> {
+        lock(&self.nodes).get(&(*code, id)).copied()
+    }
+
+    fn put(&self, code: &LogCode, id: NodeId, hash: Hash) {
+        let mut nodes = lock(&self.nodes);
+        if nodes.len() >= Self::MAX {
+            nodes.clear();
+        }
+        nodes.insert((*code, id), hash);
+    }
 }
 
 /// A small text file beside the sled directory, rewritten in place after every durable
@@ -514,6 +578,7 @@ impl Ledger {
             acknowledged: Mutex::new(read_heads_file(&path.join(HEADS_FILE))?),
             commit_order: Mutex::new(BTreeMap::new()),
             journal: Mutex::new(journal),
+            nodes: NodeCache::default(),
         };
         let mut loaded = BTreeMap::new();
         for row in ledger.main.scan_prefix([keys::tag::META]) {
@@ -707,11 +772,7 @@ impl Ledger {
                 ),
             ));
         }
-        let source = StoreSource {
-            tree: &self.main,
-            code,
-            size: head.size,
-        };
+        let source = StoreSource::new(&self.main, code, head.size);
         let frontier = Frontier::from_source(TreeSize(head.size), &source)
             .map_err(|e| corrupt(&code, None, format!("tree: {e}")))?;
         let text = self
@@ -1677,6 +1738,18 @@ impl Ledger {
         seq: u64,
         size: u64,
     ) -> Result<Vec<Hash>, StoreError> {
+        self.entry_with_inclusion_proof(code, seq, size)
+            .map(|(_, proof)| proof)
+    }
+
+    /// Entry `seq`'s bytes and its inclusion proof in the tree of `size` entries, from one
+    /// read of the entry's block (what a reader asking for a proof needs too).
+    pub fn entry_with_inclusion_proof(
+        &self,
+        code: &LogCode,
+        seq: u64,
+        size: u64,
+    ) -> Result<(Vec<u8>, Vec<Hash>), StoreError> {
         let log_size = self.size(code)?;
         if size > log_size || seq >= size {
             return Err(StoreError::OutOfRange {
@@ -1685,13 +1758,11 @@ impl Ledger {
                 what: format!("entry {seq} in a tree of size {size}"),
             });
         }
-        let source = StoreSource {
-            tree: &self.main,
-            code: *code,
-            size,
-        };
-        merkle::inclusion_proof::<Blake3Hasher, _>(LeafIndex(seq), TreeSize(size), &source)
-            .map_err(|e| corrupt(code, Some(seq), format!("proof: {e}")))
+        let source = StoreSource::new(&self.main, *code, size).cached(&self.nodes);
+        let proof =
+            merkle::inclusion_proof::<Blake3Hasher, _>(LeafIndex(seq), TreeSize(size), &source)
+                .map_err(|e| corrupt(code, Some(seq), format!("proof: {e}")))?;
+        Ok((source.entry(seq)?, proof))
     }
 
     /// A consistency proof between tree sizes `size1 <= size2`.
@@ -1709,11 +1780,7 @@ impl Ledger {
                 what: format!("consistency {size1} → {size2}"),
             });
         }
-        let source = StoreSource {
-            tree: &self.main,
-            code: *code,
-            size: size2,
-        };
+        let source = StoreSource::new(&self.main, *code, size2).cached(&self.nodes);
         merkle::consistency_proof::<Blake3Hasher, _>(TreeSize(size1), TreeSize(size2), &source)
             .map_err(|e| corrupt(code, None, format!("proof: {e}")))
     }
@@ -1728,11 +1795,7 @@ impl Ledger {
                 what: format!("tree size {size}"),
             });
         }
-        let source = StoreSource {
-            tree: &self.main,
-            code: *code,
-            size,
-        };
+        let source = StoreSource::new(&self.main, *code, size).cached(&self.nodes);
         merkle::root_at::<Blake3Hasher, _>(TreeSize(size), &source)
             .map_err(|e| corrupt(code, None, format!("tree: {e}")))
     }
@@ -1928,10 +1991,117 @@ fn verify_signatures(
 }
 
 /// Reads tree nodes from the store: stored ones directly, lower ones recomputed from entries.
+///
+/// The nodes below [`STORED_MIN_LEVEL`] are recomputed from the leaves of their aligned
+/// block of 2^STORED_MIN_LEVEL entries, which is read (one page decompression) and hashed
+/// once per source: an inclusion path needs a node at each of those levels, all from the
+/// same block.
 pub(crate) struct StoreSource<'a> {
-    pub(crate) tree: &'a sled::Tree,
-    pub(crate) code: LogCode,
-    pub(crate) size: u64,
+    tree: &'a sled::Tree,
+    code: LogCode,
+    size: u64,
+    block: std::cell::RefCell<Option<LeafBlock>>,
+    cache: Option<&'a NodeCache>,
+}
+
+/// The entries of one aligned block of 2^STORED_MIN_LEVEL leaves (clipped to the tree's
+/// size) and their leaf hashes.
+struct LeafBlock {
+    first: u64,
+    entries: Vec<sled::IVec>,
+    leaves: Vec<Hash>,
+}
+
+impl<'a> StoreSource<'a> {
+    pub(crate) fn new(tree: &'a sled::Tree, code: LogCode, size: u64) -> StoreSource<'a> {
+        StoreSource {
+            tree,
+            code,
+            size,
+            block: std::cell::RefCell::new(None),
+            cache: None,
+        }
+    }
+
+    /// The same source, keeping the stored nodes it reads in `cache` and reading them
+    /// from it first.
+    fn cached(self, cache: &'a NodeCache) -> StoreSource<'a> {
+        StoreSource {
+            cache: Some(cache),
+            ..self
+        }
+    }
+
+    /// Runs `f` on the block of leaves holding leaf `seq`, reading it if not yet read.
+    fn with_block<T>(
+        &self,
+        seq: u64,
+        f: impl FnOnce(&LeafBlock) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let first = seq & !((1u64 << STORED_MIN_LEVEL) - 1);
+        let mut cached = self.block.borrow_mut();
+        if let Some(block) = cached.as_ref().filter(|b| b.first == first) {
+            return f(block);
+        }
+        let end = first.saturating_add(1 << STORED_MIN_LEVEL).min(self.size);
+        let entries = match self.read_full_page(first, end) {
+            Some(entries) => entries,
+            None => read_entries(self.tree, &self.code, first, end)?
+                .into_iter()
+                .map(|(_, bytes)| bytes)
+                .collect(),
+        };
+        if entries.len() as u64 != end.saturating_sub(first) {
+            return Err(corrupt(
+                &self.code,
+                Some(first),
+                "entries missing under a tree node",
+            ));
+        }
+        let leaves = entries.iter().map(|b| Blake3Hasher::leaf(b)).collect();
+        f(cached.insert(LeafBlock {
+            first,
+            entries,
+            leaves,
+        }))
+    }
+
+    /// Entries `[first, end)` when they all lie in one full stored page: one sled `get`
+    /// instead of the two range scans (pages, then tail rows) of `read_entries`. `None`
+    /// (read the general way) for anything else, damage included.
+    fn read_full_page(&self, first: u64, end: u64) -> Option<Vec<sled::IVec>> {
+        let index = page::page_of(first);
+        if end == first || page::page_of(end - 1) != index {
+            return None;
+        }
+        let stored = self.tree.get(keys::page(&self.code, index)).ok()??;
+        let frames_bytes = page::decode(&stored).ok()?;
+        let frames = page::frames(&frames_bytes).ok()?;
+        if frames.len() as u64 != page::ENTRIES_PER_PAGE {
+            return None; // A partly filled raw page of an older store: its tail rows follow.
+        }
+        let skip = usize::try_from(first - page::first_seq(index)).ok()?;
+        let take = usize::try_from(end - first).ok()?;
+        Some(
+            frames
+                .into_iter()
+                .skip(skip)
+                .take(take)
+                .map(|(offset, len)| frames_bytes.subslice(offset, len))
+                .collect(),
+        )
+    }
+
+    /// The stored bytes of entry `seq` (below the source's size), from the cached block.
+    pub(crate) fn entry(&self, seq: u64) -> Result<Vec<u8>, StoreError> {
+        self.with_block(seq, |block| {
+            usize::try_from(seq - block.first)
+                .ok()
+                .and_then(|i| block.entries.get(i))
+                .map(|bytes| bytes.to_vec())
+                .ok_or_else(|| corrupt(&self.code, Some(seq), "entry missing"))
+        })
+    }
 }
 
 impl NodeSource for StoreSource<'_> {
@@ -1954,6 +2124,9 @@ impl NodeSource for StoreSource<'_> {
             ));
         }
         if id.level >= STORED_MIN_LEVEL {
+            if let Some(hash) = self.cache.and_then(|cache| cache.get(&self.code, id)) {
+                return Ok(hash);
+            }
             let bytes = self.tree.get(keys::node(&self.code, id))?.ok_or_else(|| {
                 corrupt(
                     &self.code,
@@ -1961,26 +2134,31 @@ impl NodeSource for StoreSource<'_> {
                     format!("tree node {}/{} missing", id.level, id.index),
                 )
             })?;
-            return bytes.as_ref().try_into().map_err(|_| {
+            let hash: Hash = bytes.as_ref().try_into().map_err(|_| {
                 corrupt(
                     &self.code,
                     None,
                     format!("tree node {}/{} is not 32 bytes", id.level, id.index),
                 )
-            });
+            })?;
+            if let Some(cache) = self.cache {
+                cache.put(&self.code, id, hash);
+            }
+            return Ok(hash);
         }
-        // Recompute from the leaves: at most 2^(STORED_MIN_LEVEL - 1) entries.
-        let mut level: Vec<Hash> = read_entries(self.tree, &self.code, first, first + width)?
-            .iter()
-            .map(|(_, bytes)| Blake3Hasher::leaf(bytes))
-            .collect();
-        if level.len() as u64 != width {
-            return Err(corrupt(
-                &self.code,
-                Some(first),
-                "entries missing under a tree node",
-            ));
-        }
+        // Recompute from the leaves: at most 2^(STORED_MIN_LEVEL - 1) of them, all in the
+        // block that holds `first`.
+        let mut level: Vec<Hash> = self.with_block(first, |block| {
+            let from = usize::try_from(first - block.first).unwrap_or(usize::MAX);
+            let to = usize::try_from(width).map_or(usize::MAX, |w| from.saturating_add(w));
+            block
+                .leaves
+                .get(from..to)
+                .map(<[Hash]>::to_vec)
+                .ok_or_else(|| {
+                    corrupt(&self.code, Some(first), "entries missing under a tree node")
+                })
+        })?;
         while level.len() > 1 {
             level = level
                 .chunks(2)

@@ -648,13 +648,9 @@ async fn inclusion(
             format!("{seq} is not below the tree size {size}"),
         ));
     }
-    let proof = state
+    let (bytes, proof) = state
         .ledger
-        .inclusion_proof(&code, seq, size)
-        .map_err(|e| ApiError::from_store(e, &code))?;
-    let bytes = state
-        .ledger
-        .entry(&code, seq)
+        .entry_with_inclusion_proof(&code, seq, size)
         .map_err(|e| ApiError::from_store(e, &code))?;
     Ok(Json(json!({
         "log": code.to_string(),

@@ -513,8 +513,7 @@ pub fn prove(data: &Path, log: Option<&str>, seq: u64) -> Result<ExitCode> {
     let ledger = dir.open_ledger()?;
     let checkpoint = ledger.latest_checkpoint(&code)?;
     let size = ledger.size(&code)?;
-    let proof = ledger.inclusion_proof(&code, seq, size)?;
-    let bytes = ledger.entry(&code, seq)?;
+    let (bytes, proof) = ledger.entry_with_inclusion_proof(&code, seq, size)?;
     let leaf =
         <yibao_ledger::merkle::Blake3Hasher as yibao_ledger::merkle::MerkleHasher>::leaf(&bytes);
     let value = json!({

@@ -71,9 +71,8 @@ pub fn publish(ledger: &Ledger, out: &Path) -> Result<usize> {
         if seq >= *size {
             continue; // Not yet covered by a checkpoint: published next time.
         }
-        let bytes = ledger.entry(&code, seq)?;
+        let (bytes, proof) = ledger.entry_with_inclusion_proof(&code, seq, *size)?;
         let mut entry = crate::api::entry_json(seq, &bytes);
-        let proof = ledger.inclusion_proof(&code, seq, *size)?;
         if let Some(map) = entry.as_object_mut() {
             map.insert("log".into(), json!(code.to_string()));
             map.insert("tree_size".into(), json!(size));

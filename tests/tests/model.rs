@@ -320,6 +320,19 @@ impl Model {
                         .unwrap(),
                     "proof of {leaf} in {size}"
                 );
+                // The entry and proof read together are the same entry and proof.
+                let (bytes, with_entry) = self
+                    .ledger()
+                    .entry_with_inclusion_proof(&self.code, leaf, size)
+                    .unwrap();
+                assert_eq!(
+                    bytes, self.entries[leaf as usize],
+                    "entry {leaf} with its proof"
+                );
+                assert_eq!(
+                    with_entry, proof,
+                    "proof of {leaf} in {size} with its entry"
+                );
                 let leaf_hash = Blake3Hasher::leaf(&self.entries[leaf as usize]);
                 verify_inclusion::<Blake3Hasher>(
                     &leaf_hash,
