@@ -15,6 +15,9 @@
 //! on every batch. (With the whole page rewritten, the smaller batches of the pipeline
 //! cost more than the overlap saved.)
 //!
+//! A batch's index rows are written after its submitters are answered, by a third
+//! thread (see `index`), so the index write is off the submitters' wait.
+//!
 //! Not here: validation (the ledger does it) or any notion of which officer may submit.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -133,12 +136,46 @@ fn writer_loop(ledger: &Arc<Ledger>, code: LogCode, receiver: &mpsc::Receiver<Jo
     let (to_committer, prepared) = mpsc::sync_channel::<Answers>(MAX_PREPARED);
     // Prepared batches handed to the committer and not yet answered.
     let in_flight = Arc::new(AtomicUsize::new(0));
+    // The indexer writes each batch's index rows once its submitters are answered; a
+    // signal stands for "there may be rows queued" (one pending signal is enough).
+    let (kick, kicks) = mpsc::sync_channel::<()>(1);
+    let indexer = {
+        let ledger = ledger.clone();
+        std::thread::Builder::new()
+            .name(format!("yibao-index-{code}"))
+            .spawn(move || {
+                while kicks.recv().is_ok() {
+                    ledger.flush_index();
+                }
+                ledger.flush_index();
+            })
+    };
+    // Without an indexer thread, the committer writes the rows itself after answering.
+    let indexer = match indexer {
+        Ok(handle) => Some((handle, kick)),
+        Err(e) => {
+            tracing::warn!(log = %code, error = %e, "cannot start the indexer thread");
+            None
+        }
+    };
+    let index_after = {
+        let ledger = ledger.clone();
+        let kick = indexer.as_ref().map(|(_, kick)| kick.clone());
+        move || match &kick {
+            Some(kick) => {
+                // Full means a signal is already waiting: the indexer will see these rows.
+                let _ = kick.try_send(());
+            }
+            None => ledger.flush_index(),
+        }
+    };
     let committer = {
         let ledger = ledger.clone();
         let in_flight = in_flight.clone();
+        let index_after = index_after.clone();
         std::thread::Builder::new()
             .name(format!("yibao-commit-{code}"))
-            .spawn(move || committer_loop(&ledger, &prepared, &in_flight))
+            .spawn(move || committer_loop(&ledger, &prepared, &in_flight, &index_after))
     };
     let committer = match committer {
         Ok(handle) => Some(handle),
@@ -178,9 +215,13 @@ fn writer_loop(ledger: &Arc<Ledger>, code: LogCode, receiver: &mpsc::Receiver<Jo
                     in_flight.fetch_sub(1, Ordering::AcqRel);
                     // The committer is gone: write here (this also keeps the ticket order).
                     commit_and_answer(ledger, vec![(prepared, replies)], || {});
+                    index_after();
                 }
             }
-            Ok(prepared) => commit_and_answer(ledger, vec![(prepared, replies)], || {}),
+            Ok(prepared) => {
+                commit_and_answer(ledger, vec![(prepared, replies)], || {});
+                index_after();
+            }
             Err(e) => {
                 tracing::error!(log = %code, error = %e, "append batch failed");
                 answer_all(replies, &e.to_string());
@@ -192,9 +233,20 @@ fn writer_loop(ledger: &Arc<Ledger>, code: LogCode, receiver: &mpsc::Receiver<Jo
         // A committer that panicked has already answered nobody; nothing to recover.
         let _ = handle.join();
     }
+    drop(index_after);
+    if let Some((handle, kick)) = indexer {
+        drop(kick);
+        // An indexer that panicked left rows queued; the next read or open writes them.
+        let _ = handle.join();
+    }
 }
 
-fn committer_loop(ledger: &Ledger, prepared: &mpsc::Receiver<Answers>, in_flight: &AtomicUsize) {
+fn committer_loop(
+    ledger: &Ledger,
+    prepared: &mpsc::Receiver<Answers>,
+    in_flight: &AtomicUsize,
+    index_after: &dyn Fn(),
+) {
     while let Ok(first) = prepared.recv() {
         let mut group = vec![first];
         while let Ok(more) = prepared.try_recv() {
@@ -206,6 +258,7 @@ fn committer_loop(ledger: &Ledger, prepared: &mpsc::Receiver<Answers>, in_flight
         commit_and_answer(ledger, group, || {
             in_flight.fetch_sub(count, Ordering::AcqRel);
         });
+        index_after();
     }
 }
 

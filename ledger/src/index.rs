@@ -6,6 +6,13 @@
 //! and opening a ledger indexes whatever a crash left unindexed. An index row is only a
 //! pointer `(log, seq)`; readers fetch and verify the entry itself.
 //!
+//! A batch's rows are written after its submitters are answered, off the append path:
+//! the committer queues them ([`Ledger::defer_index`]) and the appender's indexer thread
+//! writes them ([`Ledger::flush_index`]). Every read of an index first writes what is
+//! queued, so a reader never misses an entry that was acknowledged before it read. A
+//! crash loses only queued rows, which the watermark shows missing and the next open
+//! indexes.
+//!
 //! Keys (values are empty):
 //! - `I` ‖ institution code (12 bytes) ‖ log (6) ‖ seq (8 BE) — registrations, updates,
 //!   inspections, rectification items, grades (sets and revisions) and exposure notices;
@@ -28,6 +35,14 @@ const CASE: u8 = b'K';
 const PERIOD: u8 = b'P';
 const WATERMARK: u8 = b'W';
 const NOTICE: u8 = b'X';
+
+/// How many entries of `log` the index tree holds rows for.
+fn watermark(tree: &sled::Tree, log: &LogCode) -> Result<u64, StoreError> {
+    Ok(tree
+        .get(watermark_key(log))?
+        .and_then(|v| keys::trailing_u64(&v))
+        .unwrap_or(0))
+}
 
 fn watermark_key(log: &LogCode) -> Vec<u8> {
     let mut key = vec![WATERMARK];
@@ -95,25 +110,64 @@ fn pointer(key: &[u8], log_at: usize) -> Option<(LogCode, u64)> {
     Some((log, keys::trailing_u64(key)?))
 }
 
+/// The index rows of one durable batch of a log, entries `[first, end)`, not yet written.
+pub(crate) struct PendingIndex {
+    log: LogCode,
+    first: u64,
+    end: u64,
+    rows: Vec<Vec<u8>>,
+}
+
 impl Ledger {
+    /// The index tree, for reading: whatever is queued is written first.
     fn index_tree(&self) -> Result<sled::Tree, StoreError> {
+        self.flush_index();
+        self.index_tree_raw()
+    }
+
+    fn index_tree_raw(&self) -> Result<sled::Tree, StoreError> {
         Ok(self.db().open_tree("index")?)
+    }
+
+    /// Queues the index rows of a durable batch; [`Ledger::flush_index`] writes them.
+    pub(crate) fn defer_index(&self, log: LogCode, first: u64, end: u64, rows: Vec<Vec<u8>>) {
+        crate::store::lock(&self.pending_index).push(PendingIndex {
+            log,
+            first,
+            end,
+            rows,
+        });
+    }
+
+    /// Writes every queued index row, in the order queued. Indexes are derived: a failure
+    /// is logged, and the watermark makes the next write (or open) catch up from the
+    /// entries.
+    pub fn flush_index(&self) {
+        let _writing = crate::store::lock(&self.indexing);
+        let pending = std::mem::take(&mut *crate::store::lock(&self.pending_index));
+        for batch in pending {
+            if let Err(e) = self.index_appended(&batch.log, batch.first, batch.end, batch.rows) {
+                tracing::warn!(log = %batch.log, error = %e, "could not index the batch");
+            }
+        }
     }
 
     /// How many entries of `log` are indexed.
     pub fn indexed_size(&self, log: &LogCode) -> Result<u64, StoreError> {
-        let tree = self.index_tree()?;
-        Ok(tree
-            .get(watermark_key(log))?
-            .and_then(|v| keys::trailing_u64(&v))
-            .unwrap_or(0))
+        watermark(&self.index_tree()?, log)
     }
 
     /// Indexes every entry of `log` not yet indexed. Cheap when nothing is missing.
     pub fn catch_up_index(&self, log: &LogCode) -> Result<u64, StoreError> {
         let tree = self.index_tree()?;
+        let _writing = crate::store::lock(&self.indexing);
+        self.catch_up_index_in(&tree, log)
+    }
+
+    /// [`Ledger::catch_up_index`] with the tree at hand and the index lock held.
+    fn catch_up_index_in(&self, tree: &sled::Tree, log: &LogCode) -> Result<u64, StoreError> {
         let size = self.size(log)?;
-        let mut start = self.indexed_size(log)?;
+        let mut start = watermark(tree, log)?;
         let indexed_from = start;
         while start < size {
             let chunk = self.entries(log, start, 4096)?;
@@ -152,8 +206,9 @@ impl Ledger {
         end: u64,
         rows: Vec<Vec<u8>>,
     ) -> Result<(), StoreError> {
-        if self.indexed_size(log)? != first {
-            self.catch_up_index(log)?;
+        let tree = self.index_tree_raw()?;
+        if watermark(&tree, log)? != first {
+            self.catch_up_index_in(&tree, log)?;
             return Ok(());
         }
         let mut batch = sled::Batch::default();
@@ -161,16 +216,17 @@ impl Ledger {
             batch.insert(key, &[][..]);
         }
         batch.insert(watermark_key(log), &end.to_be_bytes()[..]);
-        self.index_tree()?.apply_batch(batch)?;
+        tree.apply_batch(batch)?;
         Ok(())
     }
 
     /// Drops every index and rebuilds them from the entries.
     pub fn rebuild_indexes(&self) -> Result<(), StoreError> {
         let tree = self.index_tree()?;
+        let _writing = crate::store::lock(&self.indexing);
         tree.clear()?;
         for log in self.log_codes() {
-            self.catch_up_index(&log)?;
+            self.catch_up_index_in(&tree, &log)?;
         }
         Ok(())
     }

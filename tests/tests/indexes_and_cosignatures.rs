@@ -163,6 +163,62 @@ fn indexes_agree_with_the_entries_and_rebuild() {
     query(&ledger, &expected);
 }
 
+/// The appender writes index rows after it answers; a read right after an answer must
+/// still find the entry (reads write what is queued first), and the rows must be there
+/// after the appender stops and the ledger is reopened.
+#[test]
+fn entries_acknowledged_by_the_appender_are_in_the_indexes_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let code = county();
+    let ledger = std::sync::Arc::new(Ledger::open(dir.path(), Policy::default()).unwrap());
+    let (officers, insts) = setup_county(&ledger, 7, 20).unwrap();
+    let clock: yibao_ledger::appender::Clock = std::sync::Arc::new(|| TIME_MS + 10);
+    let (appender, writer) =
+        yibao_ledger::appender::Appender::start(ledger.clone(), code, clock).unwrap();
+    let mut subs = case_submissions(&officers, &insts, 0, 12, 77).unwrap();
+    let grades = workload::grade_set(COUNTY, "2021", &insts, &mut Rng::new(5)).unwrap();
+    subs.extend(
+        workload::sign(
+            &officers,
+            &code.origin(),
+            TIME_MS,
+            &[(Signer::Adjudicator, grades)],
+        )
+        .unwrap(),
+    );
+    for submission in subs {
+        let receipt = appender.submit(submission).unwrap();
+        let record = record_at(&ledger, receipt.seq);
+        if let Some(case) = record.case_id() {
+            let seqs = ledger.entries_of_case(&code, case.as_str()).unwrap();
+            assert!(
+                seqs.contains(&receipt.seq),
+                "entry {} of case {} not in the case index right after its receipt",
+                receipt.seq,
+                case.as_str()
+            );
+        }
+        assert_eq!(
+            ledger.indexed_size(&code).unwrap(),
+            receipt.seq + 1,
+            "the watermark right after the receipt of entry {}",
+            receipt.seq
+        );
+    }
+    drop(appender);
+    writer.join();
+    let expected = scan(&ledger);
+    query(&ledger, &expected);
+    let ledger = std::sync::Arc::into_inner(ledger).unwrap();
+    ledger.close().unwrap();
+    let ledger = Ledger::open(dir.path(), Policy::default()).unwrap();
+    assert_eq!(
+        ledger.indexed_size(&code).unwrap(),
+        ledger.size(&code).unwrap()
+    );
+    query(&ledger, &expected);
+}
+
 #[test]
 fn cosignatures_are_verified_kept_and_keep_their_checkpoint() {
     let dir = tempfile::tempdir().unwrap();

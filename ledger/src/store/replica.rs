@@ -438,9 +438,8 @@ impl Ledger {
         if let Err(e) = self.record_acknowledged(code, head.size) {
             tracing::warn!(log = %code, error = %e, "could not update the heads file");
         }
-        if let Err(e) = self.index_appended(code, start, head.size, index_rows) {
-            tracing::warn!(log = %code, error = %e, "could not index the batch");
-        }
+        self.defer_index(*code, start, head.size, index_rows);
+        self.flush_index();
         Ok(ReplicaProgress {
             size: head.size,
             checkpoint_size: head.latest_checkpoint,
