@@ -2,12 +2,12 @@
 //!
 //! They live in their own sled tree, `index`, apart from the entries, and can always be
 //! rebuilt from the entries ([`Ledger::rebuild_indexes`]): each log has a watermark (how
-//! many of its entries are indexed), the writer indexes a batch right after it is durable,
-//! and opening a ledger indexes whatever a crash left unindexed. An index row is only a
+//! many of its entries are indexed), each durable batch's rows are written after it
+//! (below), and opening a ledger indexes whatever a crash left unindexed. An index row is only a
 //! pointer `(log, seq)`; readers fetch and verify the entry itself.
 //!
 //! A batch's rows are written after its submitters are answered, off the append path:
-//! the committer queues them ([`Ledger::defer_index`]) and the appender's indexer thread
+//! the committer queues them (`Ledger::defer_index`) and the appender's indexer thread
 //! writes them ([`Ledger::flush_index`]). Every read of an index first writes what is
 //! queued, so a reader never misses an entry that was acknowledged before it read. A
 //! crash loses only queued rows, which the watermark shows missing and the next open
