@@ -61,6 +61,18 @@ struct Pristine {
     rows: BTreeMap<u8, Vec<Vec<u8>>>,
 }
 
+/// Every entry of the county's log, in order.
+fn all_entries(ledger: &Ledger) -> Vec<Vec<u8>> {
+    let code = county();
+    let size = ledger.size(&code).unwrap();
+    ledger
+        .entries(&code, 0, size)
+        .unwrap()
+        .into_iter()
+        .map(|(_, bytes)| bytes)
+        .collect()
+}
+
 /// Appends batch `n` of [`CASES_PER_BATCH`] whole cases, each record accepted.
 fn append_cases(ledger: &Ledger, officers: &Officers, insts: &[Institution], seed: u64, n: u64) {
     let submissions = case_submissions(
@@ -103,12 +115,7 @@ impl Pristine {
             append_cases(&ledger, &officers, &insts, seed, n);
         }
         let size = ledger.size(&code).unwrap();
-        let entries: Vec<Vec<u8>> = ledger
-            .entries(&code, 0, size)
-            .unwrap()
-            .into_iter()
-            .map(|(_, bytes)| bytes)
-            .collect();
+        let entries = all_entries(&ledger);
         assert_eq!(entries.len() as u64, size);
         let checkpoints = ledger.checkpoints(&code).unwrap();
         let report = verify_ledger(&ledger, &|_| {});
@@ -164,13 +171,7 @@ impl Pristine {
         for n in 0..batches {
             append_cases(&ledger, &officers, &insts, seed, n);
         }
-        let size = ledger.size(&code).unwrap();
-        let entries: Vec<Vec<u8>> = ledger
-            .entries(&code, 0, size)
-            .unwrap()
-            .into_iter()
-            .map(|(_, bytes)| bytes)
-            .collect();
+        let entries = all_entries(&ledger);
         let checkpoints = ledger.checkpoints(&code).unwrap();
         // What a crash would leave: the directory as it is while the ledger is open
         // (dropping the ledger would flush sled and empty the journal).
