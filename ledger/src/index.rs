@@ -30,6 +30,9 @@ use yibao_schema::record::{Record, RecordKind};
 use crate::keys::{self, LogCode};
 use crate::store::{Ledger, StoreError};
 
+/// The sled tree that holds the indexes.
+pub(crate) const TREE: &str = "index";
+
 const INSTITUTION: u8 = b'I';
 const CASE: u8 = b'K';
 const PERIOD: u8 = b'P';
@@ -122,11 +125,11 @@ impl Ledger {
     /// The index tree, for reading: whatever is queued is written first.
     fn index_tree(&self) -> Result<sled::Tree, StoreError> {
         self.flush_index();
-        self.index_tree_raw()
+        Ok(self.index_tree_raw())
     }
 
-    fn index_tree_raw(&self) -> Result<sled::Tree, StoreError> {
-        Ok(self.db().open_tree("index")?)
+    fn index_tree_raw(&self) -> sled::Tree {
+        self.index.clone()
     }
 
     /// Queues the index rows of a durable batch; [`Ledger::flush_index`] writes them.
@@ -206,7 +209,7 @@ impl Ledger {
         end: u64,
         rows: Vec<Vec<u8>>,
     ) -> Result<(), StoreError> {
-        let tree = self.index_tree_raw()?;
+        let tree = self.index_tree_raw();
         if watermark(&tree, log)? != first {
             self.catch_up_index_in(&tree, log)?;
             return Ok(());

@@ -314,6 +314,8 @@ pub struct Ledger {
     path: PathBuf,
     db: sled::Db,
     main: sled::Tree,
+    /// The derived indexes (see `index`).
+    pub(crate) index: sled::Tree,
     policy: Policy,
     logs: RwLock<BTreeMap<LogCode, Arc<Mutex<LogMem>>>>,
     /// Each log's shared part (the same `Arc` as its `LogMem::shared`), reachable without
@@ -567,6 +569,7 @@ impl Ledger {
             }
         };
         let main = db.open_tree("ledger")?;
+        let index = db.open_tree(crate::index::TREE)?;
         let data_file = File::open(path.join("sled").join("db")).ok();
         // Writes made durable in the journal but perhaps not yet in sled go in first.
         let (journal, replayed) =
@@ -578,6 +581,7 @@ impl Ledger {
             path: path.to_path_buf(),
             db,
             main,
+            index,
             policy,
             logs: RwLock::new(BTreeMap::new()),
             shared: RwLock::new(BTreeMap::new()),
@@ -1748,8 +1752,7 @@ impl Ledger {
         seq: u64,
         size: u64,
     ) -> Result<Vec<Hash>, StoreError> {
-        self.entry_with_inclusion_proof(code, seq, size)
-            .map(|(_, proof)| proof)
+        self.proof_source(code, seq, size).map(|(_, proof)| proof)
     }
 
     /// Entry `seq`'s bytes and its inclusion proof in the tree of `size` entries, from one
@@ -1760,6 +1763,18 @@ impl Ledger {
         seq: u64,
         size: u64,
     ) -> Result<(Vec<u8>, Vec<Hash>), StoreError> {
+        let (source, proof) = self.proof_source(code, seq, size)?;
+        Ok((source.entry(seq)?, proof))
+    }
+
+    /// The inclusion proof of entry `seq` in the tree of `size` entries, with the source
+    /// that read it (which holds the entry's block).
+    fn proof_source(
+        &self,
+        code: &LogCode,
+        seq: u64,
+        size: u64,
+    ) -> Result<(StoreSource<'_>, Vec<Hash>), StoreError> {
         let log_size = self.size(code)?;
         if size > log_size || seq >= size {
             return Err(StoreError::OutOfRange {
@@ -1772,7 +1787,7 @@ impl Ledger {
         let proof =
             merkle::inclusion_proof::<Blake3Hasher, _>(LeafIndex(seq), TreeSize(size), &source)
                 .map_err(|e| corrupt(code, Some(seq), format!("proof: {e}")))?;
-        Ok((source.entry(seq)?, proof))
+        Ok((source, proof))
     }
 
     /// A consistency proof between tree sizes `size1 <= size2`.
