@@ -9,8 +9,9 @@
 //! the [`LogData`] trait.
 //!
 //! Speed: signatures dominate, so entries are verified in chunks — decoding, hashing and
-//! batch signature verification spread over every core — while the previous chunk goes
-//! through the sequential checks (links, state, tree) on the calling thread.
+//! batch signature verification spread over every core by a feeder thread — while the
+//! calling thread takes the decoded chunks through the sequential checks (links, state,
+//! tree) in order.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -442,62 +443,65 @@ pub fn verify_log_visiting(
     };
     // Growing the map as it fills would rehash it again and again.
     statements.reserve(usize::try_from(end.min(1 << 20)).unwrap_or(0));
-    let mut pending: Option<Vec<Decoded>> = None;
-    // The chunk checked last, freed on the parallel side rather than the sequential one.
-    let mut checked: Option<Vec<Decoded>> = None;
-    let mut chunk_start = 0u64;
-    loop {
-        if chunk_start >= end && pending.is_none() {
-            break;
-        }
-        // Read and decode the next chunk on every core while the previous one goes
-        // through the sequential checks.
-        let next_range =
-            (chunk_start < end).then(|| (chunk_start, end.min(chunk_start.saturating_add(CHUNK))));
-        let done = checked.take();
-        let (next, just_checked) = rayon::join(
-            || {
-                drop(done);
-                next_range.map(|(from, to)| read_and_decode(data, from, to, &meta.origin, &keys))
-            },
-            || {
-                let chunk = pending.take();
-                if let Some(chunk) = &chunk {
-                    for decoded in chunk {
-                        check_sequential(
-                            decoded,
-                            &log,
-                            &mut SequentialState {
-                                state: &mut state,
-                                frontier: &mut frontier,
-                                computed_nodes: &mut computed_nodes,
-                                statements: &mut statements,
-                                meta: &meta,
-                                expected_seq: &mut expected_seq,
-                                last_leaf: &mut last_leaf,
-                                genesis_key: genesis_key.as_ref(),
-                                checkpoints: &checkpoints,
-                                next_checkpoint: &mut next_checkpoint,
-                                summary: &mut summary,
-                                visitor: &mut *visitor,
-                            },
-                            report,
-                        );
-                    }
-                    progress(expected_seq);
+    let mut seq_state = SequentialState {
+        state: &mut state,
+        frontier: &mut frontier,
+        computed_nodes: &mut computed_nodes,
+        statements: &mut statements,
+        meta: &meta,
+        expected_seq: &mut expected_seq,
+        last_leaf: &mut last_leaf,
+        genesis_key: genesis_key.as_ref(),
+        checkpoints: &checkpoints,
+        next_checkpoint: &mut next_checkpoint,
+        summary: &mut summary,
+        visitor: &mut *visitor,
+    };
+    let mut check_chunk =
+        |chunk_start: u64, decoded: Result<Vec<Vec<Decoded>>, String>| match decoded {
+            Ok(pieces) => {
+                for decoded in pieces.iter().flatten() {
+                    check_sequential(decoded, &log, &mut seq_state, report);
                 }
-                chunk
-            },
-        );
-        checked = just_checked;
-        match next {
-            Some(Ok(chunk)) => pending = Some(chunk),
-            Some(Err(e)) => {
-                report.fail(&log, Some(chunk_start), format!("cannot read entries: {e}"))
+                progress(*seq_state.expected_seq);
             }
-            None => {}
+            Err(e) => report.fail(&log, Some(chunk_start), format!("cannot read entries: {e}")),
+        };
+    let chunks = (0..end)
+        .step_by(usize::try_from(CHUNK).unwrap_or(usize::MAX))
+        .map(|from| (from, end.min(from.saturating_add(CHUNK))));
+    let decode =
+        |(from, to): (u64, u64)| (from, read_and_decode(data, from, to, &meta.origin, &keys));
+    // Chunks are read and decoded on rayon's threads (every core) by a feeder thread, while
+    // this thread checks the previous ones in order: the cores never wait for each other
+    // at chunk boundaries. On a rayon thread, or when no thread can be started, the chunks
+    // are decoded and checked in turn here (blocking a rayon thread on the feeder could
+    // starve the pool).
+    let overlapped = rayon::current_thread_index().is_none()
+        && std::thread::scope(|scope| {
+            let (send, receive) = std::sync::mpsc::sync_channel(1);
+            let mut feed = chunks.clone().map(decode);
+            let feeder = std::thread::Builder::new()
+                .name("yibao-verify-feed".into())
+                .spawn_scoped(scope, move || {
+                    for decoded in &mut feed {
+                        if send.send(decoded).is_err() {
+                            break; // The checker stopped.
+                        }
+                    }
+                });
+            if feeder.is_err() {
+                return false;
+            }
+            for (chunk_start, decoded) in receive {
+                check_chunk(chunk_start, decoded);
+            }
+            true
+        });
+    if !overlapped {
+        for (chunk_start, decoded) in chunks.map(decode) {
+            check_chunk(chunk_start, decoded);
         }
-        chunk_start = chunk_start.saturating_add(CHUNK);
     }
 
     // Checkpoints that were not reached: sizes beyond the log or of an empty log.
@@ -616,31 +620,27 @@ pub fn verify_log_visiting(
     report.logs.push(summary);
 }
 
-/// Reads entries `[from, to)` and decodes them, in parallel pieces, in order.
+/// Reads entries `[from, to)` and decodes them, in parallel pieces, in order. The pieces
+/// are kept apart: joining them would copy every decoded entry once more.
 fn read_and_decode(
     data: &dyn LogData,
     from: u64,
     to: u64,
     origin: &str,
     keys: &RwLock<HashMap<[u8; 32], Result<PublicKey, String>>>,
-) -> Result<Vec<Decoded>, String> {
+) -> Result<Vec<Vec<Decoded>>, String> {
     use rayon::prelude::*;
     let pieces: Vec<(u64, u64)> = (from..to)
         .step_by(PIECE as usize)
         .map(|start| (start, to.min(start.saturating_add(PIECE))))
         .collect();
-    let decoded: Vec<Result<Vec<Decoded>, String>> = pieces
+    pieces
         .into_par_iter()
         .map(|(start, end)| {
             let raw = data.entries_range(start, end)?;
             Ok(decode_part(&raw, origin, keys))
         })
-        .collect();
-    let mut out = Vec::with_capacity(usize::try_from(to - from).unwrap_or(0));
-    for piece in decoded {
-        out.extend(piece?);
-    }
-    Ok(out)
+        .collect()
 }
 
 fn key_for(

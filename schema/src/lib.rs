@@ -8,6 +8,7 @@
 
 pub mod cbor;
 pub mod entry;
+pub mod hashing;
 pub mod manifest;
 pub mod note;
 pub mod policy;

@@ -30,9 +30,10 @@
 //! institution or rectification item can be corrected.
 
 use std::borrow::Borrow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::hash::Hash;
 
+use crate::hashing::FastMap;
 use crate::policy::Policy;
 use crate::record::{
     Correction, Date, Decision, DivisionCode, ExposureNotice, Fen, Finding, GradeRevision,
@@ -192,14 +193,14 @@ const NONE: u32 = u32::MAX;
 /// Rows addressed by a key and by a dense `u32` index.
 #[derive(Debug, Clone)]
 struct Table<K, V> {
-    index: HashMap<K, u32>,
+    index: FastMap<K, u32>,
     rows: Vec<V>,
 }
 
 impl<K: Hash + Eq, V> Default for Table<K, V> {
     fn default() -> Self {
         Table {
-            index: HashMap::new(),
+            index: FastMap::default(),
             rows: Vec::new(),
         }
     }
@@ -335,10 +336,10 @@ pub struct LogState {
     bureau_key: Option<[u8; 32]>,
     former_bureau_keys: Vec<[u8; 32]>,
     officers: Vec<Officer>,
-    officer_by_key: HashMap<[u8; 32], u32>,
+    officer_by_key: FastMap<[u8; 32], u32>,
     institutions: Table<InstitutionCode, InstitutionState>,
     /// Live registrations per division (to know when registrations are known).
-    registered_per_division: HashMap<DivisionCode, u32>,
+    registered_per_division: FastMap<DivisionCode, u32>,
     cases: Table<Box<str>, CaseState>,
     findings: Table<Box<str>, FindingState>,
     decisions: Table<Box<str>, DecisionState>,
@@ -374,9 +375,9 @@ impl LogState {
             bureau_key: None,
             former_bureau_keys: Vec::new(),
             officers: Vec::new(),
-            officer_by_key: HashMap::new(),
+            officer_by_key: FastMap::default(),
             institutions: Table::default(),
-            registered_per_division: HashMap::new(),
+            registered_per_division: FastMap::default(),
             cases: Table::default(),
             findings: Table::default(),
             decisions: Table::default(),
@@ -685,14 +686,16 @@ impl LogState {
             Record::Correction(c) => roles_for(c.target_kind),
             _ => roles_for(kind),
         };
-        let what = match record {
+        // Only put into words when refused: this runs for every entry.
+        let what = || match record {
             Record::Correction(c) => format!("corrections of `{}` records", c.target_kind),
             _ => format!("records of kind `{kind}`"),
         };
         let Some(officer) = self.officer(&ctx.author) else {
             let reason = if self.bureau_key == Some(ctx.author) {
                 format!(
-                    "the bureau key signs key events only; {what} must be signed by an officer key"
+                    "the bureau key signs key events only; {} must be signed by an officer key",
+                    what()
                 )
             } else {
                 format!(
@@ -718,9 +721,10 @@ impl LogState {
                 Rule::Authorisation,
                 "author",
                 format!(
-                    "officer {} ({}) may not sign {what}; allowed: {}",
+                    "officer {} ({}) may not sign {}; allowed: {}",
                     officer.officer_id,
                     officer.roles.describe(),
+                    what(),
                     allowed.join(" or ")
                 ),
             ));

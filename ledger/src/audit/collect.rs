@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use yibao_schema::hashing::FastMap;
 use yibao_schema::manifest::witness_name;
 use yibao_schema::note::{Cosignature, KeyKind, SignedCheckpoint, VerifierKey};
 use yibao_schema::policy::Policy;
@@ -63,7 +64,7 @@ struct ItemInfo {
 
 struct GradeSetInfo {
     seq: u64,
-    grades: HashMap<String, Grade>,
+    grades: FastMap<String, Grade>,
 }
 
 /// What an entry made, so that a correction can find it.
@@ -82,14 +83,14 @@ enum Made {
 struct County {
     name: String,
     entries: u64,
-    institutions: HashMap<String, Institution>,
-    cases: HashMap<String, Case>,
-    findings: HashMap<String, FindingInfo>,
-    decisions: HashMap<String, DecisionInfo>,
-    items: HashMap<String, ItemInfo>,
-    notices: HashMap<String, (u64, Date)>,
+    institutions: FastMap<String, Institution>,
+    cases: FastMap<String, Case>,
+    findings: FastMap<String, FindingInfo>,
+    decisions: FastMap<String, DecisionInfo>,
+    items: FastMap<String, ItemInfo>,
+    notices: FastMap<String, (u64, Date)>,
     grades: BTreeMap<Period, GradeSetInfo>,
-    made: HashMap<u64, Made>,
+    made: FastMap<u64, Made>,
 }
 
 pub(super) struct Collector<'o> {
@@ -428,194 +429,39 @@ impl<'o> Collector<'o> {
                 .or_insert(0) += integrity_count - integrity_listed;
         }
         let as_of = options.as_of;
-        let holds: BTreeSet<String> = self.counties.keys().cloned().collect();
-        let mut tables = Vec::new();
+        let counties = std::mem::take(&mut self.counties);
+        let holds: BTreeSet<&str> = counties.keys().map(String::as_str).collect();
+        // Each county's tables are built on its own (in parallel), then put together in
+        // county order.
+        let parts: Vec<CountyPart> = {
+            use rayon::prelude::*;
+            counties
+                .par_iter()
+                .map(|(code, county)| county_part(code, county, &counties, &holds, options, policy))
+                .collect()
+        };
+        let mut tables = Vec::with_capacity(parts.len());
         let mut cross: BTreeMap<(String, String), u64> = BTreeMap::new();
         let mut monthly: BTreeMap<(String, String), MonthRow> = BTreeMap::new();
         let mut grade_rows = Vec::new();
-        let mut finding_rows = Vec::new();
-        let mut decision_rows = Vec::new();
-        let mut item_rows = Vec::new();
+        let mut finding_rows = Vec::with_capacity(parts.iter().map(|p| p.findings.len()).sum());
+        let mut decision_rows = Vec::with_capacity(parts.iter().map(|p| p.decisions.len()).sum());
+        let mut item_rows = Vec::with_capacity(parts.iter().map(|p| p.items.len()).sum());
         let mut late = Vec::new();
-        let counties = std::mem::take(&mut self.counties);
-        for (code, county) in &counties {
-            // This county's months, keyed by year and month number (no strings per entry).
-            let mut months: BTreeMap<(i32, u8), MonthRow> = BTreeMap::new();
-            let mut t = CountyTable {
-                county: code.clone(),
-                name: county.name.clone(),
-                entries: county.entries,
-                institutions: county.institutions.len() as u64,
-                ..CountyTable::default()
-            };
-            for case in county.cases.values() {
-                if case.institution_division != *code && holds.contains(&case.institution_division)
-                {
-                    let registered = counties
-                        .get(&case.institution_division)
-                        .is_some_and(|c| c.institutions.contains_key(&case.institution));
-                    if !registered {
-                        late.push((
-                            "cross-county-reference",
-                            code.clone(),
-                            format!(
-                                "the inspection is of institution {} in division {}, but that county's log does not register it",
-                                case.institution, case.institution_division
-                            ),
-                            vec![EntryPointer::new(code, case.seq)],
-                        ));
-                    }
-                }
-                if !options.in_period(case.opened_on) {
-                    continue;
-                }
-                t.inspections += 1;
-                *t.inspections_by_type
-                    .entry(case.inspection_type.to_string())
-                    .or_insert(0) += 1;
-                *cross
-                    .entry((code.clone(), case.institution_division.clone()))
-                    .or_insert(0) += 1;
-                month_row(&mut months, code, case.opened_on).inspections += 1;
+        for part in parts {
+            let code = part.table.county.clone();
+            tables.push(part.table);
+            for (inspected, n) in part.cross {
+                *cross.entry((code.clone(), inspected)).or_insert(0) += n;
             }
-            for (id, f) in &county.findings {
-                if !options.in_period(f.date) {
-                    continue;
-                }
-                t.findings += 1;
-                t.amount_involved = t.amount_involved.saturating_add(f.amount);
-                *t.findings_by_category.entry(f.pattern.clone()).or_insert(0) += 1;
-                month_row(&mut months, code, f.date).findings += 1;
-                let case = county.cases.get(&f.case_id);
-                finding_rows.push(FindingRow {
-                    county: code.clone(),
-                    seq: f.seq,
-                    case_id: f.case_id.clone(),
-                    finding_id: id.clone(),
-                    institution: case.map(|c| c.institution.clone()).unwrap_or_default(),
-                    institution_name: case.map(|c| c.institution_name.clone()).unwrap_or_default(),
-                    legal_basis: f.legal_basis.clone(),
-                    pattern: f.pattern.clone(),
-                    amount_involved: f.amount,
-                    date: f.date.to_string(),
-                });
-            }
-            let cases_with_items: BTreeSet<&str> = county
-                .items
-                .values()
-                .filter_map(|i| i.case_id.as_deref())
-                .collect();
-            for (id, d) in &county.decisions {
-                let due = i64::from(options.rectification_grace_days);
-                let overdue_for_items = days_between(d.decided_on, as_of) > due;
-                if policy.decision_requires_rectification
-                    && overdue_for_items
-                    && options.in_period(d.decided_on)
-                    && !cases_with_items.contains(d.case_id.as_str())
-                {
-                    late.push((
-                        "missing-rectification",
-                        code.clone(),
-                        format!(
-                            "decision {id} of case {} ({}) has no rectification item {} days later; the policy requires one",
-                            d.case_id, d.decided_on, days_between(d.decided_on, as_of)
-                        ),
-                        vec![EntryPointer::new(code, d.seq)],
-                    ));
-                }
-                if !options.in_period(d.decided_on) {
-                    continue;
-                }
-                t.decisions += 1;
-                t.amounts.add(&d.amounts);
-                let row = month_row(&mut months, code, d.decided_on);
-                row.decisions += 1;
-                row.amounts.add(&d.amounts);
-                decision_rows.push(DecisionRow {
-                    county: code.clone(),
-                    seq: d.seq,
-                    decision_id: id.clone(),
-                    case_id: d.case_id.clone(),
-                    institution: county
-                        .cases
-                        .get(&d.case_id)
-                        .map(|c| c.institution.clone())
-                        .unwrap_or_default(),
-                    decided_on: d.decided_on.to_string(),
-                    amounts: d.amounts,
-                    multiples: d.multiples.clone(),
-                    handling: d.handling.clone(),
-                });
-            }
-            for (id, item) in &county.items {
-                if !options.in_period(item.date) {
-                    continue;
-                }
-                let overdue = item.status != ItemStatus::ClosedOut && item.deadline < as_of;
-                t.items.total += 1;
-                match item.status {
-                    ItemStatus::Open => t.items.open += 1,
-                    ItemStatus::Rectifying => t.items.rectifying += 1,
-                    ItemStatus::Verified => t.items.verified += 1,
-                    ItemStatus::ClosedOut => t.items.closed_out += 1,
-                }
-                let status = status_name(item.status);
-                if overdue {
-                    t.items.overdue += 1;
-                    late.push((
-                        "overdue-rectification",
-                        code.clone(),
-                        format!(
-                            "rectification item {id} of {} was due on {} and is still {status} on {as_of}",
-                            item.institution, item.deadline
-                        ),
-                        vec![EntryPointer::new(code, item.seq)],
-                    ));
-                }
-                item_rows.push(ItemRow {
-                    county: code.clone(),
-                    seq: item.seq,
-                    item_id: id.clone(),
-                    case_id: item.case_id.clone().unwrap_or_default(),
-                    institution: item.institution.clone(),
-                    deadline: item.deadline.to_string(),
-                    status: status.to_string(),
-                    overdue,
-                });
-            }
-            for (_, published_on) in county.notices.values() {
-                if options.in_period(*published_on) {
-                    t.notices += 1;
-                    month_row(&mut months, code, *published_on).notices += 1;
-                }
-            }
-            let mut latest: Option<[u64; 4]> = None;
-            for (period, set) in &county.grades {
-                let (from, to) = super::period_bounds(*period);
-                let overlaps = from.is_some_and(|f| options.to.is_none_or(|to| f <= to))
-                    && to.is_some_and(|t| options.from.is_none_or(|from| t >= from));
-                if !overlaps {
-                    continue;
-                }
-                let mut counts = [0u64; 4];
-                for grade in set.grades.values() {
-                    counts[grade.index()] += 1;
-                }
-                let n: u64 = counts.iter().sum();
-                grade_rows.push(GradeRow {
-                    county: code.clone(),
-                    period: period.to_string(),
-                    seq: set.seq,
-                    counts,
-                    expected: expected_grade_counts(n, policy).unwrap_or_default(),
-                });
-                latest = Some(counts);
-            }
-            t.grades = latest.unwrap_or_default();
-            tables.push(t);
-            for row in months.into_values() {
+            for row in part.months {
                 monthly.insert((row.month.clone(), code.clone()), row);
             }
+            grade_rows.extend(part.grades);
+            finding_rows.extend(part.findings);
+            decision_rows.extend(part.decisions);
+            item_rows.extend(part.items);
+            late.extend(part.late);
         }
         for (kind, county, what, entries) in late {
             self.breach(kind, &county, what, entries);
@@ -687,6 +533,220 @@ impl<'o> Collector<'o> {
             decisions: decision_rows,
             rectification: item_rows,
         }
+    }
+}
+
+/// One county's share of the report, built from its tables alone (and, for cross-county
+/// references, the other counties' registrations).
+struct CountyPart {
+    table: CountyTable,
+    /// Inspections per inspected division.
+    cross: BTreeMap<String, u64>,
+    months: Vec<MonthRow>,
+    grades: Vec<GradeRow>,
+    findings: Vec<FindingRow>,
+    decisions: Vec<DecisionRow>,
+    items: Vec<ItemRow>,
+    /// Breaches found from the tables: (kind, county, what, entries).
+    late: Vec<LateBreach>,
+}
+
+type LateBreach = (&'static str, String, String, Vec<EntryPointer>);
+
+fn county_part(
+    code: &str,
+    county: &County,
+    counties: &BTreeMap<String, County>,
+    holds: &BTreeSet<&str>,
+    options: &AuditOptions,
+    policy: &Policy,
+) -> CountyPart {
+    let as_of = options.as_of;
+    // This county's months, keyed by year and month number (no strings per entry).
+    let mut months: BTreeMap<(i32, u8), MonthRow> = BTreeMap::new();
+    let mut cross: BTreeMap<String, u64> = BTreeMap::new();
+    let mut late: Vec<LateBreach> = Vec::new();
+    let mut t = CountyTable {
+        county: code.to_string(),
+        name: county.name.clone(),
+        entries: county.entries,
+        institutions: county.institutions.len() as u64,
+        ..CountyTable::default()
+    };
+    for case in county.cases.values() {
+        if case.institution_division != code && holds.contains(case.institution_division.as_str()) {
+            let registered = counties
+                .get(&case.institution_division)
+                .is_some_and(|c| c.institutions.contains_key(&case.institution));
+            if !registered {
+                late.push((
+                    "cross-county-reference",
+                    code.to_string(),
+                    format!(
+                        "the inspection is of institution {} in division {}, but that county's log does not register it",
+                        case.institution, case.institution_division
+                    ),
+                    vec![EntryPointer::new(code, case.seq)],
+                ));
+            }
+        }
+        if !options.in_period(case.opened_on) {
+            continue;
+        }
+        t.inspections += 1;
+        *t.inspections_by_type
+            .entry(case.inspection_type.to_string())
+            .or_insert(0) += 1;
+        *cross.entry(case.institution_division.clone()).or_insert(0) += 1;
+        month_row(&mut months, code, case.opened_on).inspections += 1;
+    }
+    let mut finding_rows = Vec::with_capacity(county.findings.len());
+    for (id, f) in &county.findings {
+        if !options.in_period(f.date) {
+            continue;
+        }
+        t.findings += 1;
+        t.amount_involved = t.amount_involved.saturating_add(f.amount);
+        *t.findings_by_category.entry(f.pattern.clone()).or_insert(0) += 1;
+        month_row(&mut months, code, f.date).findings += 1;
+        let case = county.cases.get(&f.case_id);
+        finding_rows.push(FindingRow {
+            county: code.to_string(),
+            seq: f.seq,
+            case_id: f.case_id.clone(),
+            finding_id: id.clone(),
+            institution: case.map(|c| c.institution.clone()).unwrap_or_default(),
+            institution_name: case.map(|c| c.institution_name.clone()).unwrap_or_default(),
+            legal_basis: f.legal_basis.clone(),
+            pattern: f.pattern.clone(),
+            amount_involved: f.amount,
+            date: f.date.to_string(),
+        });
+    }
+    let cases_with_items: BTreeSet<&str> = county
+        .items
+        .values()
+        .filter_map(|i| i.case_id.as_deref())
+        .collect();
+    let mut decision_rows = Vec::with_capacity(county.decisions.len());
+    for (id, d) in &county.decisions {
+        let due = i64::from(options.rectification_grace_days);
+        let overdue_for_items = days_between(d.decided_on, as_of) > due;
+        if policy.decision_requires_rectification
+            && overdue_for_items
+            && options.in_period(d.decided_on)
+            && !cases_with_items.contains(d.case_id.as_str())
+        {
+            late.push((
+                "missing-rectification",
+                code.to_string(),
+                format!(
+                    "decision {id} of case {} ({}) has no rectification item {} days later; the policy requires one",
+                    d.case_id, d.decided_on, days_between(d.decided_on, as_of)
+                ),
+                vec![EntryPointer::new(code, d.seq)],
+            ));
+        }
+        if !options.in_period(d.decided_on) {
+            continue;
+        }
+        t.decisions += 1;
+        t.amounts.add(&d.amounts);
+        let row = month_row(&mut months, code, d.decided_on);
+        row.decisions += 1;
+        row.amounts.add(&d.amounts);
+        decision_rows.push(DecisionRow {
+            county: code.to_string(),
+            seq: d.seq,
+            decision_id: id.clone(),
+            case_id: d.case_id.clone(),
+            institution: county
+                .cases
+                .get(&d.case_id)
+                .map(|c| c.institution.clone())
+                .unwrap_or_default(),
+            decided_on: d.decided_on.to_string(),
+            amounts: d.amounts,
+            multiples: d.multiples.clone(),
+            handling: d.handling.clone(),
+        });
+    }
+    let mut item_rows = Vec::with_capacity(county.items.len());
+    for (id, item) in &county.items {
+        if !options.in_period(item.date) {
+            continue;
+        }
+        let overdue = item.status != ItemStatus::ClosedOut && item.deadline < as_of;
+        t.items.total += 1;
+        match item.status {
+            ItemStatus::Open => t.items.open += 1,
+            ItemStatus::Rectifying => t.items.rectifying += 1,
+            ItemStatus::Verified => t.items.verified += 1,
+            ItemStatus::ClosedOut => t.items.closed_out += 1,
+        }
+        let status = status_name(item.status);
+        if overdue {
+            t.items.overdue += 1;
+            late.push((
+                "overdue-rectification",
+                code.to_string(),
+                format!(
+                    "rectification item {id} of {} was due on {} and is still {status} on {as_of}",
+                    item.institution, item.deadline
+                ),
+                vec![EntryPointer::new(code, item.seq)],
+            ));
+        }
+        item_rows.push(ItemRow {
+            county: code.to_string(),
+            seq: item.seq,
+            item_id: id.clone(),
+            case_id: item.case_id.clone().unwrap_or_default(),
+            institution: item.institution.clone(),
+            deadline: item.deadline.to_string(),
+            status: status.to_string(),
+            overdue,
+        });
+    }
+    for (_, published_on) in county.notices.values() {
+        if options.in_period(*published_on) {
+            t.notices += 1;
+            month_row(&mut months, code, *published_on).notices += 1;
+        }
+    }
+    let mut grade_rows = Vec::new();
+    let mut latest: Option<[u64; 4]> = None;
+    for (period, set) in &county.grades {
+        let (from, to) = super::period_bounds(*period);
+        let overlaps = from.is_some_and(|f| options.to.is_none_or(|to| f <= to))
+            && to.is_some_and(|t| options.from.is_none_or(|from| t >= from));
+        if !overlaps {
+            continue;
+        }
+        let mut counts = [0u64; 4];
+        for grade in set.grades.values() {
+            counts[grade.index()] += 1;
+        }
+        let n: u64 = counts.iter().sum();
+        grade_rows.push(GradeRow {
+            county: code.to_string(),
+            period: period.to_string(),
+            seq: set.seq,
+            counts,
+            expected: expected_grade_counts(n, policy).unwrap_or_default(),
+        });
+        latest = Some(counts);
+    }
+    t.grades = latest.unwrap_or_default();
+    CountyPart {
+        table: t,
+        cross,
+        months: months.into_values().collect(),
+        grades: grade_rows,
+        findings: finding_rows,
+        decisions: decision_rows,
+        items: item_rows,
+        late,
     }
 }
 

@@ -80,11 +80,34 @@ pub fn from_slice_canonical<T: Serialize + DeserializeOwned>(
     bytes: &[u8],
 ) -> Result<T, DecodeError> {
     let value: T = from_slice(bytes)?;
-    let again = to_vec(&value).map_err(|_| DecodeError::NotCanonical)?;
-    if again != bytes {
-        return Err(DecodeError::NotCanonical);
+    if encodes_to(&value, bytes) {
+        Ok(value)
+    } else {
+        Err(DecodeError::NotCanonical)
     }
-    Ok(value)
+}
+
+thread_local! {
+    /// The serializer the canonical check encodes with, kept per thread so that its buffers
+    /// are reused: verifying a ledger checks every payload this way.
+    static CHECKER: std::cell::RefCell<ser::Serializer> =
+        std::cell::RefCell::new(ser::Serializer::default());
+}
+
+/// Whether `value` encodes to exactly `expected`.
+fn encodes_to<T: Serialize + ?Sized>(value: &T, expected: &[u8]) -> bool {
+    let reused = CHECKER.try_with(|cell| {
+        let mut serializer = cell.try_borrow_mut().ok()?;
+        serializer.reset();
+        let same = value.serialize(&mut *serializer).is_ok() && serializer.written() == expected;
+        serializer.trim();
+        Some(same)
+    });
+    match reused {
+        Ok(Some(same)) => same,
+        // The thread is ending, or a serialize in progress re-entered: a fresh serializer.
+        _ => to_vec(value).is_ok_and(|again| again == expected),
+    }
 }
 
 /// Checks that `bytes` is exactly one well-formed item of the strict subset.

@@ -48,6 +48,26 @@ impl Serializer {
         self.out
     }
 
+    /// The bytes written so far.
+    pub(crate) fn written(&self) -> &[u8] {
+        &self.out
+    }
+
+    /// Empties the output for reuse, keeping its buffers.
+    pub(crate) fn reset(&mut self) {
+        self.out.clear();
+        self.depth = 0;
+    }
+
+    /// Frees a buffer left large by one unusually large value.
+    pub(crate) fn trim(&mut self) {
+        const KEEP: usize = 1 << 16;
+        if self.out.capacity() > KEEP {
+            self.out = Vec::new();
+        }
+        self.entry_pool.truncate(MAX_DEPTH);
+    }
+
     fn enter(&mut self) -> Result<(), EncodeError> {
         if self.depth >= MAX_DEPTH {
             return Err(EncodeError::DepthExceeded { limit: MAX_DEPTH });
@@ -197,6 +217,17 @@ impl<'a> ser::Serializer for &'a mut Serializer {
 
     fn serialize_str(self, v: &str) -> Result<(), EncodeError> {
         self.text(v);
+        Ok(())
+    }
+
+    /// Writes the text straight into the output, then puts its head before it: no
+    /// temporary `String` (dates and other `Display` values are written this way).
+    fn collect_str<T: std::fmt::Display + ?Sized>(self, value: &T) -> Result<(), EncodeError> {
+        use std::io::Write;
+        let start = self.out.len();
+        write!(&mut self.out, "{value}").map_err(|e| EncodeError::Custom(e.to_string()))?;
+        let len = self.out.len() - start;
+        insert_head(&mut self.out, start, MAJOR_TEXT, len);
         Ok(())
     }
 
