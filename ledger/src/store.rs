@@ -348,10 +348,24 @@ pub struct Ledger {
 /// what the journal made durable, so a node read from sled never changes: the cache needs
 /// no invalidation. It is bounded by emptying it when it passes [`NodeCache::MAX`] nodes
 /// (a proof's upper nodes are shared by every proof and come back at once).
+///
+/// It keeps the leaf hashes of blocks of 2^[`STORED_MIN_LEVEL`] entries too (the level-0
+/// tiles under the lowest stored level, partial for a log's last block): with them, a
+/// proof needs no entry read, decompression or hashing of entries. They are as fixed as
+/// stored nodes (a stored entry never changes; the last block only gains leaves, and a
+/// tile is only used for as many leaves as it has), and bounded the same way, by
+/// [`NodeCache::MAX_TILES`].
 #[derive(Default)]
 pub(crate) struct NodeCache {
     nodes: Mutex<HashMap<(LogCode, NodeId), Hash, std::hash::BuildHasherDefault<NodeKeyHasher>>>,
+    tiles: Mutex<HashMap<(LogCode, u64), LeafTile, std::hash::BuildHasherDefault<NodeKeyHasher>>>,
 }
+
+/// The leaf hashes of one block (of its first leaves, for the last block of a log).
+type LeafTile = Arc<[Hash]>;
+
+/// Leaves per block: the width of the lowest stored level.
+const BLOCK: u64 = 1 << STORED_MIN_LEVEL;
 
 /// A multiply-rotate hash (as rustc's FxHash) for the cache's small fixed keys: SipHash
 /// cost as much as the rest of a cached node lookup. The keys are node positions the node
@@ -401,6 +415,45 @@ impl NodeCache {
             nodes.clear();
         }
         nodes.insert((*code, id), hash);
+    }
+
+    /// Keeps a node unless the cache is full; says whether it was kept.
+    fn put_if_room(&self, code: &LogCode, id: NodeId, hash: Hash) -> bool {
+        let mut nodes = lock(&self.nodes);
+        if nodes.len() >= Self::MAX {
+            return false;
+        }
+        nodes.insert((*code, id), hash);
+        true
+    }
+
+    /// About 64 MB of leaf hashes: the tiles of ~2,000,000 entries.
+    const MAX_TILES: usize = 1 << 17;
+
+    fn tile(&self, code: &LogCode, first: u64) -> Option<LeafTile> {
+        lock(&self.tiles).get(&(*code, first)).cloned()
+    }
+
+    /// Keeps the leaf hashes of the block starting at `first` (all of them, or the first
+    /// ones of the log's last block, which only ever gains leaves), unless a tile as long
+    /// is kept already. When the cache is full, it is emptied first if `evict`, else the
+    /// tile is not kept.
+    fn put_tile(&self, code: &LogCode, first: u64, leaves: &LeafTile, evict: bool) {
+        if leaves.is_empty() || leaves.len() as u64 > BLOCK || first % BLOCK != 0 {
+            return;
+        }
+        let mut tiles = lock(&self.tiles);
+        if let Some(kept) = tiles.get(&(*code, first)) {
+            if kept.len() >= leaves.len() {
+                return;
+            }
+        } else if tiles.len() >= Self::MAX_TILES {
+            if !evict {
+                return;
+            }
+            tiles.clear();
+        }
+        tiles.insert((*code, first), leaves.clone());
     }
 }
 
@@ -1666,10 +1719,25 @@ impl Ledger {
         let mut state = LogState::new(division, self.policy.clone());
         let mut recent = HashMap::new();
         let horizon = now_ms.saturating_sub(MAX_STATEMENT_AGE_MS + MAX_FUTURE_SKEW_MS);
+        // The replay reads every entry once: the leaf tiles for proofs are filled on the
+        // way, while they fit (a few per cent more work than the replay itself).
+        let mut tile: Vec<Hash> = Vec::with_capacity(BLOCK as usize);
         let mut start = 0u64;
         while start < mem.head.size {
+            // Whole blocks per read (the page size is a multiple of the block).
             let end = mem.head.size.min(start + 64 * page::ENTRIES_PER_PAGE);
             for (seq, bytes) in read_entries(&self.main, &mem.code, start, end)? {
+                if seq % BLOCK == 0 {
+                    tile.clear();
+                }
+                if seq % BLOCK == tile.len() as u64 {
+                    tile.push(Blake3Hasher::leaf(&bytes));
+                    if tile.len() as u64 == BLOCK || seq + 1 == mem.head.size {
+                        let leaves: LeafTile = Arc::from(&tile[..]);
+                        self.nodes
+                            .put_tile(&mem.code, seq - seq % BLOCK, &leaves, false);
+                    }
+                }
                 let entry = EntryRef::decode(&bytes)
                     .map_err(|e| corrupt(&mem.code, Some(seq), e.to_string()))?;
                 let statement = entry.submission.statement;
@@ -1693,7 +1761,27 @@ impl Ledger {
             }
             start = end;
         }
+        self.warm_stored_nodes(&mem.code);
         Ok((state, recent))
+    }
+
+    /// Reads a log's stored tree nodes into the node cache while they fit, so that the
+    /// first proofs after a start need no sled reads either. A failed read only leaves the
+    /// cache colder.
+    fn warm_stored_nodes(&self, code: &LogCode) {
+        for row in self
+            .main
+            .scan_prefix(keys::table_prefix(keys::tag::NODE, code))
+        {
+            let Ok((key, value)) = row else { return };
+            let (Some(id), Ok(hash)) = (keys::parse_node(&key), <Hash>::try_from(value.as_ref()))
+            else {
+                continue;
+            };
+            if !self.nodes.put_if_room(code, id, hash) {
+                return;
+            }
+        }
     }
 
     /// The state of a log's officers and domain records (replayed on first use).
@@ -1765,6 +1853,19 @@ impl Ledger {
     ) -> Result<(Vec<u8>, Vec<Hash>), StoreError> {
         let (source, proof) = self.proof_source(code, seq, size)?;
         Ok((source.entry(seq)?, proof))
+    }
+
+    /// Entry `seq`'s leaf hash and its inclusion proof in the tree of `size` entries: what a
+    /// reader checking inclusion needs, served from the cached leaf tiles when they hold
+    /// the entry's block (no entry is read then).
+    pub fn leaf_with_inclusion_proof(
+        &self,
+        code: &LogCode,
+        seq: u64,
+        size: u64,
+    ) -> Result<(Hash, Vec<Hash>), StoreError> {
+        let (source, proof) = self.proof_source(code, seq, size)?;
+        Ok((source.leaf(seq)?, proof))
     }
 
     /// The inclusion proof of entry `seq` in the tree of `size` entries, with the source
@@ -2042,8 +2143,18 @@ pub(crate) struct StoreSource<'a> {
 /// size) and their leaf hashes.
 struct LeafBlock {
     first: u64,
-    entries: Vec<sled::IVec>,
-    leaves: Vec<Hash>,
+    /// The entries' bytes, when they were read (not when the leaves came from the cache).
+    entries: Option<Vec<sled::IVec>>,
+    /// The block's leaf hashes: the first `len` of `tile`.
+    tile: LeafTile,
+    len: usize,
+}
+
+impl LeafBlock {
+    /// The leaf hashes of the block's entries below the source's size.
+    fn leaves(&self) -> &[Hash] {
+        self.tile.get(..self.len).unwrap_or_default()
+    }
 }
 
 impl<'a> StoreSource<'a> {
@@ -2067,37 +2178,71 @@ impl<'a> StoreSource<'a> {
     }
 
     /// Runs `f` on the block of leaves holding leaf `seq`, reading it if not yet read.
+    /// With `entries` false, a complete block's leaf hashes may come from the cache and the
+    /// block's `entries` may be `None`.
     fn with_block<T>(
         &self,
         seq: u64,
+        entries: bool,
         f: impl FnOnce(&LeafBlock) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let first = seq & !((1u64 << STORED_MIN_LEVEL) - 1);
-        let mut cached = self.block.borrow_mut();
-        if let Some(block) = cached.as_ref().filter(|b| b.first == first) {
+        let first = seq & !(BLOCK - 1);
+        let mut held = self.block.borrow_mut();
+        if let Some(block) = held
+            .as_ref()
+            .filter(|b| b.first == first && (b.entries.is_some() || !entries))
+        {
             return f(block);
         }
-        let end = first.saturating_add(1 << STORED_MIN_LEVEL).min(self.size);
-        let entries = match self.read_full_page(first, end) {
-            Some(entries) => entries,
+        let end = first.saturating_add(BLOCK).min(self.size);
+        let len = usize::try_from(end.saturating_sub(first)).unwrap_or(usize::MAX);
+        if !entries {
+            if let Some(tile) = self.cache.and_then(|cache| cache.tile(&self.code, first)) {
+                if tile.len() >= len {
+                    return f(held.insert(LeafBlock {
+                        first,
+                        entries: None,
+                        tile,
+                        len,
+                    }));
+                }
+            }
+        }
+        let read = match self.read_full_page(first, end) {
+            Some(read) => read,
             None => read_entries(self.tree, &self.code, first, end)?
                 .into_iter()
                 .map(|(_, bytes)| bytes)
                 .collect(),
         };
-        if entries.len() as u64 != end.saturating_sub(first) {
+        if read.len() as u64 != end.saturating_sub(first) {
             return Err(corrupt(
                 &self.code,
                 Some(first),
                 "entries missing under a tree node",
             ));
         }
-        let leaves = entries.iter().map(|b| Blake3Hasher::leaf(b)).collect();
-        f(cached.insert(LeafBlock {
+        let tile: LeafTile = read.iter().map(|b| Blake3Hasher::leaf(b)).collect();
+        if let Some(cache) = self.cache {
+            cache.put_tile(&self.code, first, &tile, true);
+        }
+        f(held.insert(LeafBlock {
             first,
-            entries,
-            leaves,
+            entries: Some(read),
+            len: tile.len(),
+            tile,
         }))
+    }
+
+    /// The leaf hash of entry `seq` (below the source's size).
+    pub(crate) fn leaf(&self, seq: u64) -> Result<Hash, StoreError> {
+        self.with_block(seq, false, |block| {
+            usize::try_from(seq - block.first)
+                .ok()
+                .and_then(|i| block.leaves().get(i))
+                .copied()
+                .ok_or_else(|| corrupt(&self.code, Some(seq), "entry missing"))
+        })
     }
 
     /// Entries `[first, end)` when they all lie in one full stored page: one sled `get`
@@ -2128,10 +2273,10 @@ impl<'a> StoreSource<'a> {
 
     /// The stored bytes of entry `seq` (below the source's size), from the cached block.
     pub(crate) fn entry(&self, seq: u64) -> Result<Vec<u8>, StoreError> {
-        self.with_block(seq, |block| {
+        self.with_block(seq, true, |block| {
             usize::try_from(seq - block.first)
                 .ok()
-                .and_then(|i| block.entries.get(i))
+                .and_then(|i| block.entries.as_ref()?.get(i))
                 .map(|bytes| bytes.to_vec())
                 .ok_or_else(|| corrupt(&self.code, Some(seq), "entry missing"))
         })
@@ -2182,11 +2327,11 @@ impl NodeSource for StoreSource<'_> {
         }
         // Recompute from the leaves: at most 2^(STORED_MIN_LEVEL - 1) of them, all in the
         // block that holds `first`.
-        let mut level: Vec<Hash> = self.with_block(first, |block| {
+        let mut level: Vec<Hash> = self.with_block(first, false, |block| {
             let from = usize::try_from(first - block.first).unwrap_or(usize::MAX);
             let to = usize::try_from(width).map_or(usize::MAX, |w| from.saturating_add(w));
             block
-                .leaves
+                .leaves()
                 .get(from..to)
                 .map(<[Hash]>::to_vec)
                 .ok_or_else(|| {

@@ -26,7 +26,6 @@ use base64::Engine;
 use serde_json::{json, Value};
 use yibao_ledger::appender::Appender;
 use yibao_ledger::keys::LogCode;
-use yibao_ledger::merkle::{Blake3Hasher, MerkleHasher};
 use yibao_ledger::store::{AppendError, Ledger, StoreError};
 use yibao_schema::entry::Submission;
 
@@ -648,15 +647,15 @@ async fn inclusion(
             format!("{seq} is not below the tree size {size}"),
         ));
     }
-    let (bytes, proof) = state
+    let (leaf, proof) = state
         .ledger
-        .entry_with_inclusion_proof(&code, seq, size)
+        .leaf_with_inclusion_proof(&code, seq, size)
         .map_err(|e| ApiError::from_store(e, &code))?;
     Ok(Json(json!({
         "log": code.to_string(),
         "seq": seq,
         "tree_size": size,
-        "leaf_hash": hex::encode(Blake3Hasher::leaf(&bytes)),
+        "leaf_hash": hex::encode(leaf),
         "proof": proof.iter().map(hex::encode).collect::<Vec<_>>(),
         "checkpoint": state.ledger.latest_checkpoint(&code).map_err(ApiError::internal)?,
     })))

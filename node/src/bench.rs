@@ -92,21 +92,52 @@ pub(crate) fn batch_verify_ceiling() -> (f64, f64) {
     (one, all)
 }
 
-/// Serial 4 KiB write + fsync rate in `dir`.
-pub(crate) fn fsync_ceiling(dir: &Path) -> Result<f64> {
+/// Serial 4 KiB write + fsync in `dir`: the rate, and the latency of one write + fsync.
+pub(crate) struct FsyncCeiling {
+    pub per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl std::fmt::Display for FsyncCeiling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.0}/s serial, one write + fsync p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            self.per_second, self.p50_ms, self.p99_ms, self.max_ms
+        )
+    }
+}
+
+/// Measures [`FsyncCeiling`] over 1,000 rounds.
+pub(crate) fn fsync_ceiling(dir: &Path) -> Result<FsyncCeiling> {
     let path = dir.join("fsync-probe");
     let mut file = std::fs::File::create(&path)?;
     let block = vec![7u8; 4096];
-    let rounds = 200u64;
+    let rounds = 1000u64;
+    let mut latencies = Vec::with_capacity(rounds as usize);
     let start = Instant::now();
     for _ in 0..rounds {
+        let one = Instant::now();
         file.write_all(&block)?;
         file.sync_data()?;
+        latencies.push(one.elapsed().as_secs_f64() * 1e3);
     }
-    let r = rate(rounds, start.elapsed());
+    let per_second = rate(rounds, start.elapsed());
     drop(file);
     std::fs::remove_file(&path)?;
-    Ok(r)
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        let i = ((latencies.len() as f64 - 1.0) * q).round() as usize;
+        latencies.get(i).copied().unwrap_or(0.0)
+    };
+    Ok(FsyncCeiling {
+        per_second,
+        p50_ms: at(0.50),
+        p99_ms: at(0.99),
+        max_ms: at(1.0),
+    })
 }
 
 fn dir_size(path: &Path) -> u64 {
@@ -199,8 +230,9 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
 
     let (batch_1, batch_all) = batch_verify_ceiling();
     println!("ceiling: ed25519-dalek verify_batch: {batch_1:.0}/s on 1 core, {batch_all:.0}/s on {threads} cores");
-    let fsync = fsync_ceiling(&root)?;
-    println!("ceiling: 4 KiB write + fsync: {fsync:.0}/s serial");
+    let fsync_probe = fsync_ceiling(&root)?;
+    println!("ceiling: 4 KiB write + fsync: {fsync_probe}");
+    let fsync = fsync_probe.per_second;
 
     // Appends.
     let append_dir = root.join("append");

@@ -304,8 +304,9 @@ pub fn run(args: &BenchApiArgs) -> Result<ExitCode> {
     let (batch_1, batch_all) = batch_verify_ceiling();
     let threads = rayon::current_num_threads();
     println!("ceiling: ed25519-dalek verify_batch: {batch_1:.0}/s on 1 core, {batch_all:.0}/s on {threads} cores");
-    let fsync = fsync_ceiling(&dir)?;
-    println!("ceiling: 4 KiB write + fsync: {fsync:.0}/s serial");
+    let fsync_probe = fsync_ceiling(&dir)?;
+    println!("ceiling: 4 KiB write + fsync: {fsync_probe}");
+    let fsync = fsync_probe.per_second;
 
     let ledger = Arc::new(Ledger::open(&dir.join("ledger"), Policy::default())?);
     let code = LogCode::parse(DIVISION).context("division")?;
@@ -536,6 +537,8 @@ pub fn run(args: &BenchApiArgs) -> Result<ExitCode> {
             "ceiling_batch_verify_1_core_per_s": batch_1,
             "ceiling_batch_verify_all_cores_per_s": batch_all,
             "ceiling_fsync_per_s": fsync,
+            "ceiling_fsync_p50_ms": fsync_probe.p50_ms,
+            "ceiling_fsync_p99_ms": fsync_probe.p99_ms,
             "ceiling_healthz": healthz.json(),
             "viewer_notice_page": notice_pages.json(),
             "viewer_notice_page_ratio_to_healthz": notice_pages.per_second / healthz.per_second.max(1e-9),

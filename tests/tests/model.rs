@@ -334,6 +334,22 @@ impl Model {
                     "proof of {leaf} in {size} with its entry"
                 );
                 let leaf_hash = Blake3Hasher::leaf(&self.entries[leaf as usize]);
+                // The leaf hash and proof, read cold and again (then from the cached leaf
+                // tiles when the entry's block is complete), and for the whole log.
+                for _ in 0..2 {
+                    let (hash, with_leaf) = self
+                        .ledger()
+                        .leaf_with_inclusion_proof(&self.code, leaf, size)
+                        .unwrap();
+                    assert_eq!(hash, leaf_hash, "leaf hash of {leaf} with its proof");
+                    assert_eq!(with_leaf, proof, "proof of {leaf} in {size} with its leaf");
+                }
+                let full = self.size();
+                let (hash, _) = self
+                    .ledger()
+                    .leaf_with_inclusion_proof(&self.code, leaf, full)
+                    .unwrap();
+                assert_eq!(hash, leaf_hash, "leaf hash of {leaf} in {full}");
                 verify_inclusion::<Blake3Hasher>(
                     &leaf_hash,
                     LeafIndex(leaf),
