@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use ed25519_dalek::SigningKey;
 use yibao_schema::entry::{self, EntryRef, EnvelopeError, Submission, SubmissionRef};
+use yibao_schema::hashing::FastMap;
 use yibao_schema::note::{Checkpoint, SignedCheckpoint};
 use yibao_schema::policy::Policy;
 use yibao_schema::record::{Record, RecordKind};
@@ -357,8 +358,9 @@ pub struct Ledger {
 /// [`NodeCache::MAX_TILES`].
 #[derive(Default)]
 pub(crate) struct NodeCache {
-    nodes: Mutex<HashMap<(LogCode, NodeId), Hash, std::hash::BuildHasherDefault<NodeKeyHasher>>>,
-    tiles: Mutex<HashMap<(LogCode, u64), LeafTile, std::hash::BuildHasherDefault<NodeKeyHasher>>>,
+    // Keyed fast maps: SipHash cost as much as the rest of a cached node lookup.
+    nodes: Mutex<FastMap<(LogCode, NodeId), Hash>>,
+    tiles: Mutex<FastMap<(LogCode, u64), LeafTile>>,
 }
 
 /// The leaf hashes of one block (of its first leaves, for the last block of a log).
@@ -366,40 +368,6 @@ type LeafTile = Arc<[Hash]>;
 
 /// Leaves per block: the width of the lowest stored level.
 const BLOCK: u64 = 1 << STORED_MIN_LEVEL;
-
-/// A multiply-rotate hash (as rustc's FxHash) for the cache's small fixed keys: SipHash
-/// cost as much as the rest of a cached node lookup. The keys are node positions the node
-/// itself computes, and the cache is bounded, so collision flooding is no concern.
-#[derive(Default)]
-struct NodeKeyHasher(u64);
-
-impl NodeKeyHasher {
-    fn add(&mut self, x: u64) {
-        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl std::hash::Hasher for NodeKeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-    }
-    fn write_u8(&mut self, n: u8) {
-        self.add(u64::from(n));
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.add(n);
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-}
 
 impl NodeCache {
     /// About 40 MB of nodes: every stored node of ~4,000,000 entries.
@@ -439,7 +407,7 @@ impl NodeCache {
     /// is kept already. When the cache is full, it is emptied first if `evict`, else the
     /// tile is not kept.
     fn put_tile(&self, code: &LogCode, first: u64, leaves: &LeafTile, evict: bool) {
-        if leaves.is_empty() || leaves.len() as u64 > BLOCK || first % BLOCK != 0 {
+        if leaves.is_empty() || leaves.len() as u64 > BLOCK || !first.is_multiple_of(BLOCK) {
             return;
         }
         let mut tiles = lock(&self.tiles);
@@ -1989,11 +1957,17 @@ fn flush_sled(db: &sled::Db, data_file: Option<&File>) -> Result<(), StoreError>
 /// The sled configuration of every ledger: tools that open a ledger's sled directory
 /// directly (tests, repair) must use the same, since sled refuses a changed compression
 /// setting.
+///
+/// sled's own periodic flush is off: durability comes from the journal, and sled is
+/// flushed (and synced) when the journal is emptied (see `store::journal`). Left on, its
+/// flusher thread syncs sled's files every 500 ms, and the journal's `fdatasync` of a
+/// submitter's record waits behind it on the same disk.
 pub fn sled_config(sled_dir: &Path) -> sled::Config {
     sled::Config::new()
         .path(sled_dir)
         .cache_capacity(256 * 1024 * 1024)
         .mode(sled::Mode::LowSpace)
+        .flush_every_ms(None)
 }
 
 fn read_heads_file(path: &Path) -> Result<BTreeMap<LogCode, u64>, StoreError> {

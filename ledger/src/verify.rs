@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 
 use yibao_schema::entry::{EntryRef, GENESIS_PREV};
+use yibao_schema::hashing::FastMap;
 use yibao_schema::note::{Checkpoint, KeyKind, SignedCheckpoint, VerifierKey};
 use yibao_schema::policy::Policy;
 use yibao_schema::record::{DivisionCode, Record, RecordKind};
@@ -127,67 +128,6 @@ impl Report {
                 rule,
             });
         }
-    }
-}
-
-/// A hasher for maps keyed by hashes (statement hashes, tree node ids): SipHash costs
-/// more than the rest of the sequential checks of an entry. Keys that are BLAKE3 outputs
-/// are already uniform; the random key and the final mix keep an adversary who chooses
-/// statements from aiming them at one bucket.
-#[derive(Clone, Copy)]
-struct KeyedMix(u64);
-
-impl std::hash::BuildHasher for KeyedMix {
-    type Hasher = MixHasher;
-    fn build_hasher(&self) -> MixHasher {
-        MixHasher(self.0)
-    }
-}
-
-impl KeyedMix {
-    fn random() -> KeyedMix {
-        use rand_core::RngCore;
-        KeyedMix(rand_core::OsRng.next_u64())
-    }
-}
-
-struct MixHasher(u64);
-
-impl std::hash::Hasher for MixHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
-            if bytes.len() >= 32 {
-                // A hash: its first 8 bytes are as good as all of them.
-                return;
-            }
-        }
-        for byte in chunks.remainder() {
-            self.write_u64(u64::from(*byte));
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.write_u64(u64::from(i));
-    }
-
-    fn write_u64(&mut self, i: u64) {
-        // The 64-bit finaliser of MurmurHash3 over the running state.
-        let mut h = (self.0 ^ i).wrapping_add(0x9e37_79b9_7f4a_7c15);
-        h = (h ^ (h >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h = (h ^ (h >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        self.0 = h ^ (h >> 33);
-    }
-
-    fn write_usize(&mut self, i: usize) {
-        self.write_u64(i as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
 
@@ -428,9 +368,9 @@ pub fn verify_log_visiting(
     let keys: RwLock<HashMap<[u8; 32], Result<PublicKey, String>>> = RwLock::new(HashMap::new());
     let mut state = LogState::new(division, policy.clone());
     let mut frontier = Frontier::new();
-    let mut computed_nodes: HashMap<NodeId, Hash, KeyedMix> =
-        HashMap::with_hasher(KeyedMix::random());
-    let mut statements: HashMap<[u8; 32], u64, KeyedMix> = HashMap::with_hasher(KeyedMix::random());
+    // Keyed fast maps: SipHash cost more than the rest of the sequential checks of an entry.
+    let mut computed_nodes: FastMap<NodeId, Hash> = FastMap::default();
+    let mut statements: FastMap<[u8; 32], u64> = FastMap::default();
     let mut expected_seq = 0u64;
     let mut last_leaf = GENESIS_PREV;
 
@@ -744,8 +684,8 @@ fn decode_part(
 struct SequentialState<'a> {
     state: &'a mut LogState,
     frontier: &'a mut Frontier,
-    computed_nodes: &'a mut HashMap<NodeId, Hash, KeyedMix>,
-    statements: &'a mut HashMap<[u8; 32], u64, KeyedMix>,
+    computed_nodes: &'a mut FastMap<NodeId, Hash>,
+    statements: &'a mut FastMap<[u8; 32], u64>,
     meta: &'a LogMeta,
     expected_seq: &'a mut u64,
     last_leaf: &'a mut Hash,
