@@ -377,19 +377,15 @@ impl NodeCache {
         lock(&self.nodes).get(&(*code, id)).copied()
     }
 
-    fn put(&self, code: &LogCode, id: NodeId, hash: Hash) {
+    /// Keeps a node. When the cache is full, it is emptied first if `evict`, else the node
+    /// is not kept; says whether it was kept.
+    fn put(&self, code: &LogCode, id: NodeId, hash: Hash, evict: bool) -> bool {
         let mut nodes = lock(&self.nodes);
         if nodes.len() >= Self::MAX {
+            if !evict {
+                return false;
+            }
             nodes.clear();
-        }
-        nodes.insert((*code, id), hash);
-    }
-
-    /// Keeps a node unless the cache is full; says whether it was kept.
-    fn put_if_room(&self, code: &LogCode, id: NodeId, hash: Hash) -> bool {
-        let mut nodes = lock(&self.nodes);
-        if nodes.len() >= Self::MAX {
-            return false;
         }
         nodes.insert((*code, id), hash);
         true
@@ -1695,11 +1691,12 @@ impl Ledger {
             // Whole blocks per read (the page size is a multiple of the block).
             let end = mem.head.size.min(start + 64 * page::ENTRIES_PER_PAGE);
             for (seq, bytes) in read_entries(&self.main, &mem.code, start, end)? {
+                let leaf = Blake3Hasher::leaf(&bytes);
                 if seq % BLOCK == 0 {
                     tile.clear();
                 }
                 if seq % BLOCK == tile.len() as u64 {
-                    tile.push(Blake3Hasher::leaf(&bytes));
+                    tile.push(leaf);
                     if tile.len() as u64 == BLOCK || seq + 1 == mem.head.size {
                         let leaves: LeafTile = Arc::from(&tile[..]);
                         self.nodes
@@ -1723,7 +1720,7 @@ impl Ledger {
                 if statement.timestamp_ms >= horizon {
                     recent.insert(
                         entry.submission.statement_hash(),
-                        (seq, statement.timestamp_ms, Blake3Hasher::leaf(&bytes)),
+                        (seq, statement.timestamp_ms, leaf),
                     );
                 }
             }
@@ -1746,7 +1743,7 @@ impl Ledger {
             else {
                 continue;
             };
-            if !self.nodes.put_if_room(code, id, hash) {
+            if !self.nodes.put(code, id, hash, false) {
                 return;
             }
         }
@@ -2295,7 +2292,7 @@ impl NodeSource for StoreSource<'_> {
                 )
             })?;
             if let Some(cache) = self.cache {
-                cache.put(&self.code, id, hash);
+                cache.put(&self.code, id, hash, true);
             }
             return Ok(hash);
         }
