@@ -148,7 +148,18 @@ impl Ledger {
     pub fn flush_index(&self) {
         let _writing = crate::store::lock(&self.indexing);
         let pending = std::mem::take(&mut *crate::store::lock(&self.pending_index));
+        // Consecutive batches of one log are written as one.
+        let mut merged: Vec<PendingIndex> = Vec::with_capacity(pending.len());
         for batch in pending {
+            match merged.last_mut() {
+                Some(last) if last.log == batch.log && last.end == batch.first => {
+                    last.end = batch.end;
+                    last.rows.extend(batch.rows);
+                }
+                _ => merged.push(batch),
+            }
+        }
+        for batch in merged {
             if let Err(e) = self.index_appended(&batch.log, batch.first, batch.end, batch.rows) {
                 tracing::warn!(log = %batch.log, error = %e, "could not index the batch");
             }
@@ -214,12 +225,14 @@ impl Ledger {
             self.catch_up_index_in(&tree, log)?;
             return Ok(());
         }
-        let mut batch = sled::Batch::default();
+        // Row by row, the watermark last, not as a sled batch: sled writes and syncs its log
+        // buffer to disk for every batch, on the same disk as the next append's journal
+        // sync. sled recovers a prefix of its writes, so a watermark that survives a crash
+        // has its rows.
         for key in rows {
-            batch.insert(key, &[][..]);
+            tree.insert(key, &[][..])?;
         }
-        batch.insert(watermark_key(log), &end.to_be_bytes()[..]);
-        tree.apply_batch(batch)?;
+        tree.insert(watermark_key(log), &end.to_be_bytes()[..])?;
         Ok(())
     }
 

@@ -2,9 +2,10 @@
 //! then big-endian numbers so that sled's byte order is the log's order.
 //!
 //! Everything that must change together on an append (entry pages and tail rows, tree
-//! nodes, the checkpoint and the head) lives in ONE sled tree, so that one
-//! `apply_batch` makes an append atomic. Derived indexes live in other trees and can be
-//! rebuilt from the entries (see `index`). This module only builds and parses keys.
+//! nodes, the checkpoint and the head) lives in ONE sled tree, written through the
+//! journal, whose record makes an append atomic (see `store::journal`). Derived indexes
+//! live in other trees and can be rebuilt from the entries (see `index`). This module
+//! only builds and parses keys.
 
 use crate::merkle::NodeId;
 

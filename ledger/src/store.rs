@@ -298,6 +298,8 @@ pub struct Prepared {
     first_new_seq: u64,
     durable: Durable,
     index_rows: Vec<Vec<u8>>,
+    /// The stored-level tree nodes the batch completes, for the node cache once durable.
+    nodes: Vec<(NodeId, Hash)>,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -418,6 +420,41 @@ impl NodeCache {
             tiles.clear();
         }
         tiles.insert((*code, first), leaves.clone());
+    }
+
+    /// Keeps what a durable batch added to a log: its new stored nodes, and its leaves
+    /// (from `first_seq` on, consecutive) on the tiles of their blocks. A block's tile is
+    /// extended only if the cache holds all of it before `first_seq` (or it starts there).
+    fn remember_appended(
+        &self,
+        code: &LogCode,
+        first_seq: u64,
+        leaves: &[Hash],
+        nodes: &[(NodeId, Hash)],
+    ) {
+        for (id, hash) in nodes {
+            self.put(code, *id, *hash, true);
+        }
+        let mut seq = first_seq;
+        let mut rest = leaves;
+        while !rest.is_empty() {
+            let first = seq & !(BLOCK - 1);
+            let before = usize::try_from(seq - first).unwrap_or(usize::MAX);
+            let room = usize::try_from(first + BLOCK - seq).unwrap_or(usize::MAX);
+            let (now, later) = rest.split_at(room.min(rest.len()));
+            let kept: Option<Vec<Hash>> = if before == 0 {
+                Some(Vec::with_capacity(BLOCK as usize))
+            } else {
+                self.tile(code, first)
+                    .and_then(|tile| tile.get(..before).map(<[Hash]>::to_vec))
+            };
+            if let Some(mut tile) = kept {
+                tile.extend_from_slice(now);
+                self.put_tile(code, first, &tile.into(), true);
+            }
+            seq += now.len() as u64;
+            rest = later;
+        }
     }
 }
 
@@ -1192,6 +1229,7 @@ impl Ledger {
                 first_new_seq: mem.head.size,
                 durable,
                 index_rows: Vec::new(),
+                nodes: Vec::new(),
             }
         };
         if mem.signer.is_none() {
@@ -1494,6 +1532,7 @@ impl Ledger {
                 root,
             },
             index_rows,
+            nodes: new_nodes,
         })
     }
 
@@ -1630,6 +1669,7 @@ impl Ledger {
                 first_new_seq,
                 durable,
                 index_rows,
+                nodes,
                 ..
             } = prepared;
             if !had_batch && batch_generation == generation && failure.is_none() {
@@ -1650,6 +1690,10 @@ impl Ledger {
             lock(&shared).durable = durable;
             // Written to the index tree after the submitters are answered (see `index`).
             self.defer_index(code, first_new_seq, size, index_rows);
+            // Proofs of what was just appended (the receipt's first) need no storage read.
+            let leaves: Vec<Hash> = appended.iter().map(|(_, _, leaf)| *leaf).collect();
+            self.nodes
+                .remember_appended(&code, first_new_seq, &leaves, &nodes);
             for (i, seq, leaf) in appended {
                 results[i] = Some(Ok(Receipt {
                     log: code,
@@ -2044,55 +2088,55 @@ fn verify_signatures(
         .len()
         .div_ceil(rayon::current_num_threads().max(1))
         .max(16);
-    let chunks: Vec<Vec<Result<Record, AppendError>>> = {
-        use rayon::prelude::*;
-        items
-            .par_chunks(chunk_len)
-            .map(|chunk| {
-                // Each record is decoded here too, in parallel, before the sequential checks.
-                let mut results: Vec<Result<Record, AppendError>> = chunk
-                    .iter()
-                    .map(|(_, view)| match RecordKind::parse(view.statement.kind) {
-                        None => Err(AppendError::UnknownKind(view.statement.kind.to_string())),
-                        Some(kind) => Record::decode_payload(kind, view.payload)
-                            .map_err(|e| AppendError::Payload(e.to_string())),
-                    })
-                    .collect();
-                let mut batch = BatchVerifier::with_capacity(chunk.len());
-                let mut positions = Vec::with_capacity(chunk.len());
-                for (k, (_, view)) in chunk.iter().enumerate() {
-                    let author = view.statement.author;
-                    let Some(key) = keys.get(&author) else {
-                        let e = key_errors
-                            .get(&author)
-                            .cloned()
-                            .unwrap_or(SignatureError::EquationFailed);
-                        results[k] = Err(AppendError::Signature(e));
-                        continue;
-                    };
-                    // Every push takes an index in the batch, refused or not, so the
-                    // batch's failure indices map back through `positions`.
-                    let pushed = batch.push(key, &view.signing_message(), &view.signature);
-                    positions.push(k);
-                    if let Err(e) = pushed {
-                        results[k] = Err(AppendError::Signature(e));
-                    }
-                }
-                if let Err(failure) = batch.verify(&mut rand_core::OsRng) {
-                    for index in failure.failed {
-                        if let Some(&k) = positions.get(index) {
-                            // A push refused as malformed keeps its own, sharper reason.
-                            if !matches!(results[k], Err(AppendError::Signature(_))) {
-                                results[k] =
-                                    Err(AppendError::Signature(SignatureError::EquationFailed));
-                            }
-                        }
-                    }
-                }
-                results
+    let check = |chunk: &[&(usize, SubmissionRef<'_>)]| {
+        // Each record is decoded here too, in parallel, before the sequential checks.
+        let mut results: Vec<Result<Record, AppendError>> = chunk
+            .iter()
+            .map(|(_, view)| match RecordKind::parse(view.statement.kind) {
+                None => Err(AppendError::UnknownKind(view.statement.kind.to_string())),
+                Some(kind) => Record::decode_payload(kind, view.payload)
+                    .map_err(|e| AppendError::Payload(e.to_string())),
             })
-            .collect()
+            .collect();
+        let mut batch = BatchVerifier::with_capacity(chunk.len());
+        let mut positions = Vec::with_capacity(chunk.len());
+        for (k, (_, view)) in chunk.iter().enumerate() {
+            let author = view.statement.author;
+            let Some(key) = keys.get(&author) else {
+                let e = key_errors
+                    .get(&author)
+                    .cloned()
+                    .unwrap_or(SignatureError::EquationFailed);
+                results[k] = Err(AppendError::Signature(e));
+                continue;
+            };
+            // Every push takes an index in the batch, refused or not, so the
+            // batch's failure indices map back through `positions`.
+            let pushed = batch.push(key, &view.signing_message(), &view.signature);
+            positions.push(k);
+            if let Err(e) = pushed {
+                results[k] = Err(AppendError::Signature(e));
+            }
+        }
+        if let Err(failure) = batch.verify(&mut rand_core::OsRng) {
+            for index in failure.failed {
+                if let Some(&k) = positions.get(index) {
+                    // A push refused as malformed keeps its own, sharper reason.
+                    if !matches!(results[k], Err(AppendError::Signature(_))) {
+                        results[k] = Err(AppendError::Signature(SignatureError::EquationFailed));
+                    }
+                }
+            }
+        }
+        results
     };
+    if items.len() <= chunk_len {
+        // One piece: checked here, without waking a pool thread and waiting for it.
+        return check(items);
+    }
+    use rayon::prelude::*;
+    let chunks: Vec<Vec<Result<Record, AppendError>>> =
+        items.par_chunks(chunk_len).map(check).collect();
     chunks.into_iter().flatten().collect()
 }
 
@@ -2461,9 +2505,21 @@ fn read_stored(
     if start >= end {
         return Ok(out);
     }
+    // Tail rows first, then pages. An append that fills a page writes the page before it
+    // removes the page's tail rows (one journal record, applied to sled row by row, while
+    // readers read): a tail row found gone was removed after its page was written, so the
+    // page is found after it, and an entry found in both is taken from its page.
+    let mut tails = Vec::new();
+    for row in tree.range(keys::tail(code, start)..keys::tail(code, end)) {
+        let (key, bytes) = row?;
+        if let Some(seq) = keys::trailing_u64(&key) {
+            tails.push((seq, bytes)); // Tail keys are fixed-length; the range holds no other.
+        }
+    }
     let rows = tree
         .range(keys::page(code, page::page_of(start))..=keys::page(code, page::page_of(end - 1)));
-    let mut pages_end = 0u64;
+    // The seqs each page read covers, damaged ones included, in order.
+    let mut covered: Vec<(u64, u64)> = Vec::new();
     for row in rows {
         let (key, stored) = row?;
         let Some(index) = keys::trailing_u64(&key) else {
@@ -2482,13 +2538,13 @@ fn read_stored(
             Ok(frames) => frames,
             Err(e) => {
                 out.push(damaged(e.to_string()));
-                pages_end = first.saturating_add(page::ENTRIES_PER_PAGE);
+                covered.push((first, first.saturating_add(page::ENTRIES_PER_PAGE)));
                 continue;
             }
         };
         match page::frames(&frames_bytes) {
             Ok(frames) => {
-                pages_end = first.saturating_add(frames.len() as u64);
+                covered.push((first, first.saturating_add(frames.len() as u64)));
                 for (i, (offset, len)) in frames.into_iter().enumerate() {
                     let seq = first + i as u64;
                     if seq >= start && seq < end {
@@ -2499,16 +2555,46 @@ fn read_stored(
             }
             Err(e) => {
                 out.push(damaged(e.to_string()));
-                pages_end = first.saturating_add(page::ENTRIES_PER_PAGE);
+                covered.push((first, first.saturating_add(page::ENTRIES_PER_PAGE)));
             }
         }
     }
+    let pages_end = covered.last().map_or(0, |(_, end)| *end);
     let mut ordered = true;
-    for row in tree.range(keys::tail(code, start)..keys::tail(code, end)) {
-        let (key, bytes) = row?;
-        let Some(seq) = keys::trailing_u64(&key) else {
-            continue; // Tail keys are fixed-length; the range holds no other.
-        };
+    for (seq, bytes) in tails {
+        let in_page = covered
+            .binary_search_by(|(first, end)| {
+                if *end <= seq {
+                    std::cmp::Ordering::Less
+                } else if *first > seq {
+                    std::cmp::Ordering::Greater
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            })
+            .is_ok();
+        if in_page {
+            // Read in both (see above): the same bytes, or damage.
+            let same = out
+                .binary_search_by_key(&seq, |read| match read {
+                    Read::Entry(at, _) => *at,
+                    Read::Damaged { first, .. } => *first,
+                })
+                .ok()
+                .and_then(|i| out.get(i))
+                .is_some_and(|read| matches!(read, Read::Entry(_, page) if **page == *bytes));
+            if !same {
+                out.push(Read::Damaged {
+                    first: seq,
+                    count: 1,
+                    what: format!(
+                        "entry {seq} is stored twice, differently (a tail row beside its page)"
+                    ),
+                });
+                ordered = false;
+            }
+            continue;
+        }
         ordered &= seq >= pages_end;
         out.push(Read::Entry(seq, bytes));
     }

@@ -875,9 +875,15 @@ async fn submit(
         });
     }
     let submission = Submission::decode(&body).map_err(|e| ApiError::bad("body", e.to_string()))?;
-    let answer = tokio::task::spawn_blocking(move || appender.submit(submission))
-        .await
-        .map_err(ApiError::internal)?;
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let queued = appender.submit_then(submission, move |result| {
+        // A client that went away is not an error for the others.
+        let _ = reply.send(result);
+    });
+    let answer = match queued {
+        Ok(()) => answer.await.map_err(ApiError::internal)?,
+        Err(e) => Err(e),
+    };
     let receipt = match answer {
         Ok(r) => r,
         Err(AppendError::Storage(e)) => return Err(ApiError::internal(e)),

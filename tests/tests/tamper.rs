@@ -1019,10 +1019,14 @@ fn damage_to_the_journal_of_a_crashed_ledger_is_refused_or_harmless() {
     let seed = 0x10a1;
     let pristine = Pristine::crash_image(seed, 6);
     let journal = std::fs::read(pristine.path.join(JOURNAL_FILE)).unwrap();
+    // The records, then the zeros the file was extended by ahead of them.
+    let used = journal
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |last| last + 1);
     assert!(
-        journal.len() > 1000,
-        "the journal of an unclosed ledger holds only {} bytes",
-        journal.len()
+        used > 1000,
+        "the journal of an unclosed ledger holds only {used} bytes of records"
     );
     // Undamaged, the journal is replayed and everything reads back.
     let copy = pristine.copy();
@@ -1036,18 +1040,30 @@ fn damage_to_the_journal_of_a_crashed_ledger_is_refused_or_harmless() {
         let file = copy.path().join(JOURNAL_FILE);
         let mut bytes = journal.clone();
         let what = if iteration % 4 == 0 {
-            let len = rng.gen_range(0..bytes.len());
+            let len = rng.gen_range(0..used);
             bytes.truncate(len);
             format!("journal truncated to {len} bytes")
+        } else if iteration % 10 == 1 {
+            // Data in the zeros after the records: refused, as damage.
+            let offset = rng.gen_range(used..bytes.len());
+            bytes[offset] = rng.gen_range(1..=255);
+            format!("journal byte {offset} (after the records) set")
         } else {
             // Mostly before the last record, where damage cannot pass for a torn write.
-            let offset = rng.gen_range(0..bytes.len() * 3 / 4);
+            let offset = rng.gen_range(0..used * 3 / 4);
             let mask: u8 = rng.gen_range(1..=255);
             bytes[offset] ^= mask;
             format!("journal byte {offset} xor {mask:#04x}")
         };
         std::fs::write(&file, &bytes).unwrap();
-        match examine(copy.path(), &pristine) {
+        let outcome = examine(copy.path(), &pristine);
+        if iteration % 10 == 1 {
+            assert!(
+                matches!(outcome, Outcome::Refused(_)),
+                "{what}: {outcome:?}"
+            );
+        }
+        match outcome {
             Outcome::Refused(_) => counts[0] += 1,
             Outcome::Reported(_) => counts[1] += 1,
             Outcome::Benign => counts[2] += 1,
