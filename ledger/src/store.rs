@@ -234,7 +234,7 @@ struct LogMem {
     tail_page: Vec<u8>,
     /// Statements recent enough to be re-submitted (see [`MAX_STATEMENT_AGE_MS`]): hash →
     /// (seq, timestamp). Built with `state`.
-    recent: HashMap<[u8; 32], (u64, u64, Hash)>,
+    recent: FastMap<[u8; 32], (u64, u64, Hash)>,
     /// Checked public keys of authors seen, so each is decompressed once.
     keys: HashMap<[u8; 32], PublicKey>,
     /// The bureau key, when this node owns the log.
@@ -891,7 +891,7 @@ impl Ledger {
             frontier,
             state: None,
             tail_page,
-            recent: HashMap::new(),
+            recent: FastMap::default(),
             keys: HashMap::new(),
             signer: None,
             latest_checkpoint,
@@ -1064,7 +1064,7 @@ impl Ledger {
             frontier: Frontier::new(),
             state: None,
             tail_page: Vec::new(),
-            recent: HashMap::new(),
+            recent: FastMap::default(),
             keys: HashMap::new(),
             signer: None,
             latest_checkpoint: text,
@@ -1282,7 +1282,7 @@ impl Ledger {
 
         // 1. Envelopes, origin, clock, de-duplication; collect what needs a signature check.
         let mut views: Vec<(usize, SubmissionRef<'_>)> = Vec::with_capacity(submissions.len());
-        let mut seen_in_batch: HashMap<[u8; 32], usize> = HashMap::new();
+        let mut seen_in_batch: FastMap<[u8; 32], usize> = FastMap::default();
         let mut view_hashes: Vec<[u8; 32]> = Vec::with_capacity(submissions.len());
         for (i, submission) in submissions.iter().enumerate() {
             let view = match submission.view() {
@@ -1370,7 +1370,7 @@ impl Ledger {
         let mut batch = Rows::default();
         let mut appended: Vec<(usize, u64, Hash)> = Vec::new();
         let mut new_nodes: Vec<(NodeId, Hash)> = Vec::new();
-        let mut hash_to_seq: HashMap<[u8; 32], u64> = HashMap::new();
+        let mut hash_to_seq: FastMap<[u8; 32], u64> = FastMap::default();
         for (k, (i, view)) in unique.iter().enumerate() {
             let record = match sig_results.get(k) {
                 Some(Ok(record)) => record,
@@ -1721,11 +1721,11 @@ impl Ledger {
         &self,
         mem: &LogMem,
         now_ms: u64,
-    ) -> Result<(LogState, HashMap<[u8; 32], (u64, u64, Hash)>), StoreError> {
+    ) -> Result<(LogState, FastMap<[u8; 32], (u64, u64, Hash)>), StoreError> {
         let division = yibao_schema::record::DivisionCode::parse(mem.code.as_str())
             .map_err(|e| corrupt(&mem.code, None, e.to_string()))?;
         let mut state = LogState::new(division, self.policy.clone());
-        let mut recent = HashMap::new();
+        let mut recent = FastMap::default();
         let horizon = now_ms.saturating_sub(MAX_STATEMENT_AGE_MS + MAX_FUTURE_SKEW_MS);
         // The replay reads every entry once: the leaf tiles for proofs are filled on the
         // way, while they fit (a few per cent more work than the replay itself).
