@@ -50,8 +50,9 @@ const GATHER_WAIT: std::time::Duration = std::time::Duration::from_micros(100);
 /// queued by then. Reads never wait for it: every index read writes the queue first.
 const INDEX_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
 
-/// What answers one submission: called once, from the committer thread, with its result.
-/// It must not block (an async caller sends on a oneshot channel, say).
+/// What answers one submission: called once, from the appender's writer or committer
+/// thread, with its result. It must not block (an async caller sends on a oneshot
+/// channel, say).
 pub type Reply = Box<dyn FnOnce(Result<Receipt, AppendError>) + Send>;
 
 struct Job {
@@ -124,7 +125,7 @@ impl Appender {
     }
 
     /// Queues a submission without waiting: `reply` is called with its result once it is
-    /// durable (or refused), from the committer thread, so it must not block. This is how
+    /// durable (or refused), from the appender's own threads, so it must not block. This is how
     /// an async caller submits without tying up a thread.
     pub fn submit_then(
         &self,
