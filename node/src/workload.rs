@@ -822,11 +822,16 @@ pub fn build_ledger(
         let submissions = sign(&officers, &code.origin(), FIXED_TIME_MS, chunk)?;
         append_all(ledger, &code, submissions, FIXED_TIME_MS)?;
     }
-    let size = ledger.size(&code)?;
+    raw_entry_bytes(ledger, &code)
+}
+
+/// The bytes of every entry of a log, as entries (SPEC.md §3.3), without any storage.
+pub fn raw_entry_bytes(ledger: &Ledger, code: &LogCode) -> Result<u64> {
+    let size = ledger.size(code)?;
     let mut raw = 0u64;
     let mut start = 0u64;
     while start < size {
-        let chunk = ledger.entries(&code, start, 65_536)?;
+        let chunk = ledger.entries(code, start, 65_536)?;
         raw += chunk
             .iter()
             .map(|(_, bytes)| bytes.len() as u64)

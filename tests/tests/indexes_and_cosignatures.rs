@@ -224,6 +224,100 @@ fn entries_acknowledged_by_the_appender_are_in_the_indexes_at_once() {
     reopened_and_fully_indexed(ledger, dir.path(), &expected);
 }
 
+/// A batch writes one index row per indexed thing (a case, an institution…), its seqs in
+/// the value; rows written one per seq, as before grouping, read the same; a range of
+/// notices starting inside a group finds exactly the notices in the range; a damaged row
+/// is an error, not a wrong answer.
+#[test]
+fn index_rows_group_a_batch_and_read_the_same_as_one_row_per_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    let code = county();
+    let ledger = Ledger::open(dir.path(), Policy::default()).unwrap();
+    workload::build_ledger(&ledger, code, "柳林县医疗保障局", 2_000, 11).unwrap();
+    // The grade sets come last in the generated records, after the ones kept here.
+    let officers = workload::Officers::from_seed(11);
+    let insts = workload::institutions(COUNTY, 300);
+    let grades = workload::grade_set(COUNTY, "2021", &insts, &mut Rng::new(5)).unwrap();
+    let subs = workload::sign(
+        &officers,
+        &code.origin(),
+        TIME_MS,
+        &[(Signer::Adjudicator, grades)],
+    )
+    .unwrap();
+    workload::append_all(&ledger, &code, subs, TIME_MS).unwrap();
+    let size = ledger.size(&code).unwrap();
+    let expected = scan(&ledger);
+    query(&ledger, &expected);
+    let notices: Vec<u64> = (0..size)
+        .filter(|seq| matches!(record_at(&ledger, *seq), Record::ExposureNotice(_)))
+        .collect();
+    assert!(notices.len() > 3, "the test needs several notices");
+
+    let index = ledger.db().open_tree("index").unwrap();
+    let pointers = expected.0.len() + expected.1.len() + expected.2.len() + notices.len();
+    let rows = index.len();
+    assert!(
+        rows * 2 < pointers,
+        "{rows} index rows for {pointers} pointers: a batch's rows were not grouped"
+    );
+
+    let notice_ranges = |ledger: &Ledger| {
+        let mut bounds: Vec<u64> = notices.iter().flat_map(|s| [*s, s + 1]).collect();
+        bounds.extend([0, 1, size / 2, size]);
+        for &from in &bounds {
+            for &to in &bounds {
+                let want: Vec<u64> = notices
+                    .iter()
+                    .copied()
+                    .filter(|s| (from..to).contains(s))
+                    .collect();
+                assert_eq!(
+                    ledger.exposure_notices_in(&code, from, to).unwrap(),
+                    want,
+                    "notices in [{from}, {to})"
+                );
+            }
+        }
+        let all: Vec<u64> = ledger
+            .exposure_notices()
+            .unwrap()
+            .into_iter()
+            .map(|(_, seq)| seq)
+            .collect();
+        assert_eq!(all, notices);
+    };
+    notice_ranges(&ledger);
+
+    // The rows a store wrote before grouping: one per seq, empty values.
+    index.clear().unwrap();
+    for seq in 0..size {
+        for key in yibao_ledger::index::keys_for(&code, seq, &record_at(&ledger, seq)) {
+            index.insert(key, &[][..]).unwrap();
+        }
+    }
+    let mut watermark = b"W".to_vec();
+    watermark.extend_from_slice(code.as_bytes());
+    index.insert(watermark, &size.to_be_bytes()[..]).unwrap();
+    assert_eq!(index.len() - 1, pointers);
+    query(&ledger, &expected);
+    notice_ranges(&ledger);
+
+    // A damaged row: a value that is not a list of seqs.
+    let (case, _) = &expected.1[0];
+    let mut key = b"K".to_vec();
+    key.extend_from_slice(code.as_bytes());
+    key.extend_from_slice(case.as_bytes());
+    key.push(0);
+    key.extend_from_slice(&u64::MAX.to_be_bytes());
+    index.insert(key, &[1, 2, 3][..]).unwrap();
+    let err = ledger.entries_of_case(&code, case).unwrap_err();
+    assert!(
+        err.to_string().contains("not a list of 8-byte seqs"),
+        "{err}"
+    );
+}
+
 #[test]
 fn cosignatures_are_verified_kept_and_keep_their_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
