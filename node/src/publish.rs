@@ -6,7 +6,12 @@
 //!   cosignature lines held);
 //! - `notices.json` — every exposure notice, newest first: log, seq, title, institution;
 //! - `notices/CODE-SEQ.json` — one notice: the entry (base64 of its signed bytes), its
-//!   leaf hash, the record, and its inclusion proof in the published checkpoint.
+//!   leaf hash, the record, and its inclusion proof in the published checkpoint;
+//! - `index.html` with `assets/style.css` and `assets/verify.js` — the notices as a page
+//!   (readable without scripts), each row re-checked in the reader's browser from the
+//!   files above by the viewer's own verifier: log key, checkpoint signature and
+//!   cosignatures' witnesses from `logs.json`, officer signature, BLAKE3 leaf hash,
+//!   inclusion proof, and the row's text against the signed record.
 //!
 //! Files are written to a temporary directory beside OUT and renamed into place, so a
 //! reader never sees half a publication.
@@ -15,8 +20,11 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
+use yibao_ledger::keys::LogCode;
 use yibao_ledger::store::Ledger;
 use yibao_schema::note::SignedCheckpoint;
+use yibao_web_viewer::display::yuan;
+use yibao_web_viewer::html::{self, escape};
 
 fn write_json(path: &Path, value: &Value) -> Result<()> {
     let text = serde_json::to_string_pretty(value)? + "\n";
@@ -64,6 +72,10 @@ pub fn publish(ledger: &Ledger, out: &Path) -> Result<usize> {
     write_json(&staging.join("logs.json"), &json!({ "logs": logs }))?;
 
     let mut notices = Vec::new();
+    let mut vkeys = std::collections::BTreeMap::new();
+    for code in ledger.log_codes() {
+        vkeys.insert(code, ledger.log_verifier_key(&code)?.to_string());
+    }
     for (code, seq) in ledger.exposure_notices()? {
         let Some((size, checkpoint)) = checkpoint_sizes.get(&code) else {
             continue;
@@ -86,21 +98,28 @@ pub fn publish(ledger: &Ledger, out: &Path) -> Result<usize> {
             &staging.join("notices").join(format!("{code}-{seq}.json")),
             &entry,
         )?;
-        notices.push(json!({
-            "log": code.to_string(),
-            "seq": seq,
-            "timestamp_ms": entry["timestamp_ms"],
-            "title": entry["record"]["title"],
-            "institution": entry["record"]["institution"],
-            "file": format!("notices/{code}-{seq}.json"),
-        }));
+        let row = notice_row(&code, seq, vkeys.get(&code), &entry["record"]);
+        notices.push((
+            json!({
+                "log": code.to_string(),
+                "seq": seq,
+                "timestamp_ms": entry["timestamp_ms"],
+                "title": entry["record"]["title"],
+                "institution": entry["record"]["institution"],
+                "file": format!("notices/{code}-{seq}.json"),
+            }),
+            row,
+        ));
     }
-    notices.sort_by_key(|n| std::cmp::Reverse(n["timestamp_ms"].as_u64().unwrap_or(0)));
+    notices.sort_by_key(|(n, _)| std::cmp::Reverse(n["timestamp_ms"].as_u64().unwrap_or(0)));
     let count = notices.len();
-    write_json(
-        &staging.join("notices.json"),
-        &json!({ "notices": notices }),
-    )?;
+    let (listed, rows): (Vec<Value>, Vec<String>) = notices.into_iter().unzip();
+    write_json(&staging.join("notices.json"), &json!({ "notices": listed }))?;
+    std::fs::write(staging.join("index.html"), index_page(&rows))?;
+    std::fs::create_dir_all(staging.join("assets"))?;
+    for (name, content) in html::PUBLICATION_ASSETS {
+        std::fs::write(staging.join("assets").join(name), content)?;
+    }
 
     if out.exists() {
         if !out.join("logs.json").exists() {
@@ -115,4 +134,40 @@ pub fn publish(ledger: &Ledger, out: &Path) -> Result<usize> {
     std::fs::rename(&staging, out)
         .with_context(|| format!("cannot move the publication into {}", out.display()))?;
     Ok(count)
+}
+
+/// One notice's row on the publication's page. Every `data-field` cell shows its field of
+/// the signed record exactly as the viewer's in-browser check expects it.
+fn notice_row(code: &LogCode, seq: u64, vkey: Option<&String>, record: &Value) -> String {
+    let text = |v: &Value| escape(v.as_str().unwrap_or_default());
+    format!(
+        "<tr class=\"browser-check\" data-log=\"{code}\" data-seq=\"{seq}\" data-vkey=\"{vkey}\" data-src=\"notices/{code}-{seq}.json\">\
+<td data-field=\"published_on\">{published}</td><td data-field=\"title\">{title}</td>\
+<td><span data-field=\"institution\">{institution}</span><br><span class=\"muted\" data-field=\"institution_code\">{institution_code}</span></td>\
+<td class=\"amount\" data-field=\"amount_involved\">¥{amount}</td>\
+<td class=\"muted\"><a href=\"notices/{code}-{seq}.json\">{code} #{seq}</a></td>\
+<td class=\"js-only\" hidden><span class=\"badge pending\" data-role=\"badge\" data-state=\"pending\">⏳ 验证中…</span></td></tr>",
+        vkey = escape(vkey.map(String::as_str).unwrap_or_default()),
+        published = text(&record["published_on"]),
+        title = text(&record["title"]),
+        institution = text(&record["institution"]["name"]),
+        institution_code = text(&record["institution"]["code"]),
+        amount = yuan(record["amount_involved"].as_u64().unwrap_or(0)),
+    )
+}
+
+/// The publication's page: every notice, newest first.
+fn index_page(rows: &[String]) -> String {
+    let body = format!(
+        "<h1>医保基金使用违法违规问题曝光 <small class=\"muted\">Exposure notices</small></h1>\
+<p class=\"muted\">共 {count} 条。条目、证明与检查点：<a href=\"notices.json\">notices.json</a>、<a href=\"logs.json\">logs.json</a>。 \
+{count} notices; the signed entries, proofs and checkpoints are in the files listed.</p>\
+<table><thead><tr><th>发布日期<br><small>Published</small></th><th>标题<br><small>Title</small></th>\
+<th>机构<br><small>Institution</small></th><th>涉及金额<br><small>Amount involved</small></th>\
+<th>日志 · 序号<br><small>Log · seq</small></th><th class=\"js-only\" hidden>浏览器核验<br><small>Browser check</small></th></tr></thead>\
+<tbody>{rows}</tbody></table>",
+        count = rows.len(),
+        rows = rows.concat(),
+    );
+    html::publication_page("曝光通报 · Exposure notices", &body)
 }

@@ -599,13 +599,32 @@
     return null;
   }
 
-  async function fetchData(log, seq) {
-    const response = await fetch("/data/entry/" + encodeURIComponent(log) + "/" + seq, {
-      headers: { Accept: "application/json" },
-      cache: "no-store",
-    });
-    if (!response.ok) throw new CheckFailed(t("读取数据", "fetching data"), "HTTP " + response.status);
+  async function fetchJson(url) {
+    const response = await fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" });
+    if (!response.ok) throw new CheckFailed(t("读取数据", "fetching data"), url + ": HTTP " + response.status);
     return response.json();
+  }
+
+  // The log list of a publication, read once per page.
+  let publishedLogs = null;
+
+  /**
+   * What to check for (log, seq): the viewer's relay (`/data/entry/LOG/SEQ`), or, on the
+   * page of a publication (`yibao publish`, where a row names its notice file in
+   * `data-src`), that file and the publication's `logs.json`, put in the relay's shape.
+   */
+  async function fetchData(log, seq, src) {
+    if (!src) return fetchJson("/data/entry/" + encodeURIComponent(log) + "/" + seq);
+    publishedLogs = publishedLogs || fetchJson("logs.json");
+    const [notice, published] = await Promise.all([fetchJson(src), publishedLogs]);
+    const logs = Array.isArray(published.logs) ? published.logs : [];
+    return {
+      log: logs.find((l) => l.log === log) || null,
+      logs: logs,
+      checkpoint: notice.checkpoint,
+      entry: notice,
+      inclusion: { tree_size: notice.tree_size, proof: notice.proof },
+    };
   }
 
   async function verifyNotice(section) {
@@ -660,7 +679,7 @@
         return;
       }
       const seq = BigInt(row.dataset.seq);
-      const data = await fetchData(row.dataset.log, seq);
+      const data = await fetchData(row.dataset.log, seq, row.dataset.src);
       const checked = await checkEntry(data, row.dataset.log, seq, row.dataset.vkey || null);
       const problem = compareFields(row, checked.record, checked.kind, { institution: row.dataset.institution });
       if (problem) throw new CheckFailed(t("记录内容", "record content"), problem);

@@ -116,3 +116,25 @@ pub fn page(lang: Lang, title: &str, path: &str, body: &str) -> String {
         ),
     )
 }
+
+/// The file names, under `assets/`, of the style sheet and the verifier in a publication.
+pub const PUBLICATION_ASSETS: [(&str, &str); 2] = [
+    ("style.css", crate::assets::STYLE_CSS),
+    ("verify.js", crate::assets::VERIFY_JS),
+];
+
+/// A page of a static publication (`yibao publish`): the viewer's style sheet and
+/// in-browser verifier, loaded by relative paths so the files can be served from any
+/// directory of any web server. Chinese, with English beside the headings.
+pub fn publication_page(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{title} · 医保基金监管账本</title><link rel=\"stylesheet\" href=\"assets/style.css\">\
+<script src=\"assets/verify.js\" defer></script></head><body>\
+<header><span class=\"home\">医保基金监管账本 · Yibao Ledger</span></header><main>{body}</main>\
+<footer class=\"muted\"><p>静态发布：每条通报的签名条目、包含证明与签名检查点均在本目录的文件中；启用脚本时，浏览器会逐条核验（检查点签名、经办人签名、BLAKE3 叶子哈希与包含证明），无需信任发布服务器。\
+ A static publication: each notice's signed entry, inclusion proof and signed checkpoint are files beside this page; with scripts on, your browser checks each one (checkpoint signature, officer signature, BLAKE3 leaf hash and inclusion proof) without trusting the server.</p></footer></body></html>\n",
+        title = escape(title),
+    )
+}

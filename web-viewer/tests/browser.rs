@@ -106,6 +106,114 @@ fn notice_list_and_county_page() {
     b.screenshot("county");
 }
 
+/// Serves the files of `dir` on a loopback port as any static web server would (`/` is
+/// `index.html`), and returns its URL.
+fn serve_files(dir: std::path::PathBuf) -> String {
+    use axum::http::{header, StatusCode, Uri};
+    use axum::response::IntoResponse;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().fallback(move |uri: Uri| {
+        let dir = dir.clone();
+        async move {
+            let path = match uri.path().trim_start_matches('/') {
+                "" => "index.html".to_string(),
+                p => p.to_string(),
+            };
+            let kind = match path.rsplit('.').next() {
+                Some("html") => "text/html; charset=utf-8",
+                Some("js") => "text/javascript; charset=utf-8",
+                Some("css") => "text/css; charset=utf-8",
+                Some("json") => "application/json",
+                _ => "text/plain; charset=utf-8",
+            };
+            match std::fs::read(dir.join(&path)) {
+                Ok(bytes) if !path.split('/').any(|c| c == "..") => {
+                    ([(header::CONTENT_TYPE, kind)], bytes).into_response()
+                }
+                _ => StatusCode::NOT_FOUND.into_response(),
+            }
+        }
+    });
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    format!("http://{addr}")
+}
+
+const ROWS_SETTLED: &str = "const s = Array.from(document.querySelectorAll('tr.browser-check [data-role=badge]'), e => e.dataset.state); \
+     return s.length && !s.includes('pending') ? s : null;";
+
+/// `yibao publish` writes static files that a plain web server serves; the page lists
+/// every notice and the browser checks each one from the files alone, and catches a
+/// tampered proof file and a page whose text differs from the signed record.
+#[test]
+fn a_publication_is_verified_in_the_browser_from_its_files_alone() {
+    let _one = one_browser();
+    let f = fixture();
+    cosign(&f);
+    let root = tempfile::tempdir().unwrap();
+    let out = root.path().join("site");
+    let count = yibao_node::publish::publish(&f.state.ledger, &out).unwrap();
+    assert!(count > 2, "the fixture publishes several notices");
+    let url = serve_files(out.clone());
+    let b = Browser::start(Mode::Desktop);
+    b.goto(&format!("{url}/"));
+    let states = b.wait_for("every published notice's browser check", ROWS_SETTLED);
+    let states: Vec<String> = serde_json::from_value(states).unwrap();
+    assert_eq!(states.len(), count);
+    assert!(
+        states.iter().all(|s| s == "ok"),
+        "{states:?}: {}",
+        b.text("tbody")
+    );
+    assert!(b.text("tbody").contains("浏览器已验证"));
+    b.screenshot("publication");
+
+    // The first row's proof file with one hash changed; the second row's title changed
+    // on the page only.
+    let listed: Value =
+        serde_json::from_slice(&std::fs::read(out.join("notices.json")).unwrap()).unwrap();
+    let first = listed["notices"][0]["file"].as_str().unwrap().to_string();
+    let mut notice: Value =
+        serde_json::from_slice(&std::fs::read(out.join(&first)).unwrap()).unwrap();
+    let hash = notice["proof"][0].as_str().unwrap().to_string();
+    let flipped = format!(
+        "{}{}",
+        if hash.starts_with('0') { "1" } else { "0" },
+        &hash[1..]
+    );
+    notice["proof"][0] = Value::String(flipped);
+    std::fs::write(out.join(&first), serde_json::to_vec(&notice).unwrap()).unwrap();
+    let title = listed["notices"][1]["title"].as_str().unwrap();
+    let page = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let cell = format!("<td data-field=\"title\">{title}</td>");
+    assert!(page.contains(&cell), "the second row's title cell");
+    let page = page.replacen(&cell, "<td data-field=\"title\">已整改完毕，无违规</td>", 1);
+    std::fs::write(out.join("index.html"), page).unwrap();
+
+    b.goto(&format!("{url}/index.html"));
+    let states = b.wait_for("the browser checks after tampering", ROWS_SETTLED);
+    let states: Vec<String> = serde_json::from_value(states).unwrap();
+    let texts = b.run(
+        "return Array.from(document.querySelectorAll('tr.browser-check [data-role=badge]'), e => e.textContent);",
+    );
+    let texts: Vec<String> = serde_json::from_value(texts).unwrap();
+    assert_eq!(states[0], "bad", "{}", texts[0]);
+    assert!(texts[0].contains("包含证明"), "{}", texts[0]);
+    assert_eq!(states[1], "bad", "{}", texts[1]);
+    assert!(texts[1].contains("title"), "{}", texts[1]);
+    assert!(states[2..].iter().all(|s| s == "ok"), "{states:?}");
+}
+
 #[test]
 fn search_from_the_header() {
     let _one = one_browser();
@@ -143,11 +251,7 @@ fn institution_page_grade_rows_verified_in_the_browser() {
         .to_string();
     let b = Browser::start(Mode::Desktop);
     b.goto(&format!("{url}/institutions/{code}"));
-    let states = b.wait_for(
-        "every grade row's browser check",
-        "const s = Array.from(document.querySelectorAll('tr.browser-check [data-role=badge]'), e => e.dataset.state); \
-         return s.length && !s.includes('pending') ? s : null;",
-    );
+    let states = b.wait_for("every grade row's browser check", ROWS_SETTLED);
     let states: Vec<&str> = states
         .as_array()
         .unwrap()

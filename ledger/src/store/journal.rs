@@ -78,6 +78,14 @@ impl Rows {
         self.ops.is_empty()
     }
 
+    /// The length of [`Rows::encode_into`]'s output.
+    fn encoded_len(&self) -> usize {
+        self.ops
+            .iter()
+            .map(|(key, value)| 5 + key.len() + value.as_ref().map_or(0, |v| 4 + v.len()))
+            .sum()
+    }
+
     fn encode_into(&self, out: &mut Vec<u8>) {
         for (key, value) in &self.ops {
             out.push(u8::from(value.is_some()));
@@ -127,7 +135,13 @@ pub struct Journal {
     /// storage may now disagree, so nothing more is written until the ledger is reopened
     /// (which replays the record).
     failed: Option<String>,
+    /// The last record's buffer, kept for the next (a catch-up batch's record is megabytes:
+    /// allocating it afresh each time cost page faults and the copies of a growing vector).
+    buffer: Vec<u8>,
 }
+
+/// The largest record buffer kept between writes.
+const KEEP_BUFFER: usize = 8 << 20;
 
 impl Journal {
     /// Opens the journal of the ledger at `dir`, replays its records into `tree`, makes
@@ -172,6 +186,7 @@ impl Journal {
                 len: 0,
                 allocated: 0,
                 failed: None,
+                buffer: Vec::new(),
             },
             replayed,
         ))
@@ -194,7 +209,10 @@ impl Journal {
         if batches.iter().all(|rows| rows.is_empty()) {
             return Ok(());
         }
-        let mut record = vec![0u8; HEADER];
+        let mut record = std::mem::take(&mut self.buffer);
+        record.clear();
+        record.reserve(HEADER + batches.iter().map(|rows| rows.encoded_len()).sum::<usize>());
+        record.resize(HEADER, 0);
         for rows in batches {
             rows.encode_into(&mut record);
         }
@@ -225,6 +243,9 @@ impl Journal {
             return Err(e.into());
         }
         self.len += record.len() as u64;
+        if record.capacity() <= KEEP_BUFFER {
+            self.buffer = record;
+        }
         let applied = batches.iter().try_for_each(|rows| rows.apply(tree));
         if let Err(e) = applied {
             self.failed = Some(e.to_string());

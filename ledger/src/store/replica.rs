@@ -2,10 +2,9 @@
 //! the owner's own append would have been, and the batch tied to the owner's signed
 //! checkpoint before anything is written. Also equivocation proofs, which freeze a log.
 
-use std::collections::HashMap;
-
 use yibao_schema::cbor::{Decoder, Encoder};
 use yibao_schema::entry::{EntryRef, SubmissionRef};
+use yibao_schema::hashing::FastMap;
 use yibao_schema::note::{KeyKind, SignedCheckpoint, SignedNote, VerifierKey};
 use yibao_schema::record::{Record, RecordKind};
 use yibao_schema::state::EntryContext;
@@ -310,7 +309,8 @@ impl Ledger {
         let mut batch = super::Rows::default();
         let mut new_nodes: Vec<(NodeId, Hash)> = Vec::new();
         let mut index_rows: Vec<Vec<u8>> = Vec::new();
-        let mut fresh: HashMap<[u8; 32], (u64, u64, Hash)> = HashMap::new();
+        let mut fresh: FastMap<[u8; 32], (u64, u64, Hash)> =
+            FastMap::with_capacity_and_hasher(views.len(), Default::default());
         for (((i, view), record), leaf) in views.iter().zip(records).zip(&leaves) {
             let seq = start + *i as u64;
             let record: Record = record.map_err(|e| bad_entry(seq, describe(&e)))?;

@@ -214,7 +214,16 @@ impl Request {
 
 impl Response {
     pub fn encode(&self) -> Vec<u8> {
-        let mut e = Encoder::new();
+        // Sized up front: a batch of entries is megabytes, and a growing vector copies it
+        // (and faults in fresh pages) at every doubling.
+        let mut e = match self {
+            Response::Entries(r) => Encoder::with_capacity(
+                64 + r.checkpoint.len()
+                    + 33 * r.proof.len()
+                    + r.entries.iter().map(|entry| 9 + entry.len()).sum::<usize>(),
+            ),
+            _ => Encoder::new(),
+        };
         match self {
             Response::Status(logs) => {
                 e.array(2).uint(0).array(logs.len() as u64);
