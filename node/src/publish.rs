@@ -73,8 +73,12 @@ pub fn publish(ledger: &Ledger, out: &Path) -> Result<usize> {
 
     let mut notices = Vec::new();
     let mut vkeys = std::collections::BTreeMap::new();
+    let mut frozen = Vec::new();
     for code in ledger.log_codes() {
         vkeys.insert(code, ledger.log_verifier_key(&code)?.to_string());
+        if ledger.is_frozen(&code)? {
+            frozen.push(code);
+        }
     }
     for (code, seq) in ledger.exposure_notices()? {
         let Some((size, checkpoint)) = checkpoint_sizes.get(&code) else {
@@ -98,7 +102,13 @@ pub fn publish(ledger: &Ledger, out: &Path) -> Result<usize> {
             &staging.join("notices").join(format!("{code}-{seq}.json")),
             &entry,
         )?;
-        let row = notice_row(&code, seq, vkeys.get(&code), &entry["record"]);
+        let row = notice_row(
+            &code,
+            seq,
+            vkeys.get(&code),
+            frozen.contains(&code),
+            &entry["record"],
+        );
         notices.push((
             json!({
                 "log": code.to_string(),
@@ -115,7 +125,7 @@ pub fn publish(ledger: &Ledger, out: &Path) -> Result<usize> {
     let count = notices.len();
     let (listed, rows): (Vec<Value>, Vec<String>) = notices.into_iter().unzip();
     write_json(&staging.join("notices.json"), &json!({ "notices": listed }))?;
-    std::fs::write(staging.join("index.html"), index_page(&rows))?;
+    std::fs::write(staging.join("index.html"), index_page(&rows, &frozen))?;
     std::fs::create_dir_all(staging.join("assets"))?;
     for (name, content) in html::PUBLICATION_ASSETS {
         std::fs::write(staging.join("assets").join(name), content)?;
@@ -138,14 +148,25 @@ pub fn publish(ledger: &Ledger, out: &Path) -> Result<usize> {
 
 /// One notice's row on the publication's page. Every `data-field` cell shows its field of
 /// the signed record exactly as the viewer's in-browser check expects it.
-fn notice_row(code: &LogCode, seq: u64, vkey: Option<&String>, record: &Value) -> String {
+fn notice_row(
+    code: &LogCode,
+    seq: u64,
+    vkey: Option<&String>,
+    frozen: bool,
+    record: &Value,
+) -> String {
     let text = |v: &Value| escape(v.as_str().unwrap_or_default());
+    let frozen = if frozen {
+        " <span class=\"badge bad\">日志已冻结 · frozen log</span>"
+    } else {
+        ""
+    };
     format!(
         "<tr class=\"browser-check\" data-log=\"{code}\" data-seq=\"{seq}\" data-vkey=\"{vkey}\" data-src=\"notices/{code}-{seq}.json\">\
 <td data-field=\"published_on\">{published}</td><td data-field=\"title\">{title}</td>\
 <td><span data-field=\"institution\">{institution}</span><br><span class=\"muted\" data-field=\"institution_code\">{institution_code}</span></td>\
 <td class=\"amount\" data-field=\"amount_involved\">¥{amount}</td>\
-<td class=\"muted\"><a href=\"notices/{code}-{seq}.json\">{code} #{seq}</a></td>\
+<td class=\"muted\"><a href=\"notices/{code}-{seq}.json\">{code} #{seq}</a>{frozen}</td>\
 <td class=\"js-only\" hidden><span class=\"badge pending\" data-role=\"badge\" data-state=\"pending\">⏳ 验证中…</span></td></tr>",
         vkey = escape(vkey.map(String::as_str).unwrap_or_default()),
         published = text(&record["published_on"]),
@@ -156,10 +177,15 @@ fn notice_row(code: &LogCode, seq: u64, vkey: Option<&String>, record: &Value) -
     )
 }
 
-/// The publication's page: every notice, newest first.
-fn index_page(rows: &[String]) -> String {
+/// The publication's page: every notice, newest first, below a warning for each frozen
+/// log.
+fn index_page(rows: &[String], frozen: &[LogCode]) -> String {
+    let flags: String = frozen
+        .iter()
+        .map(|code| html::frozen_flag(html::Lang::Zh, code.as_str()))
+        .collect();
     let body = format!(
-        "<h1>医保基金使用违法违规问题曝光 <small class=\"muted\">Exposure notices</small></h1>\
+        "{flags}<h1>医保基金使用违法违规问题曝光 <small class=\"muted\">Exposure notices</small></h1>\
 <p class=\"muted\">共 {count} 条。条目、证明与检查点：<a href=\"notices.json\">notices.json</a>、<a href=\"logs.json\">logs.json</a>。 \
 {count} notices; the signed entries, proofs and checkpoints are in the files listed.</p>\
 <table><thead><tr><th>发布日期<br><small>Published</small></th><th>标题<br><small>Title</small></th>\

@@ -117,6 +117,18 @@ pub fn page(lang: Lang, title: &str, path: &str, body: &str) -> String {
     )
 }
 
+/// The warning shown above any data of a frozen (equivocating) log.
+pub fn frozen_flag(lang: Lang, log: &str) -> String {
+    format!(
+        "<div class=\"frozen\" role=\"alert\"><strong>{}</strong> {}</div>",
+        lang.t("⚠ 日志已冻结", "⚠ Frozen log"),
+        escape(&match lang {
+            Lang::Zh => format!("日志 {log} 已被证实存在分叉（同一规模两个不同的签名检查点），已停止接收新条目；其数据请谨慎看待。"),
+            Lang::En => format!("Log {log} was proven to equivocate (two signed checkpoints that disagree) and accepts no new entries; treat its data with care."),
+        })
+    )
+}
+
 /// The file names, under `assets/`, of the style sheet and the verifier in a publication.
 pub const PUBLICATION_ASSETS: [(&str, &str); 2] = [
     ("style.css", crate::assets::STYLE_CSS),

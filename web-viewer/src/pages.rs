@@ -11,7 +11,7 @@ use serde_json::Value;
 use yibao_schema::record::{ExposureNotice, Record};
 
 use crate::display::{shanghai_time, yuan};
-use crate::html::{escape, page, query_value, Lang};
+use crate::html::{escape, frozen_flag, page, query_value, Lang};
 use crate::verify::{self, u64_of, CheckedCheckpoint, CheckedEntry, LogInfo};
 use crate::{fetch_ok, AppState, PageError};
 
@@ -58,17 +58,6 @@ fn is_institution_code(code: &str) -> bool {
     code.len() == 12
         && matches!(code.as_bytes().first(), Some(b'H' | b'P'))
         && code.bytes().skip(1).all(|b| b.is_ascii_digit())
-}
-
-fn frozen_flag(lang: Lang, log: &str) -> String {
-    format!(
-        "<div class=\"frozen\" role=\"alert\"><strong>{}</strong> {}</div>",
-        lang.t("⚠ 日志已冻结", "⚠ Frozen log"),
-        escape(&match lang {
-            Lang::Zh => format!("日志 {log} 已被证实存在分叉（同一规模两个不同的签名检查点），已停止接收新条目；其数据请谨慎看待。"),
-            Lang::En => format!("Log {log} was proven to equivocate (two signed checkpoints that disagree) and accepts no new entries; treat its data with care."),
-        })
-    )
 }
 
 fn kind_label(lang: Lang, kind: &str) -> String {

@@ -564,6 +564,13 @@ async fn a_frozen_log_is_flagged_wherever_its_data_is_shown() {
     let flagged = list.matches("badge bad\">日志已冻结").count()
         + list2.matches("badge bad\">日志已冻结").count();
     assert_eq!(flagged, 2);
+    // And in a static publication of the same ledger.
+    let root = tempfile::tempdir().unwrap();
+    let site = root.path().join("site");
+    yibao_node::publish::publish(&f.state.ledger, &site).unwrap();
+    let page = std::fs::read_to_string(site.join("index.html")).unwrap();
+    assert!(page.contains(&format!("日志 {FROZEN} 已被证实存在分叉")));
+    assert_eq!(page.matches("badge bad\">日志已冻结").count(), 2);
 }
 
 #[tokio::test]
