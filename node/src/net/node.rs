@@ -35,6 +35,10 @@ use super::protocol::{
 };
 use super::score::{Fault, ScoreConfig, Scores};
 
+/// How long gossipsub remembers a message it has seen or published, and so how long this
+/// node does not gossip the same bytes again.
+const GOSSIP_DUPLICATE_WINDOW: Duration = Duration::from_secs(60);
+
 /// Every timing and limit of a node, set explicitly.
 #[derive(Debug, Clone)]
 pub struct NetConfig {
@@ -222,6 +226,10 @@ struct Runner {
     verified_tx: mpsc::UnboundedSender<Verified>,
     verified_rx: mpsc::UnboundedReceiver<Verified>,
     announced: Option<u64>,
+    /// Ids (BLAKE3 of the bytes, as gossipsub's message ids) of what this node gossiped in
+    /// the last [`GOSSIP_DUPLICATE_WINDOW`], oldest first: gossipsub refuses to publish a
+    /// message again within that window, and logs a warning each time.
+    published: std::collections::VecDeque<(blake3::Hash, Instant)>,
     addresses: HashMap<PeerId, Vec<Multiaddr>>,
     manual_blocks: HashSet<PeerId>,
     status: Arc<Mutex<NodeStatus>>,
@@ -363,6 +371,7 @@ impl NodeHandle {
             verified_tx,
             verified_rx,
             announced: None,
+            published: std::collections::VecDeque::new(),
             addresses,
             manual_blocks: HashSet::new(),
             status: status.clone(),
@@ -492,6 +501,7 @@ fn build_swarm(keypair: identity::Keypair, config: &NetConfig) -> Result<Swarm<B
                 .mesh_n_high(8)
                 .mesh_outbound_min(1)
                 .flood_publish(true)
+                .duplicate_cache_time(GOSSIP_DUPLICATE_WINDOW)
                 .message_id_fn(|message: &gossipsub::Message| {
                     gossipsub::MessageId::from(blake3::hash(&message.data).as_bytes().to_vec())
                 })
@@ -1324,13 +1334,23 @@ impl Runner {
     }
 
     fn publish(&mut self, gossip: Gossip) {
-        let topic = self.topic.clone();
-        if let Err(e) = self
-            .swarm
-            .behaviour_mut()
-            .gossipsub
-            .publish(topic, gossip.encode())
+        let bytes = gossip.encode();
+        let id = blake3::hash(&bytes);
+        let now = Instant::now();
+        while self
+            .published
+            .front()
+            .is_some_and(|(_, at)| now.duration_since(*at) >= GOSSIP_DUPLICATE_WINDOW)
         {
+            self.published.pop_front();
+        }
+        if self.published.iter().any(|(seen, _)| *seen == id) {
+            tracing::debug!("gossip already published lately; not again");
+            return;
+        }
+        self.published.push_back((id, now));
+        let topic = self.topic.clone();
+        if let Err(e) = self.swarm.behaviour_mut().gossipsub.publish(topic, bytes) {
             tracing::debug!(error = %e, "gossip not published");
         }
     }
