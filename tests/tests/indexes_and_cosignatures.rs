@@ -51,6 +51,22 @@ fn scan(ledger: &Ledger) -> (Pairs, Pairs, Pairs) {
     (by_institution, by_case, by_period)
 }
 
+/// The 2021 grade set of `insts`, signed by the adjudicator.
+fn signed_grade_set(
+    officers: &workload::Officers,
+    insts: &[workload::Institution],
+    seed: u64,
+) -> Vec<yibao_schema::entry::Submission> {
+    let grades = workload::grade_set(COUNTY, "2021", insts, &mut Rng::new(seed)).unwrap();
+    workload::sign(
+        officers,
+        &county().origin(),
+        TIME_MS,
+        &[(Signer::Adjudicator, grades)],
+    )
+    .unwrap()
+}
+
 fn query(ledger: &Ledger, expected: &(Pairs, Pairs, Pairs)) {
     let code = county();
     let institutions: BTreeSet<&String> = expected.0.iter().map(|(k, _)| k).collect();
@@ -141,15 +157,7 @@ fn indexes_agree_with_the_entries_and_rebuild() {
             result.unwrap();
         }
     }
-    let mut rng = Rng::new(3);
-    let grades = workload::grade_set(COUNTY, "2021", &insts, &mut rng).unwrap();
-    let subs = workload::sign(
-        &officers,
-        &code.origin(),
-        TIME_MS,
-        &[(Signer::Adjudicator, grades)],
-    )
-    .unwrap();
+    let subs = signed_grade_set(&officers, &insts, 3);
     ledger
         .append_batch(&code, subs, TIME_MS)
         .unwrap()
@@ -187,16 +195,7 @@ fn entries_acknowledged_by_the_appender_are_in_the_indexes_at_once() {
     let (appender, writer) =
         yibao_ledger::appender::Appender::start(ledger.clone(), code, clock).unwrap();
     let mut subs = case_submissions(&officers, &insts, 0, 12, 77).unwrap();
-    let grades = workload::grade_set(COUNTY, "2021", &insts, &mut Rng::new(5)).unwrap();
-    subs.extend(
-        workload::sign(
-            &officers,
-            &code.origin(),
-            TIME_MS,
-            &[(Signer::Adjudicator, grades)],
-        )
-        .unwrap(),
-    );
+    subs.extend(signed_grade_set(&officers, &insts, 5));
     for submission in subs {
         let receipt = appender.submit(submission).unwrap();
         let record = record_at(&ledger, receipt.seq);
@@ -237,14 +236,7 @@ fn index_rows_group_a_batch_and_read_the_same_as_one_row_per_seq() {
     // The grade sets come last in the generated records, after the ones kept here.
     let officers = workload::Officers::from_seed(11);
     let insts = workload::institutions(COUNTY, 300);
-    let grades = workload::grade_set(COUNTY, "2021", &insts, &mut Rng::new(5)).unwrap();
-    let subs = workload::sign(
-        &officers,
-        &code.origin(),
-        TIME_MS,
-        &[(Signer::Adjudicator, grades)],
-    )
-    .unwrap();
+    let subs = signed_grade_set(&officers, &insts, 5);
     workload::append_all(&ledger, &code, subs, TIME_MS).unwrap();
     let size = ledger.size(&code).unwrap();
     let expected = scan(&ledger);
