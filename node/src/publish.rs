@@ -167,13 +167,14 @@ fn notice_row(
 <td><span data-field=\"institution\">{institution}</span><br><span class=\"muted\" data-field=\"institution_code\">{institution_code}</span></td>\
 <td class=\"amount\" data-field=\"amount_involved\">¥{amount}</td>\
 <td class=\"muted\"><a href=\"notices/{code}-{seq}.json\">{code} #{seq}</a>{frozen}</td>\
-<td class=\"js-only\" hidden><span class=\"badge pending\" data-role=\"badge\" data-state=\"pending\">⏳ 验证中…</span></td></tr>",
+{badge}</tr>",
         vkey = escape(vkey.map(String::as_str).unwrap_or_default()),
         published = text(&record["published_on"]),
         title = text(&record["title"]),
         institution = text(&record["institution"]["name"]),
         institution_code = text(&record["institution"]["code"]),
         amount = yuan(record["amount_involved"].as_u64().unwrap_or(0)),
+        badge = html::row_badge_cell(html::Lang::Zh),
     )
 }
 

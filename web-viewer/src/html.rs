@@ -129,6 +129,15 @@ pub fn frozen_flag(lang: Lang, log: &str) -> String {
     )
 }
 
+/// The cell of a row the browser re-checks (`tr.browser-check`: grade rows, a
+/// publication's notices) that shows its verdict: hidden until `verify.js` runs.
+pub fn row_badge_cell(lang: Lang) -> String {
+    format!(
+        "<td class=\"js-only\" hidden><span class=\"badge pending\" data-role=\"badge\" data-state=\"pending\">⏳ {}</span></td>",
+        lang.t("验证中…", "verifying…")
+    )
+}
+
 /// The file names, under `assets/`, of the style sheet and the verifier in a publication.
 pub const PUBLICATION_ASSETS: [(&str, &str); 2] = [
     ("style.css", crate::assets::STYLE_CSS),

@@ -11,7 +11,7 @@ use serde_json::Value;
 use yibao_schema::record::{ExposureNotice, Record};
 
 use crate::display::{shanghai_time, yuan};
-use crate::html::{escape, frozen_flag, page, query_value, Lang};
+use crate::html::{escape, frozen_flag, page, query_value, row_badge_cell, Lang};
 use crate::verify::{self, u64_of, CheckedCheckpoint, CheckedEntry, LogInfo};
 use crate::{fetch_ok, AppState, PageError};
 
@@ -555,14 +555,6 @@ fn grade_row_start(log: &str, seq: u64, institution: &str, vkey: Option<&String>
     )
 }
 
-/// The browser's verdict on a grade row: hidden until `verify.js` runs.
-fn grade_row_badge(lang: Lang) -> String {
-    format!(
-        "<td class=\"js-only\" hidden><span class=\"badge pending\" data-role=\"badge\" data-state=\"pending\">⏳ {}</span></td>",
-        lang.t("验证中…", "verifying…")
-    )
-}
-
 /// `/institutions/{code}`: grade history, cases and notices.
 pub(crate) async fn institution(
     State(state): State<AppState>,
@@ -620,7 +612,7 @@ pub(crate) async fn institution(
                             escape(g["grade"].as_str().unwrap_or_default()),
                             u64_of(&g["score"]),
                             escape(&log),
-                            grade_row_badge(lang),
+                            row_badge_cell(lang),
                         );
                     }
                 }
@@ -635,7 +627,7 @@ pub(crate) async fn institution(
                     escape(r["grade"].as_str().unwrap_or_default()),
                     u64_of(&r["score"]),
                     escape(&log),
-                    grade_row_badge(lang),
+                    row_badge_cell(lang),
                 );
             }
             "exposure_notice" => {
