@@ -147,7 +147,7 @@ pub fn run(data: Option<&Path>) -> Result<ExitCode> {
                 ledger,
                 appender: Some((code, appender)),
                 metrics: Arc::new(Metrics::default()),
-                network_metrics: None,
+                network_metrics: Some(node.metrics_source()),
             };
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let url = format!("http://{}", listener.local_addr()?);

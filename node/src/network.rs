@@ -121,12 +121,11 @@ pub fn run(
                 yibao_ledger::appender::system_clock(),
             )?;
             writer = Some(w);
-            let status = node.shared_status();
             let state = yibao_node::api::ApiState {
                 ledger: ledger.clone(),
                 appender: Some((own_code, appender)),
                 metrics: Arc::new(yibao_node::api::Metrics::default()),
-                network_metrics: Some(Arc::new(move || network_metrics(&status))),
+                network_metrics: Some(node.metrics_source()),
             };
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
@@ -465,25 +464,4 @@ pub fn manifest_show(manifest: &Path) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Prometheus lines from the network side: peers, bans, faults, and per-log sync lag.
-fn network_metrics(status: &std::sync::Mutex<NodeStatus>) -> String {
-    let s = status.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let mut out = format!(
-        "# HELP yibao_peers Connected peers.\n# TYPE yibao_peers gauge\nyibao_peers {}\n\
-         # HELP yibao_banned_peers Peers banned for faults.\n# TYPE yibao_banned_peers gauge\nyibao_banned_peers {}\n\
-         # HELP yibao_peer_faults_total Faults recorded against peers.\n# TYPE yibao_peer_faults_total counter\nyibao_peer_faults_total {}\n\
-         # HELP yibao_sync_lag_entries Entries behind the best known checkpoint.\n# TYPE yibao_sync_lag_entries gauge\n",
-        s.peers.len(),
-        s.banned.len(),
-        s.faults
-    );
-    for log in &s.logs {
-        out.push_str(&format!(
-            "yibao_sync_lag_entries{{log=\"{}\"}} {}\n",
-            log.log, log.lag
-        ));
-    }
-    out
 }

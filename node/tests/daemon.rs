@@ -463,6 +463,39 @@ fn the_demo_runs_a_replicating_city_network_and_stops_cleanly() {
         std::thread::sleep(Duration::from_millis(300));
     }
     assert_demo_data(&urls[0].1, &urls);
+    // The network side of /metrics: peers connected, none banned, and once converged no
+    // log behind its best known checkpoint (the status behind it is refreshed every second).
+    let metrics = |url: &str| -> String {
+        let (status, body) =
+            yibao_node::http_client::request(url, "GET", "/metrics", None, &[]).unwrap();
+        assert_eq!(status, 200);
+        String::from_utf8(body).unwrap()
+    };
+    let value = |text: &str, name: &str| -> Option<f64> {
+        text.lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = metrics(&urls[0].1);
+        let lags: Vec<Option<f64>> = urls
+            .iter()
+            .map(|(code, _)| value(&text, &format!("yibao_sync_lag_entries{{log=\"{code}\"}}")))
+            .collect();
+        let settled = value(&text, "yibao_peers").is_some_and(|p| p >= 1.0)
+            && lags.iter().all(|lag| *lag == Some(0.0));
+        if settled {
+            assert_eq!(value(&text, "yibao_banned_peers"), Some(0.0), "{text}");
+            assert!(value(&text, "yibao_appends_total").is_some(), "{text}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the node's metrics never showed its peers and no lag:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
     // The viewer shows notices from the counties, each notice page verified.
     let viewer = viewer.expect("the demo prints `viewer: URL`");
     let (status, page) = yibao_node::http_client::request(&viewer, "GET", "/", None, &[]).unwrap();

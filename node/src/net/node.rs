@@ -129,6 +129,26 @@ impl NodeStatus {
     pub fn log(&self, code: &str) -> Option<&LogView> {
         self.logs.iter().find(|l| l.log == code)
     }
+
+    /// Prometheus lines for the network side: peers, bans, faults, and per-log sync lag.
+    pub fn prometheus(&self) -> String {
+        let mut out = format!(
+            "# HELP yibao_peers Connected peers.\n# TYPE yibao_peers gauge\nyibao_peers {}\n\
+             # HELP yibao_banned_peers Peers banned for faults.\n# TYPE yibao_banned_peers gauge\nyibao_banned_peers {}\n\
+             # HELP yibao_peer_faults_total Faults recorded against peers.\n# TYPE yibao_peer_faults_total counter\nyibao_peer_faults_total {}\n\
+             # HELP yibao_sync_lag_entries Entries behind the best known checkpoint.\n# TYPE yibao_sync_lag_entries gauge\n",
+            self.peers.len(),
+            self.banned.len(),
+            self.faults
+        );
+        for log in &self.logs {
+            out.push_str(&format!(
+                "yibao_sync_lag_entries{{log=\"{}\"}} {}\n",
+                log.log, log.lag
+            ));
+        }
+        out
+    }
 }
 
 enum Command {
@@ -426,9 +446,15 @@ impl NodeHandle {
             .clone()
     }
 
-    /// The shared status, for other parts of the process (the HTTP API's metrics).
-    pub fn shared_status(&self) -> Arc<Mutex<NodeStatus>> {
-        self.status.clone()
+    /// The network side of the HTTP API's `/metrics`, read from the node's status.
+    pub fn metrics_source(&self) -> Arc<dyn Fn() -> String + Send + Sync> {
+        let status = self.status.clone();
+        Arc::new(move || {
+            status
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .prometheus()
+        })
     }
 
     /// The addresses the node listens on (once listening).
