@@ -50,7 +50,14 @@ pub fn publish(ledger: &Ledger, out: &Path) -> Result<usize> {
 
     let mut logs = Vec::new();
     let mut checkpoint_sizes = std::collections::BTreeMap::new();
+    let mut vkeys = std::collections::BTreeMap::new();
+    let mut frozen = Vec::new();
     for code in ledger.log_codes() {
+        let vkey = ledger.log_verifier_key(&code)?.to_string();
+        let is_frozen = ledger.is_frozen(&code)?;
+        if is_frozen {
+            frozen.push(code);
+        }
         let meta = ledger.meta(&code)?;
         let checkpoint = ledger.latest_checkpoint(&code)?;
         let size = SignedCheckpoint::parse(&checkpoint)
@@ -64,22 +71,15 @@ pub fn publish(ledger: &Ledger, out: &Path) -> Result<usize> {
             "log": code.to_string(),
             "name": meta.name,
             "origin": meta.origin,
-            "vkey": ledger.log_verifier_key(&code)?.to_string(),
+            "vkey": vkey,
             "size": size,
-            "frozen": ledger.is_frozen(&code)?,
+            "frozen": is_frozen,
         }));
+        vkeys.insert(code, vkey);
     }
     write_json(&staging.join("logs.json"), &json!({ "logs": logs }))?;
 
     let mut notices = Vec::new();
-    let mut vkeys = std::collections::BTreeMap::new();
-    let mut frozen = Vec::new();
-    for code in ledger.log_codes() {
-        vkeys.insert(code, ledger.log_verifier_key(&code)?.to_string());
-        if ledger.is_frozen(&code)? {
-            frozen.push(code);
-        }
-    }
     for (code, seq) in ledger.exposure_notices()? {
         let Some((size, checkpoint)) = checkpoint_sizes.get(&code) else {
             continue;
