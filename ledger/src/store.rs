@@ -50,6 +50,56 @@ pub const MAX_FUTURE_SKEW_MS: u64 = 5 * 60 * 1000;
 /// remember the recent ones in memory instead of indexing every statement on disk.
 pub const MAX_STATEMENT_AGE_MS: u64 = 24 * 60 * 60 * 1000;
 
+/// Authors' public keys a log keeps decompressed between batches, at most (see
+/// `verify_signatures`).
+const MAX_CACHED_KEYS: usize = 4096;
+
+/// The statements a log remembers so that the same signed statement is not appended twice
+/// (SPEC §3.3): those no more than [`MAX_STATEMENT_AGE_MS`] + [`MAX_FUTURE_SKEW_MS`] older
+/// than the log's newest statement. The owner refuses anything older as too old, so its
+/// check is complete; a replica refuses a repeat of any statement in the window and leaves
+/// a repeat of an older one (which no honest owner appends) to `verify` and the audit,
+/// which check the whole log. The bound is by the log's own timestamps, not this node's
+/// clock, so a replica holds the same window whether it has just started or replicated
+/// for a year.
+#[derive(Debug, Default)]
+struct Recent {
+    /// Statement hash → (seq, statement timestamp, leaf hash).
+    statements: FastMap<[u8; 32], (u64, u64, Hash)>,
+    /// The newest statement timestamp remembered, in milliseconds.
+    newest_ms: u64,
+}
+
+impl Recent {
+    fn get(&self, statement_hash: &[u8; 32]) -> Option<&(u64, u64, Hash)> {
+        self.statements.get(statement_hash)
+    }
+
+    /// Adds statements; whenever the set grows past a power of two (from 8,192 on), the
+    /// ones that fell out of the window are dropped — not on every batch, since a pass over
+    /// a day's statements costs more than a small batch.
+    fn remember(&mut self, fresh: impl IntoIterator<Item = ([u8; 32], (u64, u64, Hash))>) {
+        let before = self.statements.len();
+        for (hash, value) in fresh {
+            self.newest_ms = self.newest_ms.max(value.1);
+            self.statements.insert(hash, value);
+        }
+        let after = self.statements.len();
+        if after > 4096 && before.leading_zeros() != after.leading_zeros() {
+            self.prune();
+        }
+    }
+
+    /// Drops the statements that fell out of the window.
+    fn prune(&mut self) {
+        let horizon = self
+            .newest_ms
+            .saturating_sub(MAX_STATEMENT_AGE_MS + MAX_FUTURE_SKEW_MS);
+        self.statements
+            .retain(|_, (_, timestamp, _)| *timestamp >= horizon);
+    }
+}
+
 /// Why the store failed, as a whole.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -232,9 +282,8 @@ struct LogMem {
     /// The entries of the last, partly filled page, framed (empty when the log fills its
     /// pages exactly).
     tail_page: Vec<u8>,
-    /// Statements recent enough to be re-submitted (see [`MAX_STATEMENT_AGE_MS`]): hash →
-    /// (seq, timestamp). Built with `state`.
-    recent: FastMap<[u8; 32], (u64, u64, Hash)>,
+    /// The log's recent statements, for de-duplication. Built with `state`.
+    recent: Recent,
     /// Checked public keys of authors seen, so each is decompressed once.
     keys: HashMap<[u8; 32], PublicKey>,
     /// The bureau key, when this node owns the log.
@@ -891,7 +940,7 @@ impl Ledger {
             frontier,
             state: None,
             tail_page,
-            recent: FastMap::default(),
+            recent: Recent::default(),
             keys: HashMap::new(),
             signer: None,
             latest_checkpoint,
@@ -1064,7 +1113,7 @@ impl Ledger {
             frontier: Frontier::new(),
             state: None,
             tail_page: Vec::new(),
-            recent: FastMap::default(),
+            recent: Recent::default(),
             keys: HashMap::new(),
             signer: None,
             latest_checkpoint: text,
@@ -1249,7 +1298,7 @@ impl Ledger {
                     "the log's state was lost while batches were being written; reopen the ledger",
                 ));
             }
-            let (state, recent) = self.replay_state(&mem, now_ms)?;
+            let (state, recent) = self.replay_state(&mem)?;
             mem.state = Some(state);
             mem.recent = recent;
         }
@@ -1502,18 +1551,11 @@ impl Ledger {
         mem.head = head;
         mem.latest_checkpoint = text.clone();
         mem.tail_page = tail;
-        let before = mem.recent.len();
-        for (hash, seq, timestamp, leaf) in fresh {
-            mem.recent.insert(hash, (seq, timestamp, leaf));
-        }
-        // Pruned when the set grows past a power of two (from 8,192 on), not on every batch:
-        // a pass over a set of a day's statements costs more than a small batch.
-        let after = mem.recent.len();
-        if after > 4096 && before.leading_zeros() != after.leading_zeros() {
-            let horizon = now_ms.saturating_sub(MAX_STATEMENT_AGE_MS + MAX_FUTURE_SKEW_MS);
-            mem.recent
-                .retain(|_, (_, timestamp, _)| *timestamp >= horizon);
-        }
+        mem.recent.remember(
+            fresh
+                .into_iter()
+                .map(|(hash, seq, timestamp, leaf)| (hash, (seq, timestamp, leaf))),
+        );
         let ticket = mem.next_ticket;
         mem.next_ticket += 1;
         let generation = lock(&mem.shared).generation;
@@ -1714,19 +1756,12 @@ impl Ledger {
         out
     }
 
-    /// Rebuilds a log's domain state by replaying its entries, and the set of statements
-    /// recent enough (by `now_ms`) to be re-submitted.
-    #[allow(clippy::type_complexity)] // reason: a private pair returned to one caller
-    fn replay_state(
-        &self,
-        mem: &LogMem,
-        now_ms: u64,
-    ) -> Result<(LogState, FastMap<[u8; 32], (u64, u64, Hash)>), StoreError> {
+    /// Rebuilds a log's domain state by replaying its entries, and its recent statements.
+    fn replay_state(&self, mem: &LogMem) -> Result<(LogState, Recent), StoreError> {
         let division = yibao_schema::record::DivisionCode::parse(mem.code.as_str())
             .map_err(|e| corrupt(&mem.code, None, e.to_string()))?;
         let mut state = LogState::new(division, self.policy.clone());
-        let mut recent = FastMap::default();
-        let horizon = now_ms.saturating_sub(MAX_STATEMENT_AGE_MS + MAX_FUTURE_SKEW_MS);
+        let mut recent = Recent::default();
         // The replay reads every entry once: the leaf tiles for proofs are filled on the
         // way, while they fit (a few per cent more work than the replay itself).
         let mut tile: Vec<Hash> = Vec::with_capacity(BLOCK as usize);
@@ -1761,16 +1796,15 @@ impl Ledger {
                     author: statement.author,
                 };
                 state.apply(&ctx, &record);
-                if statement.timestamp_ms >= horizon {
-                    recent.insert(
-                        entry.submission.statement_hash(),
-                        (seq, statement.timestamp_ms, leaf),
-                    );
-                }
+                recent.remember(std::iter::once((
+                    entry.submission.statement_hash(),
+                    (seq, statement.timestamp_ms, leaf),
+                )));
             }
             start = end;
         }
         self.warm_stored_nodes(&mem.code);
+        recent.prune();
         Ok((state, recent))
     }
 
@@ -1798,11 +1832,7 @@ impl Ledger {
         let log = self.log(code)?;
         let mut mem = lock(&log);
         if mem.state.is_none() {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(0);
-            let (state, recent) = self.replay_state(&mem, now)?;
+            let (state, recent) = self.replay_state(&mem)?;
             mem.state = Some(state);
             mem.recent = recent;
         }
@@ -2068,6 +2098,11 @@ fn verify_signatures(
     items: &[&(usize, SubmissionRef<'_>)],
     keys: &mut HashMap<[u8; 32], PublicKey>,
 ) -> Vec<Result<Record, AppendError>> {
+    // Anyone may submit under a key of their own: the cache starts again rather than grow
+    // with them (a log's officers are a few dozen keys).
+    if keys.len() > MAX_CACHED_KEYS {
+        keys.clear();
+    }
     let mut key_errors: HashMap<[u8; 32], SignatureError> = HashMap::new();
     for (_, view) in items {
         let author = view.statement.author;
@@ -2638,4 +2673,52 @@ fn read_entries(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statement(i: u64, timestamp: u64) -> ([u8; 32], (u64, u64, Hash)) {
+        let mut hash = [0u8; 32];
+        hash[..8].copy_from_slice(&i.to_le_bytes());
+        (hash, (i, timestamp, [0u8; 32]))
+    }
+
+    #[test]
+    fn recent_statements_stay_within_a_day_of_the_newest() {
+        let window = MAX_STATEMENT_AGE_MS + MAX_FUTURE_SKEW_MS;
+        let mut recent = Recent::default();
+        // A day's worth at t = 0 and one statement exactly at the window's edge later on.
+        recent.remember((0..10_000).map(|i| statement(i, 1_000)));
+        recent.remember(std::iter::once(statement(10_000, 1_000 + window)));
+        // Then days later, enough to cross a power of two: the first day is dropped, the
+        // edge statement (within the window of the newest then) is kept.
+        let later = 1_000 + 2 * window;
+        recent.remember((20_000..30_000).map(|i| statement(i, later)));
+        assert!(recent.get(&statement(5, 0).0).is_none());
+        assert!(recent.get(&statement(10_000, 0).0).is_some());
+        assert!(recent.get(&statement(25_000, 0).0).is_some());
+        assert!(
+            recent.statements.len() <= 10_001,
+            "{}",
+            recent.statements.len()
+        );
+        // A replay ends with a prune, whatever the size.
+        let mut small = Recent::default();
+        small.remember([statement(1, 0), statement(2, window + 1)]);
+        small.prune();
+        assert!(small.get(&statement(1, 0).0).is_none());
+        assert!(small.get(&statement(2, 0).0).is_some());
+    }
+
+    #[test]
+    fn the_author_key_cache_starts_again_rather_than_grow() {
+        let key = PublicKey::from_signing_key(&SigningKey::from_bytes(&[3; 32])).unwrap();
+        let mut keys: HashMap<[u8; 32], PublicKey> = (0..=MAX_CACHED_KEYS as u64)
+            .map(|i| (statement(i, 0).0, key))
+            .collect();
+        assert!(verify_signatures(&[], &mut keys).is_empty());
+        assert!(keys.is_empty());
+    }
 }

@@ -236,6 +236,71 @@ fn bad_batches_are_refused_with_the_seq_and_change_nothing() {
     assert_eq!(verify_ledger(&replica, &|_| {}).failure_count, 0);
 }
 
+/// What a byzantine owner makes of its log `entries`: one more entry carrying `submission`,
+/// and its own signed checkpoint over the lot.
+fn continued_by_owner(
+    owner: &Owner,
+    entries: &[Vec<u8>],
+    submission: &yibao_schema::entry::SubmissionRef<'_>,
+) -> (Vec<u8>, String) {
+    let prev = <yibao_ledger::merkle::Blake3Hasher as yibao_ledger::merkle::MerkleHasher>::leaf(
+        entries.last().unwrap(),
+    );
+    let next = yibao_schema::entry::encode_entry(entries.len() as u64, &prev, submission);
+    let mut tree = yibao_ledger::merkle::MemoryTree::<yibao_ledger::merkle::Blake3Hasher>::new();
+    for e in entries {
+        tree.push_data(e);
+    }
+    tree.push_data(&next);
+    let signed = SignedCheckpoint::sign(
+        yibao_schema::note::Checkpoint {
+            origin: county().origin(),
+            size: entries.len() as u64 + 1,
+            root: tree.root(),
+            extensions: Vec::new(),
+        },
+        &owner.bureau,
+    )
+    .unwrap();
+    (next, signed.to_text())
+}
+
+#[test]
+fn a_repeated_statement_is_refused_before_and_after_a_restart() {
+    // A byzantine owner appends an officer's signed statement a second time; a replica
+    // refuses the repeat whether it saw the first copy in this run or before a restart.
+    let owner = owner(5, 2);
+    let code = county();
+    let (dir, replica) = replica(&owner);
+    let size = owner.ledger.size(&code).unwrap();
+    let (entries, checkpoint, proof) = serve(&owner.ledger, &code, 0, size);
+    replica
+        .append_replicated(&code, 0, &entries, &checkpoint, &proof)
+        .unwrap();
+    let first = size - 3;
+    let repeated = EntryRef::decode(&entries[first as usize]).unwrap();
+    let (again, signed) = continued_by_owner(&owner, &entries, &repeated.submission);
+    let refused = |replica: &Ledger| {
+        let err = replica
+            .append_replicated(&code, size, std::slice::from_ref(&again), &signed, &[])
+            .unwrap_err();
+        assert!(err.is_peer_fault(), "{err}");
+        assert!(
+            err.to_string().contains(&format!(
+                "the same signed statement is already entry {first}"
+            )),
+            "{err}"
+        );
+        assert_eq!(replica.size(&code).unwrap(), size);
+    };
+    refused(&replica);
+    drop(replica);
+    let replica = Ledger::open(dir.path(), Policy::default()).unwrap();
+    refused(&replica);
+    // Nothing of the repeat was stored: the replica still verifies.
+    assert_eq!(verify_ledger(&replica, &|_| {}).failure_count, 0);
+}
+
 #[test]
 fn an_unauthorised_author_is_refused_at_its_seq() {
     // A byzantine owner (its own key) signs a log with an entry by an officer it never
@@ -273,27 +338,9 @@ fn an_unauthorised_author_is_refused_at_its_seq() {
         record.encode_payload().unwrap(),
     )
     .unwrap();
-    let prev = <yibao_ledger::merkle::Blake3Hasher as yibao_ledger::merkle::MerkleHasher>::leaf(
-        entries.last().unwrap(),
-    );
-    let bad = yibao_schema::entry::encode_entry(size, &prev, &submission.view().unwrap());
-    let mut tree = yibao_ledger::merkle::MemoryTree::<yibao_ledger::merkle::Blake3Hasher>::new();
-    for e in &entries {
-        tree.push_data(e);
-    }
-    tree.push_data(&bad);
-    let signed = SignedCheckpoint::sign(
-        yibao_schema::note::Checkpoint {
-            origin: code.origin(),
-            size: size + 1,
-            root: tree.root(),
-            extensions: Vec::new(),
-        },
-        &owner.bureau,
-    )
-    .unwrap();
+    let (bad, signed) = continued_by_owner(&owner, &entries, &submission.view().unwrap());
     let err = replica
-        .append_replicated(&code, size, &[bad], &signed.to_text(), &[])
+        .append_replicated(&code, size, &[bad], &signed, &[])
         .unwrap_err();
     assert!(err.is_peer_fault());
     assert!(err.to_string().contains(&format!("entry {size}")), "{err}");

@@ -158,7 +158,7 @@ impl Ledger {
             if mem.head.size != lock(&mem.shared).durable.head.size {
                 return Err(corrupt(code, None, "the log's state is being rebuilt"));
             }
-            let (state, recent) = self.replay_state(&mem, u64::MAX)?;
+            let (state, recent) = self.replay_state(&mem)?;
             mem.state = Some(state);
             mem.recent = recent;
         }
@@ -255,7 +255,7 @@ impl Ledger {
             )));
         }
         if mem.state.is_none() {
-            let (state, recent) = self.replay_state(&mem, u64::MAX)?;
+            let (state, recent) = self.replay_state(&mem)?;
             mem.state = Some(state);
             mem.recent = recent;
         }
@@ -433,7 +433,7 @@ impl Ledger {
             checkpoint: latest_text,
             root,
         };
-        mem.recent.extend(fresh);
+        mem.recent.remember(fresh);
         drop(mem);
         if let Err(e) = self.record_acknowledged(code, head.size) {
             tracing::warn!(log = %code, error = %e, "could not update the heads file");
