@@ -236,6 +236,25 @@ fn bad_batches_are_refused_with_the_seq_and_change_nothing() {
     assert_eq!(verify_ledger(&replica, &|_| {}).failure_count, 0);
 }
 
+/// A replica that has replicated the owner's whole log, and what it was served.
+#[allow(clippy::type_complexity)] // reason: the three parts `serve` returns
+fn replica_holding_all(
+    owner: &Owner,
+) -> (
+    tempfile::TempDir,
+    Ledger,
+    (Vec<Vec<u8>>, String, Vec<[u8; 32]>),
+) {
+    let (dir, replica) = replica(owner);
+    let size = owner.ledger.size(&county()).unwrap();
+    let served = serve(&owner.ledger, &county(), 0, size);
+    let (entries, checkpoint, proof) = &served;
+    replica
+        .append_replicated(&county(), 0, entries, checkpoint, proof)
+        .unwrap();
+    (dir, replica, served)
+}
+
 /// What a byzantine owner makes of its log `entries`: one more entry carrying `submission`,
 /// and its own signed checkpoint over the lot.
 fn continued_by_owner(
@@ -271,12 +290,8 @@ fn a_repeated_statement_is_refused_before_and_after_a_restart() {
     // refuses the repeat whether it saw the first copy in this run or before a restart.
     let owner = owner(5, 2);
     let code = county();
-    let (dir, replica) = replica(&owner);
-    let size = owner.ledger.size(&code).unwrap();
-    let (entries, checkpoint, proof) = serve(&owner.ledger, &code, 0, size);
-    replica
-        .append_replicated(&code, 0, &entries, &checkpoint, &proof)
-        .unwrap();
+    let (dir, replica, (entries, _, _)) = replica_holding_all(&owner);
+    let size = entries.len() as u64;
     let first = size - 3;
     let repeated = EntryRef::decode(&entries[first as usize]).unwrap();
     let (again, signed) = continued_by_owner(&owner, &entries, &repeated.submission);
@@ -307,12 +322,8 @@ fn an_unauthorised_author_is_refused_at_its_seq() {
     // added, and one that breaks a rule: replicas refuse both at that seq.
     let owner = owner(3, 2);
     let code = county();
-    let (_dir, replica) = replica(&owner);
-    let size = owner.ledger.size(&code).unwrap();
-    let (entries, checkpoint, proof) = serve(&owner.ledger, &code, 0, size);
-    replica
-        .append_replicated(&code, 0, &entries, &checkpoint, &proof)
-        .unwrap();
+    let (_dir, replica, (entries, checkpoint, proof)) = replica_holding_all(&owner);
+    let size = entries.len() as u64;
 
     // Build the bad continuation on a copy of the owner: same log, key and history.
     let bad_dir = tempfile::tempdir().unwrap();
