@@ -197,6 +197,14 @@ impl Ledger {
         });
     }
 
+    /// How many entries have index rows queued and not yet written.
+    pub fn index_queued(&self) -> u64 {
+        crate::store::lock(&self.pending_index)
+            .iter()
+            .map(|batch| batch.end - batch.first)
+            .sum()
+    }
+
     /// Writes every queued index row, in the order queued. Indexes are derived: a failure
     /// is logged, and the watermark makes the next write (or open) catch up from the
     /// entries.

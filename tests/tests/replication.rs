@@ -78,6 +78,17 @@ fn five_counties_and_the_city_converge_with_every_checkpoint_cosigned() {
             assert!(status.banned.is_empty(), "no honest peer is banned");
             assert_eq!(status.logs.len(), net.nodes.len());
         }
+        // The index rows of replicated batches are written by each node's own timer, not
+        // only when something reads them.
+        let indexed = yibao_tests::net::wait_until(CONVERGE, || {
+            net.nodes.iter().all(|n| {
+                n.handle
+                    .as_ref()
+                    .is_some_and(|h| h.ledger().index_queued() == 0)
+            })
+        })
+        .await;
+        assert!(indexed, "index rows left queued");
         all_verify(&net);
         for i in 0..net.nodes.len() {
             net.stop(i).await.unwrap();

@@ -39,6 +39,11 @@ use super::score::{Fault, ScoreConfig, Scores};
 /// node does not gossip the same bytes again.
 const GOSSIP_DUPLICATE_WINDOW: Duration = Duration::from_secs(60);
 
+/// How often the index rows queued by replicated batches are written (reads write them
+/// first anyway): the same fifth of a second as an owner's appender, for the same reason
+/// (see `REPLICA_INDEX_QUEUE` in the ledger).
+const INDEX_WRITE_EVERY: Duration = Duration::from_millis(200);
+
 /// Every timing and limit of a node, set explicitly.
 #[derive(Debug, Clone)]
 pub struct NetConfig {
@@ -267,6 +272,10 @@ struct Runner {
     last_redial: Instant,
     last_status_write: Instant,
     status_soon: bool,
+    /// When the replicated batches' queued index rows were last written (see
+    /// [`INDEX_WRITE_EVERY`]); set while a write runs.
+    last_index_write: Instant,
+    index_writing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn now_ms() -> u64 {
@@ -404,6 +413,8 @@ impl NodeHandle {
             last_redial: long_ago,
             last_status_write: long_ago,
             status_soon: true,
+            last_index_write: long_ago,
+            index_writing: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         };
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(100));
@@ -1660,8 +1671,28 @@ impl Runner {
         }
     }
 
+    /// Writes the index rows that replicated batches queued, off the runner's thread, at
+    /// most every [`INDEX_WRITE_EVERY`] and one write at a time.
+    fn write_queued_index(&mut self, now: Instant) {
+        use std::sync::atomic::Ordering;
+        if now.duration_since(self.last_index_write) < INDEX_WRITE_EVERY
+            || self.ledger.index_queued() == 0
+            || self.index_writing.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        self.last_index_write = now;
+        let ledger = self.ledger.clone();
+        let writing = self.index_writing.clone();
+        tokio::task::spawn_blocking(move || {
+            ledger.flush_index();
+            writing.store(false, Ordering::Release);
+        });
+    }
+
     fn on_tick(&mut self) {
         let now = Instant::now();
+        self.write_queued_index(now);
         for peer in self.scores.expire(now) {
             if !self.manual_blocks.contains(&peer) {
                 self.swarm.behaviour_mut().blocked.unblock_peer(peer);
