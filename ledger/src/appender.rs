@@ -29,6 +29,7 @@ use std::thread::JoinHandle;
 
 use yibao_schema::entry::Submission;
 
+use crate::index::INDEX_WRITE_PAUSE;
 use crate::keys::LogCode;
 use crate::store::{AppendError, Ledger, Prepared, Receipt};
 
@@ -45,18 +46,6 @@ const MIN_BATCH_WHILE_BUSY: usize = 32;
 
 /// How long the writer waits for more submissions at a time while the committer is busy.
 const GATHER_WAIT: std::time::Duration = std::time::Duration::from_micros(100);
-
-/// How long the indexer waits after being told of a batch before writing the index rows
-/// queued by then. Reads never wait for it: every index read writes the queue first.
-///
-/// A fifth of a second, for the disk: sled never reclaims the space of rewritten rows (its
-/// segment cleaner runs only with its flusher, which is off), and index rows land all over
-/// the key space, so every index write rewrites leaves that later writes rewrite again.
-/// Written every 5 ms, the index of a live append run left 1.82–1.89 bytes on disk per raw
-/// entry byte; every 100–200 ms, 0.90–0.93 (`yibao bench`, 64 submitters, ~180,000
-/// entries; 1.32 at 50 ms). Entries are durable without it, and lost rows are rebuilt from
-/// the log on open.
-const INDEX_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// What answers one submission: called once, from the appender's writer or committer
 /// thread, with its result. It must not block (an async caller sends on a oneshot
@@ -172,7 +161,7 @@ fn writer_loop(ledger: &Arc<Ledger>, code: LogCode, receiver: &mpsc::Receiver<Jo
                 while kicks.recv().is_ok() {
                     // The batches of the next fifth of a second are written with these
                     // (one sled pass for all), not one by one beside each commit.
-                    std::thread::sleep(INDEX_PAUSE);
+                    std::thread::sleep(INDEX_WRITE_PAUSE);
                     ledger.flush_index();
                 }
                 ledger.flush_index();

@@ -445,9 +445,8 @@ impl Ledger {
         if let Err(e) = self.record_acknowledged(code, head.size) {
             tracing::warn!(log = %code, error = %e, "could not update the heads file");
         }
-        // Written with later batches, as the appender's indexer does (see `INDEX_PAUSE` in
-        // `appender`): by whoever runs the replica every fifth of a second
-        // (`Ledger::index_queued`), by the next read, or here once the queue is large.
+        // Written with later batches, as an owner's appends are (see `INDEX_WRITE_PAUSE`):
+        // by the network runner's timer, by the next read, or here once the queue is large.
         self.defer_index(*code, start, head.size, index_rows);
         if self.index_queued() >= REPLICA_INDEX_QUEUE {
             self.flush_index();

@@ -39,10 +39,9 @@ use super::score::{Fault, ScoreConfig, Scores};
 /// node does not gossip the same bytes again.
 const GOSSIP_DUPLICATE_WINDOW: Duration = Duration::from_secs(60);
 
-/// How often the index rows queued by replicated batches are written (reads write them
-/// first anyway): the same fifth of a second as an owner's appender, for the same reason
-/// (see `REPLICA_INDEX_QUEUE` in the ledger).
-const INDEX_WRITE_EVERY: Duration = Duration::from_millis(200);
+/// How often the index rows queued by replicated batches are written: the same pause as
+/// an owner's appender, for the same reason.
+const INDEX_WRITE_EVERY: Duration = yibao_ledger::index::INDEX_WRITE_PAUSE;
 
 /// Every timing and limit of a node, set explicitly.
 #[derive(Debug, Clone)]
