@@ -1289,19 +1289,7 @@ impl Ledger {
             let results = submissions.iter().map(|_| Some(Err(err.clone()))).collect();
             return Ok(unwritten(&mut mem, results));
         }
-        if mem.state.is_none() {
-            if mem.head.size != lock(&mem.shared).durable.head.size {
-                // Replaying storage now would miss the batches still being written.
-                return Err(corrupt(
-                    code,
-                    None,
-                    "the log's state was lost while batches were being written; reopen the ledger",
-                ));
-            }
-            let (state, recent) = self.replay_state(&mem)?;
-            mem.state = Some(state);
-            mem.recent = recent;
-        }
+        self.load_state(&mut mem)?;
         // The checkpoint of this batch is signed with the node's key, which must be the
         // log's bureau key in force; checked before anything is applied.
         let signer_key = mem.signer.as_ref().map(|k| k.verifying_key().to_bytes());
@@ -1756,6 +1744,45 @@ impl Ledger {
         out
     }
 
+    /// Replays a log's state (its domain state and recent statements) unless it is loaded.
+    fn load_state(&self, mem: &mut LogMem) -> Result<(), StoreError> {
+        if mem.state.is_some() {
+            return Ok(());
+        }
+        if mem.head.size != lock(&mem.shared).durable.head.size {
+            // Replaying storage now would miss the batches still being written.
+            return Err(corrupt(
+                &mem.code,
+                None,
+                "the log's state was lost while batches were being written; reopen the ledger",
+            ));
+        }
+        let (state, recent) = self.replay_state(mem)?;
+        mem.state = Some(state);
+        mem.recent = recent;
+        Ok(())
+    }
+
+    /// Replays the state of every log whose state is not loaded yet, the logs in parallel,
+    /// so that the first use of each (a peer's Status, a replicated batch, an append) does
+    /// not wait for it. A daemon calls this once at start. Returns each log's outcome: its
+    /// size, or why its state could not be rebuilt; such a log is left as it was, and its
+    /// first use reports the same error.
+    pub fn load_states(&self) -> Vec<(LogCode, Result<u64, StoreError>)> {
+        use rayon::prelude::*;
+        self.log_codes()
+            .into_par_iter()
+            .map(|code| {
+                let loaded = self.log(&code).and_then(|log| {
+                    let mut mem = lock(&log);
+                    self.load_state(&mut mem)?;
+                    Ok(mem.head.size)
+                });
+                (code, loaded)
+            })
+            .collect()
+    }
+
     /// Rebuilds a log's domain state by replaying its entries, and its recent statements.
     fn replay_state(&self, mem: &LogMem) -> Result<(LogState, Recent), StoreError> {
         let division = yibao_schema::record::DivisionCode::parse(mem.code.as_str())
@@ -1831,11 +1858,7 @@ impl Ledger {
     pub fn state(&self, code: &LogCode) -> Result<LogState, StoreError> {
         let log = self.log(code)?;
         let mut mem = lock(&log);
-        if mem.state.is_none() {
-            let (state, recent) = self.replay_state(&mem)?;
-            mem.state = Some(state);
-            mem.recent = recent;
-        }
+        self.load_state(&mut mem)?;
         mem.state
             .clone()
             .ok_or_else(|| corrupt(code, None, "log state missing"))

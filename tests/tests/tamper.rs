@@ -1168,3 +1168,39 @@ fn the_heads_file_is_a_guard_only() {
         "heads file {wrong_sum:?}: {outcome:?}"
     );
 }
+
+#[test]
+fn a_log_whose_state_cannot_be_replayed_is_reported_by_load_states_and_on_use() {
+    let pristine = Pristine::build(0x5157, 1);
+    let size = pristine.entries.len() as u64;
+    let clean = pristine.copy();
+    {
+        let ledger = open_when_unlocked(clean.path()).unwrap();
+        let loaded = ledger.load_states();
+        assert_eq!(loaded.len(), 1);
+        assert_eq!(loaded[0].0, county());
+        assert_eq!(loaded[0].1.as_ref().ok(), Some(&size));
+    }
+    // An entry in the middle no longer decodes: opening checks only the last entry, the
+    // replay finds it.
+    let damaged = pristine.copy();
+    let seq = size / 2;
+    with_main_tree(damaged.path(), |tree| {
+        replace_entry(tree, seq, vec![0xa5; 40])
+    });
+    let ledger = open_when_unlocked(damaged.path()).unwrap();
+    let loaded = ledger.load_states();
+    assert_eq!(loaded.len(), 1);
+    match &loaded[0].1 {
+        Err(StoreError::Corrupt { log, seq: at, .. }) => {
+            assert_eq!((log.as_str(), *at), (county().as_str(), Some(seq)));
+        }
+        other => panic!("expected the damaged entry {seq} to be reported, got {other:?}"),
+    }
+    // The log stays unloaded: its first use reports the same.
+    let again = ledger.state(&county()).unwrap_err();
+    assert!(
+        matches!(again, StoreError::Corrupt { seq: Some(s), .. } if s == seq),
+        "{again}"
+    );
+}

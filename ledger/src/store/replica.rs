@@ -161,14 +161,7 @@ impl Ledger {
     pub fn bureau_key(&self, code: &LogCode) -> Result<Option<[u8; 32]>, StoreError> {
         let log = self.log(code)?;
         let mut mem = lock(&log);
-        if mem.state.is_none() {
-            if mem.head.size != lock(&mem.shared).durable.head.size {
-                return Err(corrupt(code, None, "the log's state is being rebuilt"));
-            }
-            let (state, recent) = self.replay_state(&mem)?;
-            mem.state = Some(state);
-            mem.recent = recent;
-        }
+        self.load_state(&mut mem)?;
         Ok(mem.state.as_ref().and_then(|s| s.bureau_key()))
     }
 
@@ -261,11 +254,7 @@ impl Ledger {
                 signed.checkpoint.size
             )));
         }
-        if mem.state.is_none() {
-            let (state, recent) = self.replay_state(&mem)?;
-            mem.state = Some(state);
-            mem.recent = recent;
-        }
+        self.load_state(&mut mem)?;
 
         // 1. Envelopes, seq, prev, origin — cheap, in order.
         let mut views: Vec<(usize, SubmissionRef<'_>)> = Vec::with_capacity(entries.len());

@@ -357,6 +357,20 @@ impl NodeHandle {
         if let Some((code, key)) = &own {
             ledger.set_signer(code, key.clone())?;
         }
+        // Every log's state is replayed now, off the runtime's threads, rather than inside
+        // the event loop on first use (a million entries take seconds).
+        let replaying = ledger.clone();
+        let started = Instant::now();
+        for (log, loaded) in tokio::task::spawn_blocking(move || replaying.load_states()).await? {
+            match loaded {
+                Ok(size) => tracing::debug!(%log, size, "log state replayed"),
+                Err(e) => tracing::error!(%log, "log state cannot be replayed: {e}"),
+            }
+        }
+        tracing::info!(
+            seconds = started.elapsed().as_secs_f64(),
+            "log states replayed"
+        );
         let peer_id = keypair.public().to_peer_id();
         let mut swarm = build_swarm(keypair, &config)?;
         let topic = gossipsub::IdentTopic::new(GOSSIP_TOPIC);
