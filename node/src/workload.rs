@@ -794,6 +794,12 @@ pub fn build_demo_ledger(
     Ok(())
 }
 
+/// Records signed and appended together by [`build_ledger`], all with one timestamp.
+const BUILD_BATCH: usize = 4096;
+/// The time between two of [`build_ledger`]'s batches: half a day (a million entries then
+/// span about four months).
+const BUILD_BATCH_SPACING_MS: u64 = 12 * 3600 * 1000;
+
 /// Builds a ledger of about `entries` entries for one county (officers, 300 institutions,
 /// cases, grade sets) and returns the total bytes of its stored entries.
 pub fn build_ledger(
@@ -818,9 +824,13 @@ pub fn build_ledger(
     let records = county_records(&division, bureau_name, 300, cases, seed)?;
     let target = entries.saturating_sub(ledger.size(&code)?) as usize;
     let records = &records[..records.len().min(target)];
-    for chunk in records.chunks(65_536) {
-        let submissions = sign(&officers, &code.origin(), FIXED_TIME_MS, chunk)?;
-        append_all(ledger, &code, submissions, FIXED_TIME_MS)?;
+    // The batches are spread over months, as a real log's entries are: a log keeps one
+    // day of statements in its memory for refusing repeats (SPEC.md §3.3), and with a
+    // single timestamp that day would be the whole log.
+    for (n, chunk) in records.chunks(BUILD_BATCH).enumerate() {
+        let time = FIXED_TIME_MS + n as u64 * BUILD_BATCH_SPACING_MS;
+        let submissions = sign(&officers, &code.origin(), time, chunk)?;
+        append_all(ledger, &code, submissions, time)?;
     }
     raw_entry_bytes(ledger, &code)
 }
