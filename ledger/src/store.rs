@@ -104,10 +104,10 @@ impl Recent {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// sled reported an error (I/O, corruption it detected).
-    #[error("storage error: {0}")]
+    #[error("storage error: {}", describe_sled(.0))]
     Sled(#[from] sled::Error),
-    /// An I/O error outside sled (fsync, key files).
-    #[error("I/O error: {0}")]
+    /// An I/O error outside sled (the journal, fsync, key files).
+    #[error("I/O error: {}", describe_io(.0))]
     Io(#[from] std::io::Error),
     /// Stored data is not what this code wrote.
     #[error("log {log}{}: stored data is corrupt: {what}", seq.map(|s| format!(" seq {s}")).unwrap_or_default())]
@@ -152,6 +152,29 @@ pub enum StoreError {
     /// Creating the log's first entry failed.
     #[error("cannot create log: {0}")]
     Genesis(String),
+}
+
+/// An I/O error for people: a full disk says so and what to do (the OS message alone
+/// does not say that the node needs room, and sled passes it on in debug form).
+pub fn describe_io(e: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    let cause = match e.kind() {
+        ErrorKind::StorageFull => "the disk is full",
+        ErrorKind::QuotaExceeded => "the disk quota is used up",
+        ErrorKind::FileTooLarge => "a file reached the file-size limit",
+        _ => return e.to_string(),
+    };
+    format!(
+        "{cause}: the ledger's files cannot grow; free space, then restart the node if \
+         writes still fail (nothing acknowledged is lost)"
+    )
+}
+
+fn describe_sled(e: &sled::Error) -> String {
+    match e {
+        sled::Error::Io(io) => describe_io(io),
+        other => other.to_string(),
+    }
 }
 
 /// Why one submission was refused. Other submissions in the same batch are unaffected.
@@ -200,8 +223,10 @@ pub enum AppendError {
     /// Not appended because another submission of an all-or-nothing batch was refused.
     #[error("not appended: another record submitted with it was refused")]
     NotAppended,
-    /// The batch could not be stored; nothing of it was acknowledged.
-    #[error("storage failed, nothing was written: {0}")]
+    /// The batch could not be stored, so nothing of it was acknowledged. (Its journal
+    /// record may have been made durable before the failure; submitting it again is safe,
+    /// a repeat is answered with the stored entry.)
+    #[error("not stored, not acknowledged (submitting it again is safe): {0}")]
     Storage(String),
 }
 

@@ -886,7 +886,18 @@ async fn submit(
     };
     let receipt = match answer {
         Ok(r) => r,
-        Err(AppendError::Storage(e)) => return Err(ApiError::internal(e)),
+        Err(AppendError::Storage(e)) => {
+            // The node's fault (a full disk, say), not the submission's: the officer is
+            // told it was not stored and may send it again; the operator's log has why.
+            tracing::error!(error = %e, "a submission could not be stored");
+            return Err(ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                field: "storage".into(),
+                reason: "this node could not store the submission (its operator's log says \
+                         why); it was not acknowledged, and submitting it again is safe"
+                    .into(),
+            });
+        }
         Err(AppendError::Rule(v)) => {
             return Err(ApiError {
                 status: StatusCode::UNPROCESSABLE_ENTITY,

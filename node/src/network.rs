@@ -275,10 +275,11 @@ pub fn status(data: &Path, json: bool) -> Result<ExitCode> {
         "log", "size", "checkpoint", "best", "lag", "cosig"
     );
     for l in &status.logs {
-        let note = match (l.own, l.frozen) {
-            (_, true) => "FROZEN: equivocation proven",
-            (true, false) => "own log",
-            _ => "",
+        let note = match (l.own, l.frozen, &l.storage_error) {
+            (_, true, _) => "FROZEN: equivocation proven".to_string(),
+            (_, false, Some(e)) => format!("NOT STORING: {e}"),
+            (true, false, None) => "own log".to_string(),
+            _ => String::new(),
         };
         println!(
             "{:<8} {:>10} {:>10} {:>10} {:>8} {:>6}  {note}",
@@ -347,6 +348,7 @@ fn offline_status(dir: &NodeDir) -> Result<NodeStatus> {
             cosignatures,
             frozen,
             own: code == own,
+            storage_error: None,
         });
     }
     Ok(NodeStatus {

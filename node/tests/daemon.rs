@@ -724,3 +724,117 @@ fn the_bureau_key_rotates_and_the_log_still_verifies() {
     );
     yibao(&["verify", "--data", d]);
 }
+
+/// `yibao run` with a file-size limit (`prlimit --fsize`, SIGXFSZ ignored): its writes
+/// fail past `bytes` per file as on a full disk.
+fn spawn_run_limited(data: &Path, bytes: u64) -> Proc {
+    Proc(
+        Command::new("sh")
+            .arg("-c")
+            .arg("trap '' XFSZ; exec prlimit --fsize=\"$0\": -- \"$@\"")
+            .arg(bytes.to_string())
+            .arg(env!("CARGO_BIN_EXE_yibao"))
+            .args(["run", "--data", data.to_str().unwrap()])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(data.with_extension("log")).unwrap())
+            .spawn()
+            .expect("spawn yibao run under prlimit (util-linux)"),
+    )
+}
+
+#[test]
+fn a_replica_whose_disk_fills_keeps_running_blames_no_peer_and_catches_up_after() {
+    let root = tempfile::tempdir().unwrap();
+    let owner: PathBuf = root.path().join("owner");
+    let replica: PathBuf = root.path().join("replica");
+    generated_node(&owner, "140702", "测试甲县医疗保障局", ENTRIES);
+    yibao(&[
+        "init",
+        "--data",
+        replica.to_str().unwrap(),
+        "--county",
+        "140721",
+        "--name",
+        "测试乙县医疗保障局",
+    ]);
+    signed_manifest(
+        root.path(),
+        &[
+            (&owner, Some(format!("/ip4/127.0.0.1/tcp/{}", free_port()))),
+            (
+                &replica,
+                Some(format!("/ip4/127.0.0.1/tcp/{}", free_port())),
+            ),
+        ],
+    );
+    let total = {
+        let ledger = Ledger::open(&owner.join("ledger"), Policy::default()).unwrap();
+        let size = ledger.size(&LogCode::parse("140702").unwrap()).unwrap();
+        ledger.close().unwrap();
+        size
+    };
+    let _owner_proc = spawn_run(&owner);
+    // Room for the journal's first 8 MiB extent, not for the whole log.
+    let mut full = spawn_run_limited(&replica, 10_000_000);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let failing = loop {
+        let s = status(&replica);
+        let log = s["logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["log"] == "140702")
+            .cloned();
+        if let Some(error) = log.as_ref().and_then(|l| l["storage_error"].as_str()) {
+            break (s.clone(), error.to_string());
+        }
+        assert!(
+            log_size(&s, "140702") < total,
+            "the whole log fit under the limit: {s}"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "no storage error within 120 s: {s}\n{}",
+            std::fs::read_to_string(replica.with_extension("log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let (s, error) = failing;
+    assert!(
+        error.contains("the ledger's files cannot grow"),
+        "the status says what is wrong: {error}"
+    );
+    // The node keeps running, and blames no peer for its own disk.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(full.0.try_wait().unwrap().is_none(), "the replica died");
+    let s2 = status(&replica);
+    assert_eq!(s2["running"], true, "{s2}");
+    assert_eq!(s2["faults"], 0, "a peer was blamed: {s2}");
+    assert!(s2["banned"].as_array().unwrap().is_empty(), "{s2}");
+    let human =
+        String::from_utf8(yibao(&["status", "--data", replica.to_str().unwrap()]).stdout).unwrap();
+    assert!(human.contains("NOT STORING:"), "{human}");
+    let stored = log_size(&s, "140702");
+    kill9(&mut full.0);
+
+    // Room again: it verifies, holds at least what it had, and catches up.
+    yibao(&["verify", "--data", replica.to_str().unwrap()]);
+    let _replica_proc = spawn_run(&replica);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let s = status(&replica);
+        let size = log_size(&s, "140702");
+        assert!(size >= stored, "entries were lost: {size} < {stored}");
+        let clear = s["logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l.get("storage_error").is_none());
+        if size == total && clear {
+            break;
+        }
+        assert!(Instant::now() < deadline, "catch-up did not complete: {s}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

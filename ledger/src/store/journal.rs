@@ -203,7 +203,8 @@ impl Journal {
     ) -> Result<(), StoreError> {
         if let Some(reason) = &self.failed {
             return Err(StoreError::Io(std::io::Error::other(format!(
-                "an earlier write failed ({reason}); reopen the ledger"
+                "an earlier write failed ({reason}); nothing more is written until the ledger is \
+                 reopened (restart the node)"
             ))));
         }
         if batches.iter().all(|rows| rows.is_empty()) {
@@ -248,8 +249,9 @@ impl Journal {
         }
         let applied = batches.iter().try_for_each(|rows| rows.apply(tree));
         if let Err(e) = applied {
+            let e = StoreError::from(e);
             self.failed = Some(e.to_string());
-            return Err(e.into());
+            return Err(e);
         }
         if self.len >= ROTATE_BYTES {
             self.empty(flush)?;

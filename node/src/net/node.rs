@@ -62,6 +62,9 @@ pub struct NetConfig {
     pub max_streams: usize,
     /// How long a peer that refused or failed a log's batch is not asked for it again.
     pub avoid_for: Duration,
+    /// How long a log's sync pauses after this node failed to store a verified batch (a
+    /// full disk, say): fetching again at once would only download the batch again.
+    pub storage_retry: Duration,
     /// Peer scoring.
     pub scores: ScoreConfig,
     /// Where to write the node's status as JSON every second (`yibao status` reads it).
@@ -81,6 +84,7 @@ impl Default for NetConfig {
             batch: MAX_ENTRIES_PER_REQUEST,
             max_streams: 64,
             avoid_for: Duration::from_secs(10),
+            storage_retry: Duration::from_secs(5),
             scores: ScoreConfig::default(),
             status_file: None,
             fault: None,
@@ -108,6 +112,10 @@ pub struct LogView {
     pub frozen: bool,
     /// This node's own log.
     pub own: bool,
+    /// Why this node could not store the log's last verified batch (a full disk, say),
+    /// while that lasts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_error: Option<String>,
 }
 
 /// What `yibao status` shows.
@@ -226,6 +234,8 @@ struct LogSync {
     best_known: u64,
     /// Cosignatures that arrived before their checkpoint did: (size, line).
     backlog: Vec<(u64, String)>,
+    /// This node failed to store a verified batch: why, and when to fetch again.
+    storage_failure: Option<(String, Instant)>,
 }
 
 struct Verified {
@@ -1450,6 +1460,13 @@ impl Runner {
         let batch = self.config.batch.clamp(1, MAX_ENTRIES_PER_REQUEST);
         let sync = self.syncs.entry(log).or_default();
         sync.avoid.retain(|_, until| *until > now);
+        if sync
+            .storage_failure
+            .as_ref()
+            .is_some_and(|(_, retry)| now < *retry)
+        {
+            return;
+        }
         if !sync.verifying && sync.ready.is_none() && sync.in_flight.is_none() {
             sync.next_start = size;
         }
@@ -1533,6 +1550,9 @@ impl Runner {
         match result {
             Ok(progress) => {
                 tracing::debug!(%log, size = progress.size, "batch verified and stored");
+                if let Some(sync) = self.syncs.get_mut(&log) {
+                    sync.storage_failure = None;
+                }
                 if progress.reached_checkpoint {
                     self.cosign(&log);
                     self.retry_backlog(&log);
@@ -1588,6 +1608,16 @@ impl Runner {
                         .insert(peer, Instant::now() + self.config.avoid_for);
                 }
                 self.penalise(peer, Fault::InvalidData, &e.to_string());
+            }
+            Err(e @ ReplicaError::Store(_)) => {
+                // This node's fault, not the peer's: say so loudly, and wait before
+                // downloading the batch again.
+                tracing::error!(%log, error = %e, "a verified batch could not be stored");
+                if let Some(sync) = self.syncs.get_mut(&log) {
+                    sync.ready = None;
+                    sync.storage_failure =
+                        Some((e.to_string(), Instant::now() + self.config.storage_retry));
+                }
             }
             Err(e) => {
                 tracing::info!(%log, error = %e, "batch not stored");
@@ -1777,12 +1807,8 @@ impl Runner {
             if frozen {
                 equivocations.push(code.to_string());
             }
-            let best_known = self
-                .syncs
-                .get(&code)
-                .map(|s| s.best_known)
-                .unwrap_or(0)
-                .max(checkpoint_size);
+            let sync = self.syncs.get(&code);
+            let best_known = sync.map(|s| s.best_known).unwrap_or(0).max(checkpoint_size);
             logs.push(LogView {
                 log: code.to_string(),
                 size,
@@ -1793,6 +1819,8 @@ impl Runner {
                 cosignatures,
                 frozen,
                 own: self.owns(&code),
+                storage_error: sync
+                    .and_then(|s| s.storage_failure.as_ref().map(|(e, _)| e.clone())),
             });
         }
         let mut peers: Vec<String> = self
