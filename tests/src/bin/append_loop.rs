@@ -51,7 +51,9 @@ fn main() -> Result<()> {
             let insts = insts.clone();
             scope.spawn(move || -> Result<()> {
                 let mut rng = Rng::new(start_micros ^ t);
-                let mut case_no = (start_micros % 1_000_000_000_000) * 1000 + t * 100;
+                // Threads take turns through the case numbers, so that none opens a
+                // case another thread opened.
+                let mut case_no = (start_micros % 1_000_000_000_000) * 1000 + t;
                 loop {
                     let inst = &insts[rng.below(insts.len() as u64) as usize];
                     let records = workload::case_records(
@@ -63,7 +65,7 @@ fn main() -> Result<()> {
                         2023,
                         false,
                     )?;
-                    case_no += 1;
+                    case_no += THREADS;
                     let now = system_clock()();
                     for (signer, record) in records {
                         let payload = record.encode_payload().map_err(|e| anyhow!("{e}"))?;
