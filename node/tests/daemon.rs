@@ -83,12 +83,18 @@ fn status(data: &Path) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn log_size(status: &serde_json::Value, log: &str) -> u64 {
+/// One log's view in a status, if the status shows it.
+fn log_view(status: &serde_json::Value, log: &str) -> Option<serde_json::Value> {
     status["logs"]
         .as_array()
         .unwrap()
         .iter()
         .find(|l| l["log"] == log)
+        .cloned()
+}
+
+fn log_size(status: &serde_json::Value, log: &str) -> u64 {
+    log_view(status, log)
         .map(|l| l["size"].as_u64().unwrap())
         .unwrap_or(0)
 }
@@ -185,11 +191,13 @@ fn signed_manifest(root: &Path, nodes: &[(&PathBuf, Option<String>)]) -> PathBuf
     manifest
 }
 
-#[test]
-fn a_replica_killed_mid_sync_restarts_verifies_and_completes() {
-    let root = tempfile::tempdir().unwrap();
-    let owner: PathBuf = root.path().join("owner");
-    let replica: PathBuf = root.path().join("replica");
+/// Under `root`: an owner node (county 140702) holding a generated log of about
+/// [`ENTRIES`] entries and a new replica node (140721, made with `yibao init`), both in a
+/// signed manifest installed in each. Returns their directories, the manifest and the
+/// owner's log size.
+fn owner_and_new_replica(root: &Path) -> (PathBuf, PathBuf, PathBuf, u64) {
+    let owner: PathBuf = root.join("owner");
+    let replica: PathBuf = root.join("replica");
     generated_node(&owner, "140702", "测试甲县医疗保障局", ENTRIES);
     yibao(&[
         "init",
@@ -200,9 +208,8 @@ fn a_replica_killed_mid_sync_restarts_verifies_and_completes() {
         "--name",
         "测试乙县医疗保障局",
     ]);
-
     let manifest = signed_manifest(
-        root.path(),
+        root,
         &[
             (&owner, Some(format!("/ip4/127.0.0.1/tcp/{}", free_port()))),
             (
@@ -211,15 +218,21 @@ fn a_replica_killed_mid_sync_restarts_verifies_and_completes() {
             ),
         ],
     );
-    let shown = yibao(&["manifest", "show", manifest.to_str().unwrap()]);
-    assert!(String::from_utf8_lossy(&shown.stdout).contains("signed, verifies"));
-
     let total = {
         let ledger = Ledger::open(&owner.join("ledger"), Policy::default()).unwrap();
         let size = ledger.size(&LogCode::parse("140702").unwrap()).unwrap();
         ledger.close().unwrap();
         size
     };
+    (owner, replica, manifest, total)
+}
+
+#[test]
+fn a_replica_killed_mid_sync_restarts_verifies_and_completes() {
+    let root = tempfile::tempdir().unwrap();
+    let (owner, replica, manifest, total) = owner_and_new_replica(root.path());
+    let shown = yibao(&["manifest", "show", manifest.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("signed, verifies"));
     let mut owner_proc = spawn_run(&owner);
     // Kill the replica at growing moments; each time it must verify.
     let mut sizes = Vec::new();
@@ -249,12 +262,7 @@ fn a_replica_killed_mid_sync_restarts_verifies_and_completes() {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let s = status(&replica);
-        let log = s["logs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["log"] == "140702")
-            .cloned();
+        let log = log_view(&s, "140702");
         if let Some(log) = log {
             if log["size"] == total
                 && log["checkpoint_size"] == total
@@ -746,46 +754,14 @@ fn spawn_run_limited(data: &Path, bytes: u64) -> Proc {
 #[test]
 fn a_replica_whose_disk_fills_keeps_running_blames_no_peer_and_catches_up_after() {
     let root = tempfile::tempdir().unwrap();
-    let owner: PathBuf = root.path().join("owner");
-    let replica: PathBuf = root.path().join("replica");
-    generated_node(&owner, "140702", "测试甲县医疗保障局", ENTRIES);
-    yibao(&[
-        "init",
-        "--data",
-        replica.to_str().unwrap(),
-        "--county",
-        "140721",
-        "--name",
-        "测试乙县医疗保障局",
-    ]);
-    signed_manifest(
-        root.path(),
-        &[
-            (&owner, Some(format!("/ip4/127.0.0.1/tcp/{}", free_port()))),
-            (
-                &replica,
-                Some(format!("/ip4/127.0.0.1/tcp/{}", free_port())),
-            ),
-        ],
-    );
-    let total = {
-        let ledger = Ledger::open(&owner.join("ledger"), Policy::default()).unwrap();
-        let size = ledger.size(&LogCode::parse("140702").unwrap()).unwrap();
-        ledger.close().unwrap();
-        size
-    };
+    let (owner, replica, _, total) = owner_and_new_replica(root.path());
     let _owner_proc = spawn_run(&owner);
     // Room for the journal's first 8 MiB extent, not for the whole log.
     let mut full = spawn_run_limited(&replica, 10_000_000);
     let deadline = Instant::now() + Duration::from_secs(120);
     let failing = loop {
         let s = status(&replica);
-        let log = s["logs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["log"] == "140702")
-            .cloned();
+        let log = log_view(&s, "140702");
         if let Some(error) = log.as_ref().and_then(|l| l["storage_error"].as_str()) {
             break (s.clone(), error.to_string());
         }
@@ -826,12 +802,7 @@ fn a_replica_whose_disk_fills_keeps_running_blames_no_peer_and_catches_up_after(
         let s = status(&replica);
         // No logs are shown while the node starts (its ledger is locked, its status not
         // written yet).
-        let log = s["logs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["log"] == "140702")
-            .cloned();
+        let log = log_view(&s, "140702");
         if let Some(log) = log {
             let size = log["size"].as_u64().unwrap();
             assert!(size >= stored, "entries were lost: {size} < {stored}");
