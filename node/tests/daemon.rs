@@ -45,14 +45,33 @@ impl Drop for Proc {
 }
 
 fn spawn_run(data: &Path) -> Proc {
+    spawn_run_under(data, None)
+}
+
+/// `yibao run --data DATA`, logging to `DATA.log`; with `file_limit`, under a file-size
+/// limit (`prlimit --fsize`, SIGXFSZ ignored), so that its writes fail past that many
+/// bytes per file as on a full disk.
+fn spawn_run_under(data: &Path, file_limit: Option<u64>) -> Proc {
+    let yibao = env!("CARGO_BIN_EXE_yibao");
+    let mut command = match file_limit {
+        None => Command::new(yibao),
+        Some(bytes) => {
+            let mut sh = Command::new("sh");
+            sh.arg("-c")
+                .arg("trap '' XFSZ; exec prlimit --fsize=\"$0\": -- \"$@\"")
+                .arg(bytes.to_string())
+                .arg(yibao);
+            sh
+        }
+    };
     Proc(
-        Command::new(env!("CARGO_BIN_EXE_yibao"))
+        command
             .args(["run", "--data", data.to_str().unwrap()])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(data.with_extension("log")).unwrap())
             .spawn()
-            .expect("spawn yibao run"),
+            .expect("spawn yibao run (under prlimit, from util-linux, with a limit)"),
     )
 }
 
@@ -733,31 +752,13 @@ fn the_bureau_key_rotates_and_the_log_still_verifies() {
     yibao(&["verify", "--data", d]);
 }
 
-/// `yibao run` with a file-size limit (`prlimit --fsize`, SIGXFSZ ignored): its writes
-/// fail past `bytes` per file as on a full disk.
-fn spawn_run_limited(data: &Path, bytes: u64) -> Proc {
-    Proc(
-        Command::new("sh")
-            .arg("-c")
-            .arg("trap '' XFSZ; exec prlimit --fsize=\"$0\": -- \"$@\"")
-            .arg(bytes.to_string())
-            .arg(env!("CARGO_BIN_EXE_yibao"))
-            .args(["run", "--data", data.to_str().unwrap()])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(data.with_extension("log")).unwrap())
-            .spawn()
-            .expect("spawn yibao run under prlimit (util-linux)"),
-    )
-}
-
 #[test]
 fn a_replica_whose_disk_fills_keeps_running_blames_no_peer_and_catches_up_after() {
     let root = tempfile::tempdir().unwrap();
     let (owner, replica, _, total) = owner_and_new_replica(root.path());
     let _owner_proc = spawn_run(&owner);
     // Room for the journal's first 8 MiB extent, not for the whole log.
-    let mut full = spawn_run_limited(&replica, 10_000_000);
+    let mut full = spawn_run_under(&replica, Some(10_000_000));
     let deadline = Instant::now() + Duration::from_secs(120);
     let failing = loop {
         let s = status(&replica);
