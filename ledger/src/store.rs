@@ -651,6 +651,42 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Pages a state replay reads and decodes at a time (in parallel).
+const REPLAY_CHUNK_PAGES: u64 = 64;
+
+/// One stored entry as a state replay needs it, decoded.
+struct Replayed {
+    /// Its position, from where it is stored.
+    seq: u64,
+    /// The seq it carries.
+    entry_seq: u64,
+    leaf: Hash,
+    timestamp_ms: u64,
+    author: [u8; 32],
+    statement_hash: [u8; 32],
+    record: Record,
+}
+
+impl Replayed {
+    fn decode(code: &LogCode, seq: u64, bytes: &[u8]) -> Result<Replayed, StoreError> {
+        let entry = EntryRef::decode(bytes).map_err(|e| corrupt(code, Some(seq), e.to_string()))?;
+        let statement = &entry.submission.statement;
+        let kind = RecordKind::parse(statement.kind)
+            .ok_or_else(|| corrupt(code, Some(seq), "unknown record kind"))?;
+        let record = Record::decode_payload(kind, entry.submission.payload)
+            .map_err(|e| corrupt(code, Some(seq), e.to_string()))?;
+        Ok(Replayed {
+            seq,
+            entry_seq: entry.seq,
+            leaf: Blake3Hasher::leaf(bytes),
+            timestamp_ms: statement.timestamp_ms,
+            author: statement.author,
+            statement_hash: entry.submission.statement_hash(),
+            record,
+        })
+    }
+}
+
 fn corrupt(log: &LogCode, seq: Option<u64>, what: impl Into<String>) -> StoreError {
     StoreError::Corrupt {
         log: log.to_string(),
@@ -1810,6 +1846,7 @@ impl Ledger {
 
     /// Rebuilds a log's domain state by replaying its entries, and its recent statements.
     fn replay_state(&self, mem: &LogMem) -> Result<(LogState, Recent), StoreError> {
+        use rayon::prelude::*;
         let division = yibao_schema::record::DivisionCode::parse(mem.code.as_str())
             .map_err(|e| corrupt(&mem.code, None, e.to_string()))?;
         let mut state = LogState::new(division, self.policy.clone());
@@ -1819,39 +1856,52 @@ impl Ledger {
         let mut tile: Vec<Hash> = Vec::with_capacity(BLOCK as usize);
         let mut start = 0u64;
         while start < mem.head.size {
-            // Whole blocks per read (the page size is a multiple of the block).
-            let end = mem.head.size.min(start + 64 * page::ENTRIES_PER_PAGE);
-            for (seq, bytes) in read_entries(&self.main, &mem.code, start, end)? {
-                let leaf = Blake3Hasher::leaf(&bytes);
-                if seq % BLOCK == 0 {
-                    tile.clear();
-                }
-                if seq % BLOCK == tile.len() as u64 {
-                    tile.push(leaf);
-                    if tile.len() as u64 == BLOCK || seq + 1 == mem.head.size {
-                        let leaves: LeafTile = Arc::from(&tile[..]);
-                        self.nodes
-                            .put_tile(&mem.code, seq - seq % BLOCK, &leaves, false);
+            // Whole blocks per read (the page size is a multiple of the block). Reading,
+            // decompressing and decoding are independent per page and run in parallel;
+            // only applying the records to the state is sequential.
+            let end = mem
+                .head
+                .size
+                .min(start + REPLAY_CHUNK_PAGES * page::ENTRIES_PER_PAGE);
+            let pages: Vec<(u64, u64)> = (start..end)
+                .step_by(page::ENTRIES_PER_PAGE as usize)
+                .map(|from| (from, end.min(from + page::ENTRIES_PER_PAGE)))
+                .collect();
+            let decoded: Vec<Result<Vec<Replayed>, StoreError>> = pages
+                .par_iter()
+                .map(|&(from, to)| {
+                    read_entries(&self.main, &mem.code, from, to)?
+                        .iter()
+                        .map(|(seq, bytes)| Replayed::decode(&mem.code, *seq, bytes))
+                        .collect()
+                })
+                .collect();
+            for page in decoded {
+                for entry in page? {
+                    let seq = entry.seq;
+                    if seq % BLOCK == 0 {
+                        tile.clear();
                     }
+                    if seq % BLOCK == tile.len() as u64 {
+                        tile.push(entry.leaf);
+                        if tile.len() as u64 == BLOCK || seq + 1 == mem.head.size {
+                            let leaves: LeafTile = Arc::from(&tile[..]);
+                            self.nodes
+                                .put_tile(&mem.code, seq - seq % BLOCK, &leaves, false);
+                        }
+                    }
+                    let ctx = EntryContext {
+                        division,
+                        seq: entry.entry_seq,
+                        timestamp_ms: entry.timestamp_ms,
+                        author: entry.author,
+                    };
+                    state.apply(&ctx, &entry.record);
+                    recent.remember(std::iter::once((
+                        entry.statement_hash,
+                        (seq, entry.timestamp_ms, entry.leaf),
+                    )));
                 }
-                let entry = EntryRef::decode(&bytes)
-                    .map_err(|e| corrupt(&mem.code, Some(seq), e.to_string()))?;
-                let statement = entry.submission.statement;
-                let kind = RecordKind::parse(statement.kind)
-                    .ok_or_else(|| corrupt(&mem.code, Some(seq), "unknown record kind"))?;
-                let record = Record::decode_payload(kind, entry.submission.payload)
-                    .map_err(|e| corrupt(&mem.code, Some(seq), e.to_string()))?;
-                let ctx = EntryContext {
-                    division: state.division(),
-                    seq: entry.seq,
-                    timestamp_ms: statement.timestamp_ms,
-                    author: statement.author,
-                };
-                state.apply(&ctx, &record);
-                recent.remember(std::iter::once((
-                    entry.submission.statement_hash(),
-                    (seq, statement.timestamp_ms, leaf),
-                )));
             }
             start = end;
         }
