@@ -227,10 +227,11 @@ pub fn status(data: &Path, json: bool) -> Result<ExitCode> {
                 && Path::new(&format!("/proc/{}", s.pid)).exists()
         })
         .unwrap_or(false);
-    let (status, running) = match (status, running) {
-        (Some(s), true) => (s, true),
+    // (status, running, starting: running but no status of its own yet)
+    let (status, running, starting) = match (status, running) {
+        (Some(s), true) => (s, true, false),
         (stale, _) => match offline_status(&dir) {
-            Ok(s) => (s, false),
+            Ok(s) => (s, false, false),
             // The ledger is held by a node that has not written its first status yet.
             Err(e)
                 if e.chain().any(|c| {
@@ -243,7 +244,7 @@ pub fn status(data: &Path, json: bool) -> Result<ExitCode> {
                 let mut s = stale.unwrap_or_default();
                 s.logs.clear();
                 s.peers.clear();
-                (s, true)
+                (s, true, true)
             }
             Err(e) => return Err(e),
         },
@@ -251,14 +252,18 @@ pub fn status(data: &Path, json: bool) -> Result<ExitCode> {
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&status_json(&status, running))?
+            serde_json::to_string_pretty(&status_json(&status, running, starting))?
         );
         return Ok(ExitCode::SUCCESS);
     }
     println!(
         "node {} — {}",
         status.peer_id,
-        if running { "running" } else { "not running" }
+        match (running, starting) {
+            (true, true) => "starting: replaying its logs' state, no status yet",
+            (true, false) => "running",
+            (false, _) => "not running",
+        }
     );
     for a in &status.listen {
         println!("listening: {a}");
@@ -295,10 +300,11 @@ pub fn status(data: &Path, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn status_json(status: &NodeStatus, running: bool) -> serde_json::Value {
+fn status_json(status: &NodeStatus, running: bool, starting: bool) -> serde_json::Value {
     let mut v = serde_json::to_value(status).unwrap_or_default();
     if let Some(map) = v.as_object_mut() {
         map.insert("running".into(), running.into());
+        map.insert("starting".into(), starting.into());
     }
     v
 }

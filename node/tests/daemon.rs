@@ -802,8 +802,11 @@ fn a_replica_whose_disk_fills_keeps_running_blames_no_peer_and_catches_up_after(
     loop {
         let s = status(&replica);
         // No logs are shown while the node starts (its ledger is locked, its status not
-        // written yet).
+        // written yet), and the status says so.
         let log = log_view(&s, "140702");
+        if log.is_none() {
+            assert_eq!(s["starting"], true, "no logs shown, yet not starting: {s}");
+        }
         if let Some(log) = log {
             let size = log["size"].as_u64().unwrap();
             assert!(size >= stored, "entries were lost: {size} < {stored}");
