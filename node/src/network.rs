@@ -110,6 +110,14 @@ pub fn run(
         })
         .transpose()?;
     runtime.block_on(async move {
+        // Starting replays every log's state first: seconds for a million entries.
+        let logs = ledger.log_codes();
+        let entries: u64 = logs.iter().filter_map(|c| ledger.size(c).ok()).sum();
+        let held = match logs.len() {
+            1 => "1 log".to_string(),
+            n => format!("{n} logs"),
+        };
+        eprintln!("starting: replaying the state of {held} ({entries} entries)…");
         let node = NodeHandle::start(ledger.clone(), keypair, manifest, own, net_config).await?;
         let (http_stop, http_stopped) = tokio::sync::oneshot::channel::<()>();
         let mut http_task = None;

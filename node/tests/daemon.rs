@@ -326,6 +326,13 @@ fn a_replica_killed_mid_sync_restarts_verifies_and_completes() {
         "SIGTERM stops the owner cleanly: {code}: {}",
         log_of(&owner)
     );
+    assert!(
+        log_of(&owner).contains(&format!(
+            "starting: replaying the state of 1 log ({total} entries)"
+        )),
+        "the owner says what it does while it starts: {}",
+        log_of(&owner)
+    );
     yibao(&["verify", "--data", replica.to_str().unwrap()]);
     yibao(&["verify", "--data", owner.to_str().unwrap()]);
     let a = String::from_utf8(yibao(&["checkpoint", "--data", owner.to_str().unwrap()]).stdout)
