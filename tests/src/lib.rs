@@ -69,3 +69,38 @@ pub fn case_submissions(
     }
     workload::sign(officers, &county().origin(), TIME_MS, &records)
 }
+
+/// An `ACK seq leaf` line of the `append-loop` child (the entry at `seq`, whose leaf hash
+/// is `leaf` in hex, was acknowledged as durable): the seq and the leaf.
+pub fn parse_ack(line: &str) -> Option<(u64, String)> {
+    let (seq, leaf) = line.strip_prefix("ACK ")?.split_once(' ')?;
+    Some((seq.parse().ok()?, leaf.to_string()))
+}
+
+/// Panics, saying `context` and which entry, unless the county's log in `ledger` holds
+/// every acknowledged entry (seq → leaf hash in hex) unchanged.
+pub fn assert_holds_acknowledged(
+    ledger: &Ledger,
+    acknowledged: &std::collections::BTreeMap<u64, String>,
+    context: &str,
+) {
+    use yibao_ledger::merkle::{Blake3Hasher, MerkleHasher};
+    let code = county();
+    let size = ledger
+        .size(&code)
+        .unwrap_or_else(|e| panic!("{context}: no county log: {e}"));
+    for (seq, leaf) in acknowledged {
+        assert!(
+            *seq < size,
+            "{context}: acknowledged seq {seq} is gone (size {size})"
+        );
+        let bytes = ledger
+            .entry(&code, *seq)
+            .unwrap_or_else(|e| panic!("{context}: acknowledged seq {seq} cannot be read: {e}"));
+        assert_eq!(
+            hex::encode(Blake3Hasher::leaf(&bytes)),
+            *leaf,
+            "{context}: acknowledged seq {seq} changed"
+        );
+    }
+}

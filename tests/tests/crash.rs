@@ -10,11 +10,10 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
-use yibao_ledger::merkle::{Blake3Hasher, MerkleHasher};
 use yibao_ledger::store::Ledger;
 use yibao_ledger::verify::verify_ledger;
 use yibao_schema::policy::Policy;
-use yibao_tests::county;
+use yibao_tests::{assert_holds_acknowledged, parse_ack};
 
 const ROUNDS: usize = 50;
 
@@ -56,12 +55,10 @@ fn sigkill_at_random_moments_loses_no_acknowledged_entry() {
         reader.join().unwrap();
         let mut acks_this_round = 0;
         for line in rx.try_iter() {
-            if let Some(rest) = line.strip_prefix("ACK ") {
-                let (seq, leaf) = rest.split_once(' ').unwrap();
-                let seq: u64 = seq.parse().unwrap();
-                let previous = acknowledged.insert(seq, leaf.to_string());
+            if let Some((seq, leaf)) = parse_ack(&line) {
+                let previous = acknowledged.insert(seq, leaf.clone());
                 assert!(
-                    previous.is_none() || previous.as_deref() == Some(leaf),
+                    previous.is_none() || previous == Some(leaf),
                     "round {round}: seq {seq} was acknowledged twice with different entries"
                 );
                 acks_this_round += 1;
@@ -74,20 +71,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_entry() {
         // Reopen: it must open cleanly and hold every acknowledged entry.
         let ledger = Ledger::open(&ledger_dir, Policy::default())
             .unwrap_or_else(|e| panic!("round {round}: ledger does not reopen after SIGKILL: {e}"));
-        let code = county();
-        let size = ledger.size(&code).unwrap();
-        for (seq, leaf) in &acknowledged {
-            assert!(
-                *seq < size,
-                "round {round}: acknowledged seq {seq} is gone (size {size})"
-            );
-            let bytes = ledger.entry(&code, *seq).unwrap();
-            assert_eq!(
-                hex::encode(Blake3Hasher::leaf(&bytes)),
-                *leaf,
-                "round {round}: acknowledged seq {seq} changed"
-            );
-        }
+        assert_holds_acknowledged(&ledger, &acknowledged, &format!("round {round}"));
         if round % 10 == 9 || round == ROUNDS - 1 {
             let report = verify_ledger(&ledger, &|_| {});
             assert!(

@@ -13,11 +13,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use yibao_ledger::merkle::{Blake3Hasher, MerkleHasher};
 use yibao_ledger::store::Ledger;
 use yibao_ledger::verify::verify_ledger;
 use yibao_schema::policy::Policy;
-use yibao_tests::county;
+use yibao_tests::{assert_holds_acknowledged, county, parse_ack};
 
 /// The largest file the child may write: more than the journal's first 8 MiB extent, so
 /// that the county is set up and appends are acknowledged before the limit is reached.
@@ -106,9 +105,8 @@ impl Appending {
 fn acknowledged(lines: &[(bool, String)]) -> BTreeMap<u64, String> {
     let mut acks = BTreeMap::new();
     for (_, line) in lines.iter().filter(|(is_stdout, _)| *is_stdout) {
-        if let Some(rest) = line.strip_prefix("ACK ") {
-            let (seq, leaf) = rest.split_once(' ').unwrap();
-            let previous = acks.insert(seq.parse::<u64>().unwrap(), leaf.to_string());
+        if let Some((seq, leaf)) = parse_ack(line) {
+            let previous = acks.insert(seq, leaf);
             assert!(previous.is_none(), "seq {seq} acknowledged twice");
         }
     }
@@ -128,17 +126,8 @@ fn storage_refusals(lines: &[(bool, String)]) -> Vec<&str> {
 fn holds_and_verifies(dir: &Path, acks: &BTreeMap<u64, String>) -> u64 {
     let ledger = Ledger::open(dir, Policy::default())
         .unwrap_or_else(|e| panic!("the ledger does not reopen after the full disk: {e}"));
-    let code = county();
-    let size = ledger.size(&code).unwrap();
-    for (seq, leaf) in acks {
-        assert!(*seq < size, "acknowledged seq {seq} is gone (size {size})");
-        let bytes = ledger.entry(&code, *seq).unwrap();
-        assert_eq!(
-            hex::encode(Blake3Hasher::leaf(&bytes)),
-            *leaf,
-            "acknowledged seq {seq} changed"
-        );
-    }
+    assert_holds_acknowledged(&ledger, acks, "after the full disk");
+    let size = ledger.size(&county()).unwrap();
     let report = verify_ledger(&ledger, &|_| {});
     assert!(report.is_ok(), "verify failed: {:?}", report.failures);
     ledger.close().unwrap();
