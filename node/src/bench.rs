@@ -45,6 +45,19 @@ pub struct BenchArgs {
     json: Option<PathBuf>,
 }
 
+/// CPU seconds (user + system) this process has used so far, from `/proc/self/stat`;
+/// `None` where that file is missing or unreadable. Divided by the entries of a run, it is
+/// a figure a noisy machine moves less than the rate: time the process waited for a core
+/// does not count.
+pub(crate) fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) in parentheses; utime and
+    // stime are fields 14 and 15 of the line, in clock ticks (100 a second on Linux).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    Some((ticks(11)? + ticks(12)?) / 100.0)
+}
+
 fn rate(count: u64, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64().max(1e-9)
 }
@@ -158,6 +171,22 @@ fn dir_size(path: &Path) -> u64 {
     total
 }
 
+/// What one append run measured.
+struct AppendRun {
+    per_second: f64,
+    durable: u64,
+    /// CPU of the whole process during the run, per durable entry.
+    cpu_us_per_entry: Option<f64>,
+}
+
+impl AppendRun {
+    fn cpu_text(&self) -> String {
+        self.cpu_us_per_entry
+            .map(|us| format!("; {us:.1} µs of CPU per entry"))
+            .unwrap_or_default()
+    }
+}
+
 /// Appends pre-signed submissions from `submitters` threads for `seconds`.
 fn append_run(
     ledger: Arc<Ledger>,
@@ -165,12 +194,13 @@ fn append_run(
     work: &Workload,
     submitters: usize,
     seconds: u64,
-) -> Result<(f64, u64)> {
+) -> Result<AppendRun> {
     let (appender, writer) = Appender::start(ledger.clone(), code, system_clock())?;
     let per_thread = work.submissions_for_run(submitters, seconds)?;
     let stop = Arc::new(AtomicBool::new(false));
     let count = Arc::new(AtomicU64::new(0));
     let refused = Arc::new(AtomicU64::new(0));
+    let cpu_before = process_cpu_seconds();
     let start = Instant::now();
     std::thread::scope(|scope| {
         for subs in per_thread {
@@ -196,14 +226,20 @@ fn append_run(
     let elapsed = start.elapsed();
     drop(appender);
     writer.join();
+    let durable = count.load(Ordering::Relaxed);
+    let cpu_us_per_entry = match (cpu_before, process_cpu_seconds()) {
+        (Some(before), Some(after)) if durable > 0 => Some((after - before) * 1e6 / durable as f64),
+        _ => None,
+    };
     let refused = refused.load(Ordering::Relaxed);
     if refused > 0 {
         eprintln!("warning: {refused} submissions were refused during the append run");
     }
-    Ok((
-        rate(count.load(Ordering::Relaxed), elapsed),
-        count.load(Ordering::Relaxed),
-    ))
+    Ok(AppendRun {
+        per_second: rate(durable, elapsed),
+        durable,
+        cpu_us_per_entry,
+    })
 }
 
 /// The directory a benchmark works in: `--data` (created if missing, kept afterwards), or
@@ -239,15 +275,21 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let ledger = Arc::new(Ledger::open(&append_dir, Policy::default())?);
     let code = LogCode::parse("141125").context("code")?;
     let work = Workload::create(&ledger, code, "柳林县医疗保障局", 42)?;
-    let (one, one_n) = append_run(ledger.clone(), code, &work, 1, args.seconds)?;
+    let one_run = append_run(ledger.clone(), code, &work, 1, args.seconds)?;
+    let one = one_run.per_second;
     println!(
-        "append, 1 submitter: {one:.0} entries/s ({one_n} durable; {:.2} × the fsync ceiling)",
-        one / fsync
+        "append, 1 submitter: {one:.0} entries/s ({} durable; {:.2} × the fsync ceiling{})",
+        one_run.durable,
+        one / fsync,
+        one_run.cpu_text()
     );
-    let (many, many_n) = append_run(ledger.clone(), code, &work, 64, args.seconds)?;
+    let many_run = append_run(ledger.clone(), code, &work, 64, args.seconds)?;
+    let many = many_run.per_second;
     println!(
-        "append, 64 submitters: {many:.0} entries/s ({many_n} durable; target ≥ 40,000; {:.2} × the {threads}-core batch-verify ceiling)",
-        many / batch_all
+        "append, 64 submitters: {many:.0} entries/s ({} durable; target ≥ 40,000; {:.2} × the {threads}-core batch-verify ceiling{})",
+        many_run.durable,
+        many / batch_all,
+        many_run.cpu_text()
     );
     // What the runs above left on disk: entries appended a few dozen at a time, their index
     // rows written every 200 ms (the large ledger below is built in batches of 4,096).
@@ -336,6 +378,8 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
             "append_1_submitter_per_s": one,
             "append_64_submitters_per_s": many,
             "append_64_ratio_to_batch_verify": many / batch_all,
+            "append_1_cpu_us_per_entry": one_run.cpu_us_per_entry,
+            "append_64_cpu_us_per_entry": many_run.cpu_us_per_entry,
             "verify_entries": verified,
             "verify_per_s": verify_rate,
             "verify_ratio_to_batch_verify": verify_rate / batch_all,

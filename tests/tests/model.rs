@@ -720,3 +720,52 @@ fn a_malformed_signature_in_a_batch_does_not_shift_the_blame() {
     model.check_head();
     assert!(problems.is_empty(), "{}", problems.join("; "));
 }
+
+#[test]
+fn bad_signatures_in_every_piece_of_a_large_batch_are_blamed_on_their_own_submissions() {
+    // 200 independent inspection openings: a batch this large has its signatures checked
+    // in pieces on every core, so a failure's position must map back through its piece.
+    // One forged signature early in the first piece, one malformed and one forged in the
+    // second, and the batch's very last submission forged.
+    let mut model = Model::new();
+    let mut submissions: Vec<Submission> = (0..200)
+        .map(|_| {
+            let records = model.bad_case();
+            model.sign(records[0].0, &records[0].1, &model.code.origin(), TIME_MS)
+        })
+        .collect();
+    let forged = [5usize, 120, 199];
+    let malformed = 150usize;
+    for &i in &forged {
+        submissions[i].signature[40] ^= 0x02;
+    }
+    submissions[malformed].signature[63] |= 0xf0;
+    let results = model
+        .ledger()
+        .append_batch(&model.code, submissions.clone(), TIME_MS + 1)
+        .unwrap();
+    assert_eq!(results.len(), submissions.len());
+    let refused: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_err())
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(refused, vec![5, 120, 150, 199], "refused: {refused:?}");
+    for &i in &refused {
+        assert!(
+            matches!(results[i], Err(AppendError::Signature(_))),
+            "submission {i} was refused for another reason: {:?}",
+            results[i]
+        );
+    }
+    for (submission, result) in submissions.into_iter().zip(&results) {
+        if let Ok(receipt) = result {
+            let seq = model.size();
+            assert_eq!(receipt.seq, seq, "the valid submissions keep their order");
+            let prev = Blake3Hasher::leaf(model.entries.last().unwrap());
+            model.push_expected(encode_entry(seq, &prev, &submission.view().unwrap()));
+        }
+    }
+    model.check_head();
+}
