@@ -25,8 +25,10 @@ pub const ENTRIES_PER_PAGE: u64 = 32;
 const RAW: u8 = 0x00;
 /// Marks a zstd-compressed page.
 const ZSTD: u8 = 0x01;
-/// zstd level for full pages: fast, and most of the gain.
-const ZSTD_LEVEL: i32 = 3;
+/// zstd level for full pages: fast, and most of the gain. Measured on 2,000 pages of a
+/// benchmark ledger (session 11): level 2 compressed a page in 32 µs to 0.463 of its size,
+/// level 3 in 50 µs to 0.462, level 1 in 32 µs to 0.468.
+const ZSTD_LEVEL: i32 = 2;
 /// The largest frames a page may hold (a bound for decompression).
 const MAX_PAGE_LEN: usize = (ENTRIES_PER_PAGE as usize) * (yibao_schema::entry::MAX_ENTRY_LEN + 4);
 

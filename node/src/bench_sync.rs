@@ -108,7 +108,7 @@ pub fn run(args: &BenchSyncArgs) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let (entries, seconds) = runtime.block_on(async {
+    let (entries, seconds, cpu_seconds) = runtime.block_on(async {
         let config = NetConfig {
             listen: vec!["/ip4/127.0.0.1/tcp/0".parse()?],
             status_interval: Duration::from_millis(200),
@@ -165,6 +165,7 @@ pub fn run(args: &BenchSyncArgs) -> Result<ExitCode> {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let started = Instant::now();
+        let cpu_before = crate::bench::process_cpu_seconds();
         let node = NodeHandle::start(
             target,
             keypair_from_seed(seed(99))?,
@@ -196,11 +197,15 @@ pub fn run(args: &BenchSyncArgs) -> Result<ExitCode> {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let seconds = started.elapsed().as_secs_f64();
+        let cpu = match (cpu_before, crate::bench::process_cpu_seconds()) {
+            (Some(before), Some(after)) => Some(after - before),
+            _ => None,
+        };
         node.shutdown().await?;
         for s in sources {
             s.shutdown().await?;
         }
-        Ok::<_, anyhow::Error>((total, seconds))
+        Ok::<_, anyhow::Error>((total, seconds, cpu))
     })?;
     let rate = entries as f64 / seconds.max(1e-9);
     println!(
@@ -211,6 +216,14 @@ pub fn run(args: &BenchSyncArgs) -> Result<ExitCode> {
         "ratio to the 2-core batch-verify rate ({ceiling:.0}/s): {:.2}; target ≥ 100,000 entries/s",
         rate / ceiling
     );
+    // Sources and the new node share this process: the CPU is all of theirs.
+    let cpu_us_per_entry = cpu_seconds.map(|cpu| cpu * 1e6 / entries.max(1) as f64);
+    if let (Some(cpu), Some(per_entry)) = (cpu_seconds, cpu_us_per_entry) {
+        println!(
+            "CPU of the sources and the new node: {cpu:.1} s, {per_entry:.1} µs per entry ({:.0}% of the cores' time)",
+            100.0 * cpu / (seconds.max(1e-9) * std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64))
+        );
+    }
     if let Some(path) = &args.json {
         let figures = json!({
             "entries": entries,
@@ -220,6 +233,7 @@ pub fn run(args: &BenchSyncArgs) -> Result<ExitCode> {
             "batch_verify_one_core_per_second": one_core,
             "batch_verify_all_cores_per_second": ceiling,
             "ratio_to_batch_verify": rate / ceiling,
+            "cpu_us_per_entry": cpu_us_per_entry,
         });
         std::fs::write(path, serde_json::to_string_pretty(&figures)?)?;
     }
