@@ -2190,19 +2190,20 @@ fn read_heads_file(path: &Path) -> Result<BTreeMap<LogCode, u64>, StoreError> {
     Ok(out)
 }
 
-/// Verifies the signatures of a batch, in parallel halves when it is large, and returns one
-/// result per item. Keys are checked once and cached.
-/// The fewest signatures [`verify_signatures`] hands to another thread as one piece.
+/// The size of the pieces [`verify_signatures`] cuts a batch into: a batch of at most
+/// this many signatures is checked whole on the calling thread; a larger one is cut into
+/// a piece per core, each at least this long (but the last), checked on the pool.
 ///
-/// Smaller batches are checked on the calling thread. Under concurrent appends the other
-/// core is busy committing the previous batch, so splitting a few dozen signatures over
-/// the pool only added a hand-off and a slower, smaller signature batch. With 64
-/// submitters (batches of about 32), checking each batch whole on the writer thread took
-/// the writer's signature time from 0.47 to 0.40 ms per batch and the rate from
-/// 29–37k to 39–42k entries/s, in alternating runs of one binary (session 11). Replicated
-/// batches (thousands) are still spread over every core.
+/// Under concurrent appends the other core is busy committing the previous batch, so
+/// splitting a few dozen signatures over the pool only added a hand-off and a slower,
+/// smaller signature batch. With 64 submitters (batches of about 32), checking each batch
+/// whole on the writer thread took the writer's signature time from 0.47 to 0.40 ms per
+/// batch and the rate from 29–37k to 39–42k entries/s, in alternating runs of one binary
+/// (session 11). Replicated batches (thousands) are still spread over every core.
 const MIN_PARALLEL_CHECK: usize = 64;
 
+/// Verifies the signatures of a batch, in parallel halves when it is large, and returns one
+/// result per item. Keys are checked once and cached.
 fn verify_signatures(
     items: &[&(usize, SubmissionRef<'_>)],
     keys: &mut HashMap<[u8; 32], PublicKey>,
@@ -2227,8 +2228,7 @@ fn verify_signatures(
         }
     }
     let keys: &HashMap<[u8; 32], PublicKey> = keys;
-    // One piece per core, but no piece under `MIN_PARALLEL_CHECK`: a batch that small is
-    // checked on this thread.
+    // One piece per core, none under `MIN_PARALLEL_CHECK` (see there).
     let chunk_len = items
         .len()
         .div_ceil(rayon::current_num_threads().max(1))

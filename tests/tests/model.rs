@@ -20,7 +20,7 @@ use yibao_ledger::merkle::{
     verify_consistency, verify_inclusion, Blake3Hasher, Hash, LeafIndex, MemoryTree, MerkleHasher,
     TreeSize,
 };
-use yibao_ledger::store::{AppendError, Ledger, StoreError};
+use yibao_ledger::store::{AppendError, Ledger, Receipt, StoreError};
 use yibao_ledger::verify::verify_ledger;
 use yibao_node::workload::{self, Institution, Officers, Rng, Signer};
 use yibao_schema::entry::{encode_entry, EntryRef, Submission, GENESIS_PREV};
@@ -190,6 +190,36 @@ impl Model {
     fn push_expected(&mut self, bytes: Vec<u8>) {
         self.tree.push_data(&bytes);
         self.entries.push(bytes);
+    }
+
+    /// `n` fresh, independent inspection openings, signed by their inspector.
+    fn openings(&mut self, n: usize) -> Vec<Submission> {
+        (0..n)
+            .map(|_| {
+                let records = self.bad_case();
+                self.sign(records[0].0, &records[0].1, &self.code.origin(), TIME_MS)
+            })
+            .collect()
+    }
+
+    /// Expects every acknowledged submission of a batch in the log, next in order, and
+    /// nothing else: `results` are the batch's answers, one per submission.
+    fn expect_acknowledged(
+        &mut self,
+        submissions: Vec<Submission>,
+        results: &[Result<Receipt, AppendError>],
+    ) {
+        for (submission, result) in submissions.into_iter().zip(results) {
+            if let Ok(receipt) = result {
+                let seq = self.size();
+                assert_eq!(
+                    receipt.seq, seq,
+                    "the acknowledged submissions keep their order"
+                );
+                let prev = Blake3Hasher::leaf(self.entries.last().unwrap());
+                self.push_expected(encode_entry(seq, &prev, &submission.view().unwrap()));
+            }
+        }
     }
 
     /// The expected root of the first `size` entries, by the reference recursion.
@@ -677,12 +707,7 @@ fn a_malformed_signature_in_a_batch_does_not_shift_the_blame() {
     // canonical, so it is refused as soon as it is put into the batch verifier; the third
     // is well-formed but does not verify; the second is valid.
     let mut model = Model::new();
-    let mut submissions: Vec<Submission> = (0..3)
-        .map(|_| {
-            let records = model.bad_case();
-            model.sign(records[0].0, &records[0].1, &model.code.origin(), TIME_MS)
-        })
-        .collect();
+    let mut submissions = model.openings(3);
     submissions[0].signature[63] |= 0xf0;
     submissions[2].signature[32] ^= 1;
     let results = model
@@ -709,14 +734,7 @@ fn a_malformed_signature_in_a_batch_does_not_shift_the_blame() {
         ));
     }
     // Whatever was acknowledged is in the log, and nothing else.
-    for (submission, result) in submissions.into_iter().zip(&results) {
-        if let Ok(receipt) = result {
-            let seq = model.size();
-            assert_eq!(receipt.seq, seq);
-            let prev = Blake3Hasher::leaf(model.entries.last().unwrap());
-            model.push_expected(encode_entry(seq, &prev, &submission.view().unwrap()));
-        }
-    }
+    model.expect_acknowledged(submissions, &results);
     model.check_head();
     assert!(problems.is_empty(), "{}", problems.join("; "));
 }
@@ -728,12 +746,7 @@ fn bad_signatures_in_every_piece_of_a_large_batch_are_blamed_on_their_own_submis
     // One forged signature early in the first piece, one malformed and one forged in the
     // second, and the batch's very last submission forged.
     let mut model = Model::new();
-    let mut submissions: Vec<Submission> = (0..200)
-        .map(|_| {
-            let records = model.bad_case();
-            model.sign(records[0].0, &records[0].1, &model.code.origin(), TIME_MS)
-        })
-        .collect();
+    let mut submissions = model.openings(200);
     let forged = [5usize, 120, 199];
     let malformed = 150usize;
     for &i in &forged {
@@ -759,13 +772,6 @@ fn bad_signatures_in_every_piece_of_a_large_batch_are_blamed_on_their_own_submis
             results[i]
         );
     }
-    for (submission, result) in submissions.into_iter().zip(&results) {
-        if let Ok(receipt) = result {
-            let seq = model.size();
-            assert_eq!(receipt.seq, seq, "the valid submissions keep their order");
-            let prev = Blake3Hasher::leaf(model.entries.last().unwrap());
-            model.push_expected(encode_entry(seq, &prev, &submission.view().unwrap()));
-        }
-    }
+    model.expect_acknowledged(submissions, &results);
     model.check_head();
 }
