@@ -58,6 +58,11 @@ pub(crate) fn process_cpu_seconds() -> Option<f64> {
     Some((ticks(11)? + ticks(12)?) / 100.0)
 }
 
+/// CPU seconds this process has used since `before` (a [`process_cpu_seconds`] reading).
+pub(crate) fn process_cpu_since(before: Option<f64>) -> Option<f64> {
+    Some(process_cpu_seconds()? - before?)
+}
+
 fn rate(count: u64, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64().max(1e-9)
 }
@@ -227,10 +232,9 @@ fn append_run(
     drop(appender);
     writer.join();
     let durable = count.load(Ordering::Relaxed);
-    let cpu_us_per_entry = match (cpu_before, process_cpu_seconds()) {
-        (Some(before), Some(after)) if durable > 0 => Some((after - before) * 1e6 / durable as f64),
-        _ => None,
-    };
+    let cpu_us_per_entry = process_cpu_since(cpu_before)
+        .filter(|_| durable > 0)
+        .map(|cpu| cpu * 1e6 / durable as f64);
     let refused = refused.load(Ordering::Relaxed);
     if refused > 0 {
         eprintln!("warning: {refused} submissions were refused during the append run");

@@ -197,10 +197,7 @@ pub fn run(args: &BenchSyncArgs) -> Result<ExitCode> {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let seconds = started.elapsed().as_secs_f64();
-        let cpu = match (cpu_before, crate::bench::process_cpu_seconds()) {
-            (Some(before), Some(after)) => Some(after - before),
-            _ => None,
-        };
+        let cpu = crate::bench::process_cpu_since(cpu_before);
         node.shutdown().await?;
         for s in sources {
             s.shutdown().await?;
