@@ -567,11 +567,18 @@ use journal::{Journal, Rows};
 pub use journal::{JOURNAL_FILE, ROTATE_BYTES};
 pub use replica::{ReplicaError, ReplicaProgress, MAX_REPLICA_BATCH};
 
-/// Stages entry `seq` into `batch`: its frame joins the in-memory tail page `tail`; when
-/// the page fills, the page is written, compressed, and the tail rows of its entries that
-/// earlier batches wrote are removed in the same batch. With [`stage_tail`], the one place
-/// where entry bytes go into a sled batch.
-fn stage_entry(batch: &mut Rows, tail: &mut Vec<u8>, code: &LogCode, seq: u64, bytes: &[u8]) {
+/// Stages entry `seq` of a batch whose first entry is `from` into `batch`: its frame joins
+/// the in-memory tail page `tail`; when the page fills, the page is written, compressed,
+/// and the tail rows of its entries that earlier batches wrote (those before `from`) are
+/// removed in the same batch. With [`stage_tail`], the one place where entry bytes go into
+/// a sled batch.
+fn stage_entry(
+    batch: &mut Rows,
+    tail: &mut Vec<u8>,
+    code: &LogCode,
+    (from, seq): (u64, u64),
+    bytes: &[u8],
+) {
     page::push_frame(tail, bytes);
     let index = page::page_of(seq);
     if page::page_of(seq + 1) != index {
@@ -579,8 +586,10 @@ fn stage_entry(batch: &mut Rows, tail: &mut Vec<u8>, code: &LogCode, seq: u64, b
             &keys::page(code, index)[..],
             page::encode_full(&std::mem::take(tail)),
         );
-        // Removing a row that was never written (an entry of this batch) changes nothing.
-        for earlier in page::first_seq(index)..seq {
+        // Only the first page a batch fills can have tail rows: the entries of this batch
+        // have none yet (a catch-up batch of 4,096 entries used to stage 3,968 removes of
+        // rows that never existed, each a sled lookup and 20 bytes of journal).
+        for earlier in page::first_seq(index)..seq.min(from) {
             batch.remove(&keys::tail(code, earlier)[..]);
         }
     }
@@ -1515,7 +1524,7 @@ impl Ledger {
                     }
                 })
                 .map_err(|_| corrupt(code, Some(seq), "the tree is full"))?;
-            stage_entry(&mut batch, &mut tail, code, seq, &bytes);
+            stage_entry(&mut batch, &mut tail, code, (first_new_seq, seq), &bytes);
             let statement_hash = unique_hashes.get(k).copied().unwrap_or_default();
             fresh.push((statement_hash, seq, view.statement.timestamp_ms, leaf));
             hash_to_seq.insert(statement_hash, seq);

@@ -104,3 +104,23 @@ pub fn assert_holds_acknowledged(
         );
     }
 }
+
+/// Panics, saying `context`, unless the log `code` of `ledger` has a tail row for exactly
+/// the entries of its last, partly filled page: a full page's entries must have had their
+/// tail rows removed in the batch that filled it (SPEC.md does not cover the store; see
+/// `yibao_ledger::page`).
+pub fn assert_tail_rows_only_for_last_page(ledger: &Ledger, code: &LogCode, context: &str) {
+    use yibao_ledger::keys::{self, tag};
+    use yibao_ledger::page;
+    let size = ledger.size(code).unwrap();
+    let tree = ledger.db().open_tree("ledger").unwrap();
+    let held: Vec<u64> = tree
+        .scan_prefix(keys::table_prefix(tag::TAIL, code))
+        .map(|row| keys::trailing_u64(&row.unwrap().0).unwrap())
+        .collect();
+    let expected: Vec<u64> = (page::first_seq(page::page_of(size))..size).collect();
+    assert_eq!(
+        held, expected,
+        "{context}: tail rows of a log of {size} entries"
+    );
+}

@@ -11,7 +11,9 @@ use yibao_ledger::verify::verify_ledger;
 use yibao_schema::entry::EntryRef;
 use yibao_schema::note::SignedCheckpoint;
 use yibao_schema::policy::Policy;
-use yibao_tests::{case_submissions, county, setup_county, TIME_MS};
+use yibao_tests::{
+    assert_tail_rows_only_for_last_page, case_submissions, county, setup_county, TIME_MS,
+};
 
 struct Owner {
     _dir: tempfile::TempDir,
@@ -29,6 +31,7 @@ fn owner(seed: u64, cases: u64) -> Owner {
         for r in ledger.append_batch(&county(), subs, TIME_MS).unwrap() {
             r.unwrap();
         }
+        assert_tail_rows_only_for_last_page(&ledger, &county(), "owner");
     }
     Owner {
         _dir: dir,
@@ -96,6 +99,7 @@ fn a_replica_catches_up_in_batches_and_verifies() {
             .unwrap();
         start = progress.size;
         batches += 1;
+        assert_tail_rows_only_for_last_page(&replica, &code, "replica");
         if batches == 1 {
             // A small batch's index rows wait for a later, larger write; a read writes
             // them first, so it always finds what was replicated.

@@ -346,7 +346,7 @@ impl Ledger {
                 })
                 .map_err(|_| corrupt(code, Some(seq), "the tree is full"))?;
             let bytes = entries.get(*i).map(Vec::as_slice).unwrap_or_default();
-            stage_entry(&mut batch, &mut tail, code, seq, bytes);
+            stage_entry(&mut batch, &mut tail, code, (start, seq), bytes);
             fresh.insert(statement_hash, (seq, view.statement.timestamp_ms, *leaf));
             head.size = seq + 1;
             head.last_leaf = *leaf;
