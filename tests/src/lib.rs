@@ -112,11 +112,20 @@ pub fn assert_holds_acknowledged(
 pub fn assert_tail_rows_only_for_last_page(ledger: &Ledger, code: &LogCode, context: &str) {
     use yibao_ledger::keys::{self, tag};
     use yibao_ledger::page;
-    let size = ledger.size(code).unwrap();
-    let tree = ledger.db().open_tree("ledger").unwrap();
+    let size = ledger
+        .size(code)
+        .unwrap_or_else(|e| panic!("{context}: no log {code}: {e}"));
+    let tree = ledger
+        .db()
+        .open_tree("ledger")
+        .unwrap_or_else(|e| panic!("{context}: the main tree: {e}"));
     let held: Vec<u64> = tree
         .scan_prefix(keys::table_prefix(tag::TAIL, code))
-        .map(|row| keys::trailing_u64(&row.unwrap().0).unwrap())
+        .map(|row| {
+            row.ok()
+                .and_then(|(key, _)| keys::trailing_u64(&key))
+                .unwrap_or_else(|| panic!("{context}: an unreadable tail row"))
+        })
         .collect();
     let expected: Vec<u64> = (page::first_seq(page::page_of(size))..size).collect();
     assert_eq!(
