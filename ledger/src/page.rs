@@ -67,10 +67,17 @@ pub fn encode_full(frames: &[u8]) -> Vec<u8> {
     }
 }
 
-/// The frames of a stored page value (decompressed when needed).
-pub fn decode(value: &sled::IVec) -> Result<sled::IVec, PageError> {
+/// A stored page value's two parts, by its first byte.
+enum Parts<'a> {
+    /// `0x00` then the frames.
+    Raw(&'a [u8]),
+    /// `0x01`, the frames' length, then a zstd frame.
+    Zstd { len: usize, body: &'a [u8] },
+}
+
+fn parts(value: &[u8]) -> Result<Parts<'_>, PageError> {
     match value.first() {
-        Some(&RAW) => Ok(value.subslice(1, value.len() - 1)),
+        Some(&RAW) => Ok(Parts::Raw(value.get(1..).unwrap_or_default())),
         Some(&ZSTD) => {
             let len_bytes: [u8; 4] = value
                 .get(1..5)
@@ -81,6 +88,38 @@ pub fn decode(value: &sled::IVec) -> Result<sled::IVec, PageError> {
                 return Err(PageError::BadHeader);
             }
             let body = value.get(5..).ok_or(PageError::BadHeader)?;
+            Ok(Parts::Zstd { len, body })
+        }
+        _ => Err(PageError::BadHeader),
+    }
+}
+
+/// Decompresses `body` into exactly `len` bytes.
+fn decompress(body: &[u8], len: usize) -> Result<Vec<u8>, PageError> {
+    // One decompression context per thread: creating one costs more than decompressing a
+    // page.
+    thread_local! {
+        static DECOMPRESSOR: std::cell::RefCell<zstd::block::Decompressor> =
+            std::cell::RefCell::new(zstd::block::Decompressor::new());
+    }
+    // The output is capped at `len`: a frame that expands further is refused, unexpanded.
+    let frames = DECOMPRESSOR
+        .with(|d| d.borrow_mut().decompress(body, len))
+        .map_err(|e| PageError::Decompress(e.to_string()))?;
+    if frames.len() != len {
+        return Err(PageError::Decompress(format!(
+            "{} bytes, expected {len}",
+            frames.len()
+        )));
+    }
+    Ok(frames)
+}
+
+/// The frames of a stored page value (decompressed when needed).
+pub fn decode(value: &sled::IVec) -> Result<sled::IVec, PageError> {
+    match parts(value)? {
+        Parts::Raw(_) => Ok(value.subslice(1, value.len() - 1)),
+        Parts::Zstd { len, body } => {
             // A proof reads the same page several times in a row (every tree node below
             // the stored level, then the entry): the last pages decompressed on this
             // thread are kept, keyed by their compressed bytes (so a hit is the same
@@ -88,27 +127,63 @@ pub fn decode(value: &sled::IVec) -> Result<sled::IVec, PageError> {
             if let Some(frames) = recent_page(value) {
                 return Ok(frames);
             }
-            // One decompression context per thread: creating one costs more than
-            // decompressing a page.
-            thread_local! {
-                static DECOMPRESSOR: std::cell::RefCell<zstd::block::Decompressor> =
-                    std::cell::RefCell::new(zstd::block::Decompressor::new());
-            }
-            let frames = DECOMPRESSOR
-                .with(|d| d.borrow_mut().decompress(body, len))
-                .map_err(|e| PageError::Decompress(e.to_string()))?;
-            if frames.len() != len {
-                return Err(PageError::Decompress(format!(
-                    "{} bytes, expected {len}",
-                    frames.len()
-                )));
-            }
-            let frames = sled::IVec::from(frames);
+            let frames = sled::IVec::from(decompress(body, len)?);
             remember_page(value, &frames);
             Ok(frames)
         }
-        _ => Err(PageError::BadHeader),
     }
+}
+
+/// The length of the frames a page value holds, from its header alone: what it would
+/// expand to, known before anything is decompressed.
+pub fn frames_len(value: &[u8]) -> Result<usize, PageError> {
+    match parts(value)? {
+        Parts::Raw(frames) => Ok(frames.len()),
+        Parts::Zstd { len, .. } => Ok(len),
+    }
+}
+
+/// The entries of a full page received from a peer, expanded.
+pub struct ReceivedPage {
+    frames: Vec<u8>,
+    offsets: Vec<(usize, usize)>,
+}
+
+impl ReceivedPage {
+    /// The page's [`ENTRIES_PER_PAGE`] entries, in order.
+    pub fn entries(&self) -> impl Iterator<Item = &[u8]> {
+        self.offsets
+            .iter()
+            // INVARIANT: `frames` only returns ranges inside the page.
+            .map(|&(offset, len)| self.frames.get(offset..offset + len).unwrap_or_default())
+    }
+}
+
+/// A full page received from a peer (SPEC.md §15, Pages response), checked before it is
+/// stored as it came, and its entries.
+///
+/// Refused: a header this store does not write, frames longer than a page may hold, a
+/// value longer than its frames plus the header byte (a page is never stored larger than
+/// raw, so a peer cannot pad what this node keeps), a zstd frame that does not expand to
+/// exactly the declared frames, and anything but exactly a full page of frames.
+pub fn decode_received(value: &[u8]) -> Result<ReceivedPage, PageError> {
+    let frames = match parts(value)? {
+        Parts::Raw(frames) => frames.to_vec(),
+        Parts::Zstd { len, body } => {
+            if value.len() > len + 1 {
+                return Err(PageError::Padded {
+                    stored: value.len(),
+                    frames: len,
+                });
+            }
+            decompress(body, len)?
+        }
+    };
+    let offsets = self::frames(&frames)?;
+    if offsets.len() as u64 != ENTRIES_PER_PAGE {
+        return Err(PageError::NotFull(offsets.len()));
+    }
+    Ok(ReceivedPage { frames, offsets })
 }
 
 /// How many decompressed pages each thread keeps.
@@ -162,6 +237,17 @@ pub enum PageError {
     /// An empty page (pages are written only with entries in them).
     #[error("the page is empty")]
     Empty,
+    /// A received page that is not full.
+    #[error("the page holds {0} entries, not {ENTRIES_PER_PAGE}")]
+    NotFull(usize),
+    /// A received compressed page larger than its frames.
+    #[error("the page is {stored} bytes for {frames} bytes of frames: larger than raw")]
+    Padded {
+        /// The page value's length.
+        stored: usize,
+        /// The length of its frames.
+        frames: usize,
+    },
 }
 
 /// The page holding `seq`.

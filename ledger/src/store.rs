@@ -565,7 +565,7 @@ mod journal;
 mod replica;
 use journal::{Journal, Rows};
 pub use journal::{JOURNAL_FILE, ROTATE_BYTES};
-pub use replica::{ReplicaError, ReplicaProgress, MAX_REPLICA_BATCH};
+pub use replica::{ReplicaError, ReplicaProgress, MAX_REPLICA_BATCH, MAX_REPLICA_BATCH_BYTES};
 
 /// Stages entry `seq` of a batch whose first entry is `from` into `batch`: its frame joins
 /// the in-memory tail page `tail`; when the page fills, the page is written, compressed,
@@ -1977,6 +1977,43 @@ impl Ledger {
             .into_iter()
             .map(|(seq, bytes)| (seq, bytes.to_vec()))
             .collect())
+    }
+
+    /// The stored values of full pages `[first, first + count)` of a log, as they are,
+    /// clipped to the pages the log has filled: what a Pages response carries (SPEC.md
+    /// §15), without decompressing them.
+    pub fn full_pages(
+        &self,
+        code: &LogCode,
+        first: u64,
+        count: u64,
+    ) -> Result<Vec<sled::IVec>, StoreError> {
+        let filled = self.size(code)? / page::ENTRIES_PER_PAGE;
+        let end = first.saturating_add(count).min(filled);
+        let mut out = Vec::new();
+        if first >= end {
+            return Ok(out);
+        }
+        for row in self
+            .main
+            .range(keys::page(code, first)..keys::page(code, end))
+        {
+            let (key, value) = row?;
+            let expected = first + out.len() as u64;
+            if keys::trailing_u64(&key) != Some(expected) {
+                break;
+            }
+            out.push(value);
+        }
+        let next = first + out.len() as u64;
+        if next < end {
+            return Err(corrupt(
+                code,
+                Some(page::first_seq(next)),
+                format!("entry page {next} is missing"),
+            ));
+        }
+        Ok(out)
     }
 
     /// An inclusion proof of entry `seq` in the tree of `size` entries.

@@ -67,12 +67,34 @@ fn sync_and_gossip_messages_are_frozen() {
             Response::Entries(EntriesResponse {
                 log,
                 start: 1,
+                pages: vec![],
                 entries: vec![vec![0xa1, 0x01]],
                 checkpoint: "c\n".into(),
                 proof: vec![[9; 32]],
             })
             .encode(),
             RESPONSE_ENTRIES_HEX,
+        ),
+        (
+            Request::Pages {
+                log,
+                start: 64,
+                count: 4096,
+            }
+            .encode(),
+            REQUEST_PAGES_HEX,
+        ),
+        (
+            Response::Entries(EntriesResponse {
+                log,
+                start: 32,
+                pages: vec![vec![0x01, 0x00, 0x00, 0x00, 0x80, 0x28, 0xb5]],
+                entries: vec![vec![0xa1, 0x01]],
+                checkpoint: "c\n".into(),
+                proof: vec![],
+            })
+            .encode(),
+            RESPONSE_PAGES_HEX,
         ),
         (
             Gossip::Cosignature {
@@ -96,4 +118,6 @@ const MANIFEST_SIGNATURE: &str =
 const EQUIVOCATION_HEX: &str = "8672796962616f2d65717569766f636174696f6e0162610a62620a582007070707070707070707070707070707070707070707070707070707070707078158200808080808080808080808080808080808080808080808080808080808080808";
 const REQUEST_ENTRIES_HEX: &str = "8401663134313132351820191000";
 const RESPONSE_ENTRIES_HEX: &str = "860166313431313235018142a10162630a8158200909090909090909090909090909090909090909090909090909090909090909";
+const REQUEST_PAGES_HEX: &str = "8403663134313132351840191000";
+const RESPONSE_PAGES_HEX: &str = "87046631343131323518208147010000008028b58142a10162630a80";
 const GOSSIP_COSIGNATURE_HEX: &str = "8401663134313132350568e28094207720780a";

@@ -16,9 +16,14 @@ use super::{
 use crate::equivocation::EquivocationProof;
 use crate::keys::{self, LogCode};
 use crate::merkle::{verify_consistency, Blake3Hasher, Hash, MerkleHasher, NodeId, TreeSize};
+use crate::page;
 
 /// The most entries one replicated batch may carry.
 pub const MAX_REPLICA_BATCH: usize = 8192;
+
+/// The most bytes of entries one replicated batch may carry (pages counted expanded): an
+/// Entries response's cap, so that pages never expand to more than entries could bring.
+pub const MAX_REPLICA_BATCH_BYTES: usize = 16 * 1024 * 1024;
 
 /// Queued index rows of replicated batches are written at once when they cover this many
 /// entries; below it they wait for the runner's timer or the next read, so that a replica
@@ -205,6 +210,24 @@ impl Ledger {
         checkpoint: &str,
         proof: &[Hash],
     ) -> Result<ReplicaProgress, ReplicaError> {
+        self.append_replicated_pages(code, start, &[], entries, checkpoint, proof)
+    }
+
+    /// Like [`Ledger::append_replicated`], for a batch whose first entries come as full
+    /// pages (SPEC.md §15, Pages response): `pages` hold entries `[start, start + 32 ×
+    /// pages.len())` in the stored page encoding, `start` is a multiple of 32, and
+    /// `entries` follow them. Each page is checked ([`page::decode_received`]) and its
+    /// entries verified like any others; a page is then stored as it came, so this node
+    /// neither compresses it nor the sender decompressed it.
+    pub fn append_replicated_pages(
+        &self,
+        code: &LogCode,
+        start: u64,
+        pages: &[Vec<u8>],
+        entries: &[Vec<u8>],
+        checkpoint: &str,
+        proof: &[Hash],
+    ) -> Result<ReplicaProgress, ReplicaError> {
         let log_name = code.to_string();
         let bad_checkpoint = |reason: String| ReplicaError::BadCheckpoint {
             log: log_name.clone(),
@@ -215,12 +238,50 @@ impl Ledger {
             seq,
             reason,
         };
-        if entries.len() > MAX_REPLICA_BATCH {
+        let paged = pages.len() * page::ENTRIES_PER_PAGE as usize;
+        let count = paged + entries.len();
+        if count > MAX_REPLICA_BATCH {
             return Err(ReplicaError::TooLarge {
                 log: log_name,
-                count: entries.len(),
+                count,
             });
         }
+        if !pages.is_empty() && !start.is_multiple_of(page::ENTRIES_PER_PAGE) {
+            return Err(bad_entry(
+                start,
+                "pages must start at a page boundary (a multiple of 32)".into(),
+            ));
+        }
+        // Pages are checked (and expanded) before the log's lock is taken, their declared
+        // lengths first: a batch expands to at most what an Entries response may carry.
+        let mut declared = entries.iter().map(Vec::len).sum::<usize>();
+        for (k, value) in pages.iter().enumerate() {
+            let first = start + (k * page::ENTRIES_PER_PAGE as usize) as u64;
+            declared = declared.saturating_add(
+                page::frames_len(value)
+                    .map_err(|e| bad_entry(first, format!("the page from {first}: {e}")))?,
+            );
+        }
+        if declared > MAX_REPLICA_BATCH_BYTES {
+            return Err(bad_entry(
+                start,
+                format!("the batch expands to {declared} bytes, over {MAX_REPLICA_BATCH_BYTES}"),
+            ));
+        }
+        let mut expanded = Vec::with_capacity(pages.len());
+        for (k, value) in pages.iter().enumerate() {
+            let first = start + (k * page::ENTRIES_PER_PAGE as usize) as u64;
+            expanded.push(
+                page::decode_received(value)
+                    .map_err(|e| bad_entry(first, format!("the page from {first}: {e}")))?,
+            );
+        }
+        let mut all: Vec<&[u8]> = Vec::with_capacity(count);
+        for page in &expanded {
+            all.extend(page.entries());
+        }
+        all.extend(entries.iter().map(Vec::as_slice));
+        let entries = all;
         // The state is replayed (if needed) before the log's lock is taken for the batch.
         let log_key = self.log_verifier_key(code)?;
         let log = self.log(code)?;
@@ -302,6 +363,11 @@ impl Ledger {
         let mut frontier = mem.frontier.clone();
         let mut head = mem.head;
         let mut tail = mem.tail_page.clone();
+        if paged > 0 && !tail.is_empty() {
+            return Err(
+                corrupt(code, Some(start), "a partly filled page at a page boundary").into(),
+            );
+        }
         let mut batch = super::Rows::default();
         let mut new_nodes: Vec<(NodeId, Hash)> = Vec::new();
         let mut index_rows: Vec<Vec<u8>> = Vec::new();
@@ -345,8 +411,19 @@ impl Ledger {
                     }
                 })
                 .map_err(|_| corrupt(code, Some(seq), "the tree is full"))?;
-            let bytes = entries.get(*i).map(Vec::as_slice).unwrap_or_default();
-            stage_entry(&mut batch, &mut tail, code, (start, seq), bytes);
+            if *i < paged {
+                // A received page, stored as it came once its last entry is checked.
+                if (*i + 1) % page::ENTRIES_PER_PAGE as usize == 0 {
+                    let value = pages
+                        .get(*i / page::ENTRIES_PER_PAGE as usize)
+                        .map(Vec::as_slice)
+                        .unwrap_or_default();
+                    batch.insert(&keys::page(code, page::page_of(seq))[..], value);
+                }
+            } else {
+                let bytes = entries.get(*i).copied().unwrap_or_default();
+                stage_entry(&mut batch, &mut tail, code, (start, seq), bytes);
+            }
             fresh.insert(statement_hash, (seq, view.statement.timestamp_ms, *leaf));
             head.size = seq + 1;
             head.last_leaf = *leaf;

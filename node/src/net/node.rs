@@ -30,8 +30,8 @@ use yibao_schema::note::{Cosignature, KeyKind, NoteSignature, SignedCheckpoint, 
 
 use super::fault::ServeFault;
 use super::protocol::{
-    EntriesResponse, Gossip, LogStatus, Outgoing, Request, Response, SyncCodec, GOSSIP_TOPIC,
-    MAX_ENTRIES_PER_REQUEST, MAX_GOSSIP_BYTES, MAX_RESPONSE_BYTES, SYNC_PROTOCOL,
+    EntriesResponse, Gossip, LogStatus, Outgoing, Request, Response, SyncCodec, ENTRIES_PER_PAGE,
+    GOSSIP_TOPIC, MAX_ENTRIES_PER_REQUEST, MAX_GOSSIP_BYTES, MAX_RESPONSE_BYTES, SYNC_PROTOCOL,
 };
 use super::score::{Fault, ScoreConfig, Scores};
 
@@ -203,10 +203,12 @@ struct Behaviour {
 #[derive(Debug, Clone)]
 enum Asked {
     Status,
+    /// `pages`: asked as PagesByRange (whose answer may carry pages).
     Entries {
         log: LogCode,
         start: u64,
         count: u64,
+        pages: bool,
     },
     /// `suspect`: why the peer is blamed if its tree turns out consistent with ours (a
     /// batch that did not match its checkpoint).
@@ -832,7 +834,11 @@ impl Runner {
     fn serve(&mut self, peer: PeerId, request: Request, channel: ResponseChannel<Outgoing>) {
         let response = match request {
             Request::Status => Response::Status(self.status_of_logs()),
-            Request::Entries { log, start, count } => self.serve_entries(log, start, count),
+            Request::Entries { log, start, count } => self.serve_entries(log, start, count, false),
+            // A byzantine test node corrupts entries, so it serves them as entries.
+            Request::Pages { log, start, count } => {
+                self.serve_entries(log, start, count, self.config.fault.is_none())
+            }
             Request::Consistency { log, from, to } => self.serve_consistency(log, from, to),
         };
         let outgoing = match (&self.config.fault, response) {
@@ -871,7 +877,10 @@ impl Runner {
         out
     }
 
-    fn serve_entries(&self, log: LogCode, start: u64, count: u64) -> Response {
+    /// Entries `[start, start + count)` of `log` up to its latest checkpoint, the full
+    /// pages among them as stored when `with_pages` (and `start` is a page's first), cut
+    /// to the response cap.
+    fn serve_entries(&self, log: LogCode, start: u64, count: u64, with_pages: bool) -> Response {
         let refuse = |why: String| Response::Refused(why);
         let Ok(text) = self.ledger.latest_checkpoint(&log) else {
             return refuse(format!("this node does not hold log {log}"));
@@ -886,34 +895,66 @@ impl Runner {
             ));
         }
         let end = size.min(start.saturating_add(count.min(MAX_ENTRIES_PER_REQUEST)));
-        let mut entries = match self.ledger.entries(&log, start, end - start) {
-            Ok(e) => e.into_iter().map(|(_, bytes)| bytes).collect::<Vec<_>>(),
-            Err(e) => return refuse(format!("cannot read log {log}: {e}")),
-        };
-        // Cut to the response cap (leaving room for the checkpoint and proof).
+        // Cut to the response cap (leaving room for the checkpoint and proof), counting
+        // pages by what they expand to, as the receiver does.
         let budget = MAX_RESPONSE_BYTES - 64 * 1024;
         let mut used = 0usize;
-        let keep = entries
-            .iter()
-            .take_while(|e| {
-                used += e.len() + 9;
-                used <= budget
-            })
-            .count()
-            .max(1);
-        entries.truncate(keep);
-        let end = start + entries.len() as u64;
-        let proof = match self.ledger.consistency_from(&log, end, size) {
-            Ok(p) => p,
-            Err(e) => return refuse(format!("cannot prove log {log}: {e}")),
+        let mut pages = Vec::new();
+        let wanted_pages = if with_pages && start.is_multiple_of(ENTRIES_PER_PAGE) {
+            (end - start) / ENTRIES_PER_PAGE
+        } else {
+            0
         };
-        Response::Entries(EntriesResponse {
+        if wanted_pages > 0 {
+            let stored = match self
+                .ledger
+                .full_pages(&log, start / ENTRIES_PER_PAGE, wanted_pages)
+            {
+                Ok(stored) => stored,
+                Err(e) => return refuse(format!("cannot read log {log}: {e}")),
+            };
+            for value in stored {
+                let expands_to = match yibao_ledger::page::frames_len(&value) {
+                    Ok(len) => len,
+                    Err(e) => return refuse(format!("cannot read log {log}: a page: {e}")),
+                };
+                used += expands_to + 9;
+                if used > budget && !pages.is_empty() {
+                    break;
+                }
+                pages.push(value.to_vec());
+            }
+        }
+        let loose_start = start + pages.len() as u64 * ENTRIES_PER_PAGE;
+        let mut entries = Vec::new();
+        if (pages.len() as u64) == wanted_pages && loose_start < end {
+            entries = match self.ledger.entries(&log, loose_start, end - loose_start) {
+                Ok(e) => e.into_iter().map(|(_, bytes)| bytes).collect::<Vec<_>>(),
+                Err(e) => return refuse(format!("cannot read log {log}: {e}")),
+            };
+            let keep = entries
+                .iter()
+                .take_while(|e| {
+                    used += e.len() + 9;
+                    used <= budget
+                })
+                .count()
+                .max(usize::from(pages.is_empty()));
+            entries.truncate(keep);
+        }
+        let served = EntriesResponse {
             log,
             start,
+            pages,
             entries,
             checkpoint: text,
-            proof,
-        })
+            proof: Vec::new(),
+        };
+        let end = start + served.len();
+        match self.ledger.consistency_from(&log, end, size) {
+            Ok(proof) => Response::Entries(EntriesResponse { proof, ..served }),
+            Err(e) => refuse(format!("cannot prove log {log}: {e}")),
+        }
     }
 
     fn serve_consistency(&self, log: LogCode, from: u64, to: u64) -> Response {
@@ -955,11 +996,20 @@ impl Runner {
                 self.status_pending.remove(&peer);
                 self.on_status(peer, logs);
             }
-            (Asked::Entries { log, start, count }, Response::Entries(r)) => {
+            (
+                Asked::Entries {
+                    log,
+                    start,
+                    count,
+                    pages,
+                },
+                Response::Entries(r),
+            ) => {
                 if r.log != log
                     || r.start != start
-                    || r.entries.is_empty()
-                    || r.entries.len() as u64 > count
+                    || r.is_empty()
+                    || r.len() > count
+                    || (!pages && !r.pages.is_empty())
                 {
                     self.penalise(
                         peer,
@@ -976,8 +1026,8 @@ impl Runner {
                     return;
                 }
                 sync.in_flight = None;
-                sync.next_start = start + r.entries.len() as u64;
-                tracing::debug!(%log, start, count = r.entries.len(), %peer, "batch fetched");
+                sync.next_start = start + r.len();
+                tracing::debug!(%log, start, count = r.len(), pages = r.pages.len(), %peer, "batch fetched");
                 sync.ready = Some((peer, r));
                 self.drive(log);
             }
@@ -1478,9 +1528,10 @@ impl Runner {
                     let ledger = self.ledger.clone();
                     let tx = self.verified_tx.clone();
                     tokio::task::spawn_blocking(move || {
-                        let result = ledger.append_replicated(
+                        let result = ledger.append_replicated_pages(
                             &batch_data.log,
                             batch_data.start,
+                            &batch_data.pages,
                             &batch_data.entries,
                             &batch_data.checkpoint,
                             &batch_data.proof,
@@ -1513,18 +1564,37 @@ impl Runner {
         else {
             return;
         };
-        let count = batch.min(their_size - start);
-        let id = self
-            .swarm
-            .behaviour_mut()
-            .sync
-            .send_request(&peer, Request::Entries { log, start, count });
-        tracing::debug!(%log, start, count, %peer, "fetching");
+        // Whole pages from a page's first entry on; up to the next page's first before.
+        let pages = start.is_multiple_of(ENTRIES_PER_PAGE);
+        let count = if pages {
+            batch.min(their_size - start)
+        } else {
+            batch
+                .min(their_size - start)
+                .min(ENTRIES_PER_PAGE - start % ENTRIES_PER_PAGE)
+        };
+        let request = if pages {
+            Request::Pages { log, start, count }
+        } else {
+            Request::Entries { log, start, count }
+        };
+        let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
+        tracing::debug!(%log, start, count, pages, %peer, "fetching");
         if let Some(sync) = self.syncs.get_mut(&log) {
             sync.in_flight = Some((id, start, peer));
         }
-        self.asked
-            .insert(id, (peer, Asked::Entries { log, start, count }));
+        self.asked.insert(
+            id,
+            (
+                peer,
+                Asked::Entries {
+                    log,
+                    start,
+                    count,
+                    pages,
+                },
+            ),
+        );
     }
 
     fn on_verified(&mut self, done: Verified) {

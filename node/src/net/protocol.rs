@@ -2,11 +2,13 @@
 //! protocol and the gossip messages, each a canonical CBOR array, every size capped.
 //!
 //! Requests: `[0]` Status; `[1, log, start, count]` EntriesByRange; `[2, log, from, to]`
-//! Consistency. Responses: `[0, [[log, size, checkpoint], …]]` Status (the checkpointed
-//! size of every log the node holds and its latest checkpoint with cosignatures);
-//! `[1, log, start, [entry, …], checkpoint, [hash, …]]` Entries (a consistency proof from
-//! the batch's end to the checkpoint); `[2, log, prefix_root, [hash, …], checkpoint]`
-//! Consistency; `[3, reason]` Refused.
+//! Consistency; `[3, log, start, count]` PagesByRange. Responses: `[0, [[log, size,
+//! checkpoint], …]]` Status (the checkpointed size of every log the node holds and its
+//! latest checkpoint with cosignatures); `[1, log, start, [entry, …], checkpoint, [hash,
+//! …]]` Entries (a consistency proof from the batch's end to the checkpoint); `[2, log,
+//! prefix_root, [hash, …], checkpoint]` Consistency; `[3, reason]` Refused; `[4, log,
+//! start, [page, …], [entry, …], checkpoint, [hash, …]]` Pages (full stored pages of 32
+//! entries, then entries).
 //!
 //! Frames on a stream are a 4-byte big-endian length and the CBOR body.
 
@@ -27,8 +29,10 @@ pub const GOSSIP_TOPIC: &str = "yibao/v1/log-events";
 pub const MAX_REQUEST_BYTES: usize = 4 * 1024;
 /// The largest response accepted (entries batches are cut to fit).
 pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
-/// The most entries one EntriesByRange may ask for or carry.
+/// The most entries one EntriesByRange or PagesByRange may ask for or carry.
 pub const MAX_ENTRIES_PER_REQUEST: u64 = 4096;
+/// Entries in a page (`yibao_ledger::page`): a PagesByRange starts at a multiple of it.
+pub const ENTRIES_PER_PAGE: u64 = yibao_ledger::page::ENTRIES_PER_PAGE;
 /// The largest gossip message.
 pub const MAX_GOSSIP_BYTES: usize = 64 * 1024;
 /// The most logs a Status may list.
@@ -50,6 +54,14 @@ pub enum Request {
         from: u64,
         to: u64,
     },
+    /// Like `Entries`, but the answer may carry full pages as stored (`start` is a
+    /// multiple of [`ENTRIES_PER_PAGE`]): the sender neither decompresses them nor the
+    /// receiver compresses them again.
+    Pages {
+        log: LogCode,
+        start: u64,
+        count: u64,
+    },
 }
 
 /// One log in a Status response.
@@ -62,14 +74,29 @@ pub struct LogStatus {
     pub checkpoint: String,
 }
 
-/// A batch of entries and what ties it to a signed checkpoint.
+/// A batch of entries and what ties it to a signed checkpoint: `pages` (full pages in the
+/// stored encoding, SPEC.md §15; only in a Pages response) hold the first entries from
+/// `start`, `entries` the rest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntriesResponse {
     pub log: LogCode,
     pub start: u64,
+    pub pages: Vec<Vec<u8>>,
     pub entries: Vec<Vec<u8>>,
     pub checkpoint: String,
     pub proof: Vec<Hash>,
+}
+
+impl EntriesResponse {
+    /// How many entries the batch carries, pages included.
+    pub fn len(&self) -> u64 {
+        self.pages.len() as u64 * ENTRIES_PER_PAGE + self.entries.len() as u64
+    }
+
+    /// True if the batch carries no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// A response.
@@ -180,6 +207,13 @@ impl Request {
             Request::Consistency { log, from, to } => {
                 e.array(4).uint(2).text(log.as_str()).uint(*from).uint(*to);
             }
+            Request::Pages { log, start, count } => {
+                e.array(4)
+                    .uint(3)
+                    .text(log.as_str())
+                    .uint(*start)
+                    .uint(*count);
+            }
         }
         e.into_vec()
     }
@@ -189,7 +223,7 @@ impl Request {
         let len = d.array().map_err(cbor)?;
         let request = match (d.uint().map_err(cbor)?, len) {
             (0, 1) => Request::Status,
-            (1, 4) => {
+            (kind @ (1 | 3), 4) => {
                 let log = log_code(&mut d)?;
                 let start = d.uint().map_err(cbor)?;
                 let count = d.uint().map_err(cbor)?;
@@ -198,7 +232,15 @@ impl Request {
                         "count {count} is not 1..={MAX_ENTRIES_PER_REQUEST}"
                     )));
                 }
-                Request::Entries { log, start, count }
+                if kind == 1 {
+                    Request::Entries { log, start, count }
+                } else if !start.is_multiple_of(ENTRIES_PER_PAGE) {
+                    return Err(malformed(format!(
+                        "pages from {start}, not a multiple of {ENTRIES_PER_PAGE}"
+                    )));
+                } else {
+                    Request::Pages { log, start, count }
+                }
             }
             (2, 4) => {
                 let log = log_code(&mut d)?;
@@ -220,6 +262,7 @@ impl Response {
             Response::Entries(r) => Encoder::with_capacity(
                 64 + r.checkpoint.len()
                     + 33 * r.proof.len()
+                    + r.pages.iter().map(|page| 9 + page.len()).sum::<usize>()
                     + r.entries.iter().map(|entry| 9 + entry.len()).sum::<usize>(),
             ),
             _ => Encoder::new(),
@@ -235,7 +278,15 @@ impl Response {
                 }
             }
             Response::Entries(r) => {
-                e.array(6).uint(1).text(r.log.as_str()).uint(r.start);
+                if r.pages.is_empty() {
+                    e.array(6).uint(1).text(r.log.as_str()).uint(r.start);
+                } else {
+                    e.array(7).uint(4).text(r.log.as_str()).uint(r.start);
+                    e.array(r.pages.len() as u64);
+                    for page in &r.pages {
+                        e.bytes(page);
+                    }
+                }
                 e.array(r.entries.len() as u64);
                 for entry in &r.entries {
                     e.bytes(entry);
@@ -285,12 +336,31 @@ impl Response {
                 }
                 Response::Status(logs)
             }
-            (1, 6) => {
+            (kind @ (1 | 4), len) if len == 6 + u64::from(kind == 4) => {
                 let log = log_code(&mut d)?;
                 let start = d.uint().map_err(cbor)?;
+                let mut pages = Vec::new();
+                if kind == 4 {
+                    let count = d.array().map_err(cbor)?;
+                    if count == 0 || count > MAX_ENTRIES_PER_REQUEST / ENTRIES_PER_PAGE {
+                        return Err(malformed(format!("{count} pages in one response")));
+                    }
+                    if !start.is_multiple_of(ENTRIES_PER_PAGE) {
+                        return Err(malformed(format!(
+                            "pages from {start}, not a multiple of {ENTRIES_PER_PAGE}"
+                        )));
+                    }
+                    pages.reserve(count as usize);
+                    for _ in 0..count {
+                        pages.push(d.bytes().map_err(cbor)?.to_vec());
+                    }
+                }
                 let count = d.array().map_err(cbor)?;
-                if count > MAX_ENTRIES_PER_REQUEST {
-                    return Err(malformed(format!("{count} entries in one response")));
+                if count + pages.len() as u64 * ENTRIES_PER_PAGE > MAX_ENTRIES_PER_REQUEST {
+                    return Err(malformed(format!(
+                        "{} entries in one response",
+                        count + pages.len() as u64 * ENTRIES_PER_PAGE
+                    )));
                 }
                 let mut entries = Vec::with_capacity(count as usize);
                 for _ in 0..count {
@@ -298,13 +368,19 @@ impl Response {
                 }
                 let checkpoint = note(&mut d)?;
                 let proof = hashes(&mut d)?;
-                Response::Entries(EntriesResponse {
+                // Every item was read by the strict decoder in schema order (shortest
+                // heads, definite lengths, nothing normalised), so the bytes are the
+                // canonical encoding: not encoded again to compare, which would copy the
+                // whole batch.
+                d.finish().map_err(cbor)?;
+                return Ok(Response::Entries(EntriesResponse {
                     log,
                     start,
+                    pages,
                     entries,
                     checkpoint,
                     proof,
-                })
+                }));
             }
             (2, 5) => {
                 let log = log_code(&mut d)?;
@@ -507,6 +583,11 @@ mod tests {
                 from: 3,
                 to: 9,
             },
+            Request::Pages {
+                log: code(),
+                start: 64,
+                count: 4096,
+            },
         ];
         for r in requests {
             assert_eq!(Request::decode(&r.encode()).unwrap(), r);
@@ -520,9 +601,18 @@ mod tests {
             Response::Entries(EntriesResponse {
                 log: code(),
                 start: 2,
+                pages: vec![],
                 entries: vec![vec![1, 2], vec![3]],
                 checkpoint: "c".into(),
                 proof: vec![[7; 32]],
+            }),
+            Response::Entries(EntriesResponse {
+                log: code(),
+                start: 64,
+                pages: vec![vec![1, 2, 3], vec![0]],
+                entries: vec![vec![3]],
+                checkpoint: "c".into(),
+                proof: vec![],
             }),
             Response::Consistency {
                 log: code(),
@@ -586,6 +676,36 @@ mod tests {
         let mut e = Encoder::new();
         e.array(4).uint(1).text("14112x").uint(0).uint(1);
         assert!(Request::decode(&e.into_vec()).is_err());
+        // Pages only from a page's first entry, and never more entries than a request.
+        let mut e = Encoder::new();
+        e.array(4).uint(3).text("141125").uint(33).uint(1);
+        assert!(Request::decode(&e.into_vec()).is_err());
+        let pages = |start: u64, pages: usize, entries: usize| {
+            Response::Entries(EntriesResponse {
+                log: code(),
+                start,
+                pages: vec![vec![0]; pages],
+                entries: vec![vec![1]; entries],
+                checkpoint: "c".into(),
+                proof: vec![],
+            })
+            .encode()
+        };
+        assert!(Response::decode(&pages(32, 128, 0)).is_ok());
+        assert!(Response::decode(&pages(33, 1, 0)).is_err());
+        assert!(Response::decode(&pages(32, 129, 0)).is_err());
+        assert!(Response::decode(&pages(32, 127, 33)).is_err());
+        // A Pages response without pages is an Entries response's non-canonical twin.
+        let mut e = Encoder::new();
+        e.array(7)
+            .uint(4)
+            .text("141125")
+            .uint(0)
+            .array(0)
+            .array(1)
+            .bytes(&[1]);
+        e.text("c").array(0);
+        assert!(Response::decode(&e.into_vec()).is_err());
         assert!(Gossip::decode(&vec![0u8; MAX_GOSSIP_BYTES + 1]).is_err());
     }
 
