@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
+use yibao_ledger::page;
 use yibao_ledger::verify::verify_ledger;
 use yibao_node::net::fault::ServeFault;
 use yibao_node::net::protocol::{EntriesResponse, MAX_RESPONSE_BYTES};
@@ -113,6 +114,40 @@ fn faults(owner_bureau: SigningKey, owner_division: String) -> Vec<(&'static str
             "a checkpoint not signed by the log's key",
             mutate(|r| r.checkpoint = r.checkpoint.replacen("yibao", "yibaO", 1)),
         ),
+        // Served with pages: a batch's first page is corrupted (the batch from inside a
+        // page, before it, is served whole).
+        (
+            "a page that does not decompress",
+            ServeFault::MutatePages(Arc::new(|r: &mut EntriesResponse| {
+                if let Some(page) = r.pages.first_mut() {
+                    page.truncate(5);
+                    page.extend([0x42; 64]);
+                }
+            })),
+        ),
+        (
+            "a forged signature inside a page",
+            ServeFault::MutatePages(Arc::new(|r: &mut EntriesResponse| {
+                let Some(value) = r.pages.first_mut() else {
+                    return;
+                };
+                let mut entries: Vec<Vec<u8>> = page::decode_received(value)
+                    .unwrap()
+                    .entries()
+                    .map(<[u8]>::to_vec)
+                    .collect();
+                // The page's last entry, so that no prev link gives it away first.
+                let entry = entries.last_mut().unwrap();
+                let sig = EntryRef::decode(entry).unwrap().submission.signature;
+                let pos = entry.windows(64).position(|w| w == sig).unwrap();
+                entry[pos + 10] ^= 1;
+                let mut frames = Vec::new();
+                for e in &entries {
+                    page::push_frame(&mut frames, e);
+                }
+                *value = page::encode_full(&frames);
+            })),
+        ),
     ]
 }
 
@@ -130,7 +165,9 @@ fn every_kind_of_bad_batch_is_refused_the_peer_banned_and_honest_sync_unharmed()
         for (name, fault) in list {
             // Node 2 falls behind; the byzantine node has everything.
             net.stop(2).await.unwrap();
-            net.append_cases(0, 3).unwrap();
+            // Enough for full pages past the first page boundary when pages are corrupted.
+            let cases = if fault.serves_pages() { 20 } else { 3 };
+            net.append_cases(0, cases).unwrap();
             net.wait_converged(&[0, 1], WAIT).await.unwrap();
             net.stop(1).await.unwrap();
             let mut config = net.config.clone();

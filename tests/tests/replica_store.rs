@@ -6,6 +6,7 @@
 use ed25519_dalek::SigningKey;
 use yibao_ledger::equivocation::EquivocationProof;
 use yibao_ledger::keys::LogCode;
+use yibao_ledger::page;
 use yibao_ledger::store::{Ledger, ReplicaError};
 use yibao_ledger::verify::verify_ledger;
 use yibao_schema::entry::EntryRef;
@@ -171,7 +172,8 @@ fn bad_batches_are_refused_with_the_seq_and_change_nothing() {
         (
             "forged signature",
             Box::new(|e, _, _| {
-                let entry = &mut e[5];
+                // The batch's last entry: no later entry's prev link gives it away.
+                let entry = &mut e[29];
                 // The signature is the 64 bytes before the payload; flip one inside it by
                 // re-signing nothing: find it through the decoded view.
                 let view = EntryRef::decode(entry).unwrap();
@@ -179,22 +181,22 @@ fn bad_batches_are_refused_with_the_seq_and_change_nothing() {
                 let pos = entry.windows(64).position(|w| w == sig).unwrap();
                 entry[pos + 10] ^= 1;
             }),
-            "25",
+            "entry 49: signature: ",
         ),
         (
             "broken prev link",
             Box::new(|e, _, _| e[3] = reencode(&e[3], None, Some([7; 32]))),
-            "23",
+            "entry 23: prev",
         ),
         (
             "wrong seq",
             Box::new(|e, _, _| e[0] = reencode(&e[0], Some(99), None)),
-            "20",
+            "entry 20: carries seq 99",
         ),
         (
             "garbage bytes",
             Box::new(|e, _, _| e[2] = vec![0xff, 0x00, 0x13]),
-            "22",
+            "entry 22: ",
         ),
         (
             "a checkpoint that does not match the entries",
@@ -224,7 +226,7 @@ fn bad_batches_are_refused_with_the_seq_and_change_nothing() {
         (
             "replayed old entries",
             Box::new(|e, _, _| e[1] = e[0].clone()),
-            "21",
+            "entry 21: ",
         ),
     ];
     for (name, tamper, needle) in cases {
@@ -428,4 +430,223 @@ fn equivocation_is_proven_stored_and_freezes_the_log_across_restarts() {
         .append_replicated(&code, size, &[], &checkpoint, &[])
         .unwrap_err();
     assert!(matches!(err, ReplicaError::Frozen(_)));
+}
+
+/// What a serving peer sends for a PagesByRange from `start` (a page's first entry): the
+/// full pages among `[start, start + count)` as the owner stores them, the entries after
+/// them, its latest checkpoint and the consistency proof from the batch's end to it.
+#[allow(clippy::type_complexity)] // reason: the four parts of a Pages response
+fn serve_pages(
+    owner: &Ledger,
+    code: &LogCode,
+    start: u64,
+    count: u64,
+) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, String, Vec<[u8; 32]>) {
+    assert_eq!(start % page::ENTRIES_PER_PAGE, 0);
+    let size = owner.size(code).unwrap();
+    let end = size.min(start + count);
+    let pages: Vec<Vec<u8>> = owner
+        .full_pages(
+            code,
+            start / page::ENTRIES_PER_PAGE,
+            (end - start) / page::ENTRIES_PER_PAGE,
+        )
+        .unwrap()
+        .iter()
+        .map(|p| p.to_vec())
+        .collect();
+    let loose = start + pages.len() as u64 * page::ENTRIES_PER_PAGE;
+    let entries = owner
+        .entries(code, loose, end - loose)
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect();
+    let checkpoint = owner.latest_checkpoint(code).unwrap();
+    let proof = owner.consistency_from(code, end, size).unwrap();
+    (pages, entries, checkpoint, proof)
+}
+
+/// Every full page of a log as stored.
+fn stored_pages(ledger: &Ledger, code: &LogCode) -> Vec<Vec<u8>> {
+    let size = ledger.size(code).unwrap();
+    ledger
+        .full_pages(code, 0, size / page::ENTRIES_PER_PAGE)
+        .unwrap()
+        .iter()
+        .map(|p| p.to_vec())
+        .collect()
+}
+
+#[test]
+fn a_replica_catches_up_from_pages_and_stores_them_as_they_came() {
+    let owner = owner(3, 6);
+    let code = county();
+    let size = owner.ledger.size(&code).unwrap();
+    assert!(size > 4 * page::ENTRIES_PER_PAGE, "a real log: {size}");
+    let (dir, replica) = replica(&owner);
+    // Pages and loose entries from each page's first entry (40 = a page and 8 entries);
+    // from inside a page, entries up to the next page's first, as a node asks.
+    let mut start = 0;
+    let mut paged_batches = 0;
+    while start < size {
+        let progress = if start % page::ENTRIES_PER_PAGE == 0 {
+            let (pages, entries, checkpoint, proof) = serve_pages(&owner.ledger, &code, start, 40);
+            paged_batches += usize::from(!pages.is_empty());
+            replica
+                .append_replicated_pages(&code, start, &pages, &entries, &checkpoint, &proof)
+                .unwrap()
+        } else {
+            let to_boundary = page::ENTRIES_PER_PAGE - start % page::ENTRIES_PER_PAGE;
+            let (entries, checkpoint, proof) = serve(&owner.ledger, &code, start, to_boundary);
+            replica
+                .append_replicated(&code, start, &entries, &checkpoint, &proof)
+                .unwrap()
+        };
+        assert!(progress.size > start);
+        start = progress.size;
+        assert_tail_rows_only_for_last_page(&replica, &code, "replica fed pages");
+        assert_eq!(verify_ledger(&replica, &|_| {}).failure_count, 0);
+    }
+    assert!(paged_batches > 2, "{paged_batches} batches with pages");
+    assert_eq!(
+        replica.root(&code).unwrap(),
+        owner.ledger.root(&code).unwrap()
+    );
+    assert_eq!(
+        replica.latest_checkpoint(&code).unwrap(),
+        owner.ledger.latest_checkpoint(&code).unwrap()
+    );
+    // Every page is stored byte for byte as the owner stores it, and reads back after a
+    // restart.
+    let pages = stored_pages(&owner.ledger, &code);
+    assert_eq!(pages.len() as u64, size / page::ENTRIES_PER_PAGE);
+    assert_eq!(stored_pages(&replica, &code), pages);
+    drop(replica);
+    let replica = Ledger::open(dir.path(), Policy::default()).unwrap();
+    assert_eq!(verify_ledger(&replica, &|_| {}).failure_count, 0);
+    assert_eq!(
+        replica.entries(&code, 0, size).unwrap(),
+        owner.ledger.entries(&code, 0, size).unwrap()
+    );
+}
+
+/// A full page of `entries`, as a store writes it.
+fn page_of_entries<'a>(entries: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut frames = Vec::new();
+    for e in entries {
+        page::push_frame(&mut frames, e);
+    }
+    page::encode_full(&frames)
+}
+
+#[test]
+fn bad_pages_are_refused_with_the_seq_and_change_nothing() {
+    let owner = owner(4, 6);
+    let code = county();
+    let (_dir, replica) = replica(&owner);
+    let (entries, checkpoint, proof) = serve(&owner.ledger, &code, 0, 32);
+    replica
+        .append_replicated(&code, 0, &entries, &checkpoint, &proof)
+        .unwrap();
+    let root = replica.root(&code).unwrap();
+    let (good, loose, checkpoint, proof) = serve_pages(&owner.ledger, &code, 32, 64);
+    assert_eq!((good.len(), loose.len()), (2, 0));
+    assert_eq!(good[1][0], 0x01, "a compressed page");
+    let second: Vec<Vec<u8>> = page::decode_received(&good[1])
+        .unwrap()
+        .entries()
+        .map(<[u8]>::to_vec)
+        .collect();
+    type Tamper = Box<dyn Fn(&mut Vec<Vec<u8>>, &mut u64)>;
+    let cases: Vec<(&str, Tamper, &str)> = vec![
+        (
+            "pages from inside a page",
+            Box::new(|_, start| *start = 33),
+            "page boundary",
+        ),
+        (
+            "a page that does not decompress",
+            Box::new(|p, _| {
+                let header = p[1][..5].to_vec();
+                p[1] = [header, vec![0x42; 64]].concat();
+            }),
+            "entry 64: the page from 64: the compressed page does not decompress",
+        ),
+        (
+            "a page of 31 entries",
+            Box::new({
+                let second = second.clone();
+                move |p, _| p[1] = page_of_entries(second[..31].iter().map(Vec::as_slice))
+            }),
+            "entry 64: the page from 64: the page holds 31 entries, not 32",
+        ),
+        (
+            "a page padded past its frames",
+            Box::new(|p, _| {
+                let len = u32::from_be_bytes(p[1][1..5].try_into().unwrap()) as usize;
+                let padding = len + 2 - p[1].len();
+                p[1].extend(std::iter::repeat_n(0, padding));
+            }),
+            "larger than raw",
+        ),
+        (
+            "a header that promises more than a page holds",
+            Box::new(|p, _| p[1][1..5].copy_from_slice(&u32::MAX.to_be_bytes())),
+            "entry 64: the page from 64: the page header",
+        ),
+        (
+            "pages that would expand past a response",
+            Box::new(|p, _| {
+                let big = (page::ENTRIES_PER_PAGE as u32) * 250_000;
+                for value in p.iter_mut() {
+                    value[1..5].copy_from_slice(&big.to_be_bytes());
+                }
+                let extra = p[0].clone();
+                p.extend([extra.clone(), extra]);
+            }),
+            "expands to",
+        ),
+        (
+            "a forged signature inside a page",
+            Box::new({
+                let second = second.clone();
+                move |p, _| {
+                    // The page's last entry: no later entry's prev link gives it away.
+                    let mut entries = second.clone();
+                    let entry = &mut entries[31];
+                    let sig = EntryRef::decode(entry).unwrap().submission.signature;
+                    let pos = entry.windows(64).position(|w| w == sig).unwrap();
+                    entry[pos + 10] ^= 1;
+                    p[1] = page_of_entries(entries.iter().map(Vec::as_slice));
+                }
+            }),
+            "entry 95: signature: ",
+        ),
+        (
+            "pages in the wrong order",
+            Box::new(|p, _| p.swap(0, 1)),
+            "entry 32: carries seq 64",
+        ),
+    ];
+    for (name, tamper, needle) in cases {
+        let mut pages = good.clone();
+        let mut start = 32;
+        tamper(&mut pages, &mut start);
+        let err = replica
+            .append_replicated_pages(&code, start, &pages, &[], &checkpoint, &proof)
+            .expect_err(name);
+        assert!(err.is_peer_fault(), "{name}: {err}");
+        let text = err.to_string();
+        assert!(text.contains(needle), "{name}: {text}");
+        assert_eq!(replica.size(&code).unwrap(), 32, "{name}: nothing stored");
+        assert_eq!(replica.root(&code).unwrap(), root, "{name}: nothing stored");
+    }
+    // And the honest pages still go in afterwards, stored as they came.
+    replica
+        .append_replicated_pages(&code, 32, &good, &[], &checkpoint, &proof)
+        .unwrap();
+    assert_eq!(replica.size(&code).unwrap(), 96);
+    assert_eq!(&stored_pages(&replica, &code)[1..], &good[..]);
+    assert_eq!(verify_ledger(&replica, &|_| {}).failure_count, 0);
 }

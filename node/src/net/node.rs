@@ -835,9 +835,15 @@ impl Runner {
         let response = match request {
             Request::Status => Response::Status(self.status_of_logs()),
             Request::Entries { log, start, count } => self.serve_entries(log, start, count, false),
-            // A byzantine test node corrupts entries, so it serves them as entries.
+            // A byzantine test node corrupts entries, so it serves them as entries unless it
+            // corrupts pages.
             Request::Pages { log, start, count } => {
-                self.serve_entries(log, start, count, self.config.fault.is_none())
+                let pages = self
+                    .config
+                    .fault
+                    .as_ref()
+                    .is_none_or(ServeFault::serves_pages);
+                self.serve_entries(log, start, count, pages)
             }
             Request::Consistency { log, from, to } => self.serve_consistency(log, from, to),
         };
