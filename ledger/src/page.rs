@@ -15,8 +15,11 @@
 //! written before tail rows existed may end in a partly filled raw page: it is read as the
 //! start of the tail, and replaced by the full page when it fills.
 //!
-//! The entry bytes inside are exactly the entry encoding of SPEC.md §3.3; the page format
-//! is private to this store and never leaves the node (bundles carry entries).
+//! The entry bytes inside are exactly the entry encoding of SPEC.md §3.3. A full page also
+//! travels between nodes as it is stored, in a Pages response (SPEC.md §15.1 specifies it
+//! byte for byte): the serving node sends its compressed pages without decompressing them,
+//! and the receiving node checks each one ([`decode_received`]) and stores it as it came,
+//! without compressing it again. Bundles carry entries, not pages.
 
 /// Entries per page.
 pub const ENTRIES_PER_PAGE: u64 = 32;

@@ -16,6 +16,7 @@ use yibao_node::net::identity::keypair_from_seed;
 use yibao_node::net::{NetConfig, NodeHandle};
 use yibao_node::workload::{build_ledger, Officers};
 use yibao_schema::manifest::{Manifest, ManifestBody, Member};
+use yibao_schema::note::SignedCheckpoint;
 use yibao_schema::policy::Policy;
 
 /// Options of `yibao bench-sync`.
@@ -34,6 +35,10 @@ pub struct BenchSyncArgs {
     /// Also write the figures as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Entries the new node asks for at a time (the node's default is the protocol's
+    /// largest batch).
+    #[arg(long, default_value_t = yibao_node::net::protocol::MAX_ENTRIES_PER_REQUEST)]
+    batch: u64,
 }
 
 const FIRST_DIVISION: u64 = 140_702;
@@ -112,6 +117,7 @@ pub fn run(args: &BenchSyncArgs) -> Result<ExitCode> {
         let config = NetConfig {
             listen: vec!["/ip4/127.0.0.1/tcp/0".parse()?],
             status_interval: Duration::from_millis(200),
+            batch: args.batch,
             ..NetConfig::default()
         };
         let mut sources = Vec::new();
@@ -198,6 +204,19 @@ pub fn run(args: &BenchSyncArgs) -> Result<ExitCode> {
         }
         let seconds = started.elapsed().as_secs_f64();
         let cpu = crate::bench::process_cpu_since(cpu_before);
+        // After the clock: every log is its owner's, root and signed checkpoint (the
+        // cosignatures each holds may differ).
+        for (i, s) in sources.iter().enumerate() {
+            let code = LogCode::parse(&division(i as u64)).context("division")?;
+            let checkpoint = |ledger: &Ledger| -> Result<_> {
+                let text = ledger.latest_checkpoint(&code)?;
+                Ok(SignedCheckpoint::parse(&text)?.checkpoint)
+            };
+            let (held, owned) = (node.ledger(), s.ledger());
+            if held.root(&code)? != owned.root(&code)? || checkpoint(held)? != checkpoint(owned)? {
+                bail!("log {code}: the new node's root or checkpoint is not its owner's");
+            }
+        }
         node.shutdown().await?;
         for s in sources {
             s.shutdown().await?;

@@ -1,10 +1,12 @@
 //! Frozen known-answer vectors for the formats of SPEC.md §13–§15: the manifest's
-//! signing bytes and signature, an equivocation proof, and sync and gossip messages. A
+//! signing bytes and signature, an equivocation proof, sync and gossip messages, and a
+//! page as it travels in a Pages response. A
 //! change to any of these bytes is a change of format and must come with a new version.
 
 use ed25519_dalek::SigningKey;
 use yibao_ledger::equivocation::EquivocationProof;
 use yibao_ledger::keys::LogCode;
+use yibao_ledger::page;
 use yibao_node::net::protocol::{EntriesResponse, Gossip, Request, Response};
 use yibao_schema::manifest::{Manifest, ManifestBody, Member};
 
@@ -121,3 +123,43 @@ const RESPONSE_ENTRIES_HEX: &str = "860166313431313235018142a10162630a8158200909
 const REQUEST_PAGES_HEX: &str = "8403663134313132351840191000";
 const RESPONSE_PAGES_HEX: &str = "87046631343131323518208147010000008028b58142a10162630a80";
 const GOSSIP_COSIGNATURE_HEX: &str = "8401663134313132350568e28094207720780a";
+
+/// The frames of a page whose entry `i` is the bytes `"entry " ‖ i` (not real entries:
+/// §15.1 frames any bytes).
+fn vector_frames() -> Vec<u8> {
+    let mut frames = Vec::new();
+    for i in 0..page::ENTRIES_PER_PAGE {
+        page::push_frame(&mut frames, format!("entry {i}").as_bytes());
+    }
+    frames
+}
+
+#[test]
+fn pages_on_the_wire_are_frozen() {
+    let frames = vector_frames();
+    // Raw: 0x00 then the frames.
+    let raw = page::encode_raw(&frames);
+    assert_eq!(raw[0], 0x00);
+    assert_eq!(blake3::hash(&raw).to_hex().as_str(), PAGE_RAW_BLAKE3);
+    // Compressed: a page written by this node (zstd's output may change with its version,
+    // so this fixes what every receiver must keep accepting, not what a writer produces).
+    let compressed = hex::decode(PAGE_ZSTD_HEX).unwrap();
+    assert_eq!(&compressed[..5], &[0x01, 0, 0, 0x01, 0x76]);
+    assert_eq!(page::frames_len(&compressed).unwrap(), frames.len());
+    for value in [&raw, &compressed] {
+        let received = page::decode_received(value).unwrap();
+        let entries: Vec<&[u8]> = received.entries().collect();
+        assert_eq!(entries.len(), 32);
+        assert_eq!(entries[0], b"entry 0");
+        assert_eq!(entries[31], b"entry 31");
+    }
+    assert_eq!(
+        page::decode(&sled::IVec::from(compressed.clone()))
+            .unwrap()
+            .as_ref(),
+        &frames[..]
+    );
+}
+
+const PAGE_RAW_BLAKE3: &str = "6250723babd21e572d6b4ee62d4e88ad7e8081b6e6a7ccf942c82119ff9155b0";
+const PAGE_ZSTD_HEX: &str = "010000017628b52ffd607600dd0300740300000007656e7472792030313233343536373839000000083108083108310831083108310831083108313232323232323232323233333128208093d20346cc35cc08738635628e614630b733cc113ddcc372419cc3037be416ce617690e76a813942877b7816cc64b215876e76cbbecd6ed967b3b385b7e805";
