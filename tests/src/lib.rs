@@ -133,3 +133,35 @@ pub fn assert_tail_rows_only_for_last_page(ledger: &Ledger, code: &LogCode, cont
         "{context}: tail rows of a log of {size} entries"
     );
 }
+
+/// Flips one bit inside the signature of an encoded entry (found through its decoded
+/// view), leaving everything else as it was: a forged signature.
+pub fn forge_signature(entry: &mut [u8]) {
+    let signature = yibao_schema::entry::EntryRef::decode(entry)
+        .unwrap_or_else(|e| panic!("not an entry: {e}"))
+        .submission
+        .signature;
+    let at = entry
+        .windows(64)
+        .position(|w| w == signature)
+        .unwrap_or_else(|| panic!("the signature is not in the entry's bytes"));
+    entry[at + 10] ^= 1;
+}
+
+/// The entries of a full page as received (`yibao_ledger::page`), each as its own bytes.
+pub fn page_entries(value: &[u8]) -> Vec<Vec<u8>> {
+    yibao_ledger::page::decode_received(value)
+        .unwrap_or_else(|e| panic!("not a full page: {e}"))
+        .entries()
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// A full page of `entries`, as a store writes it.
+pub fn page_of_entries<E: AsRef<[u8]>>(entries: &[E]) -> Vec<u8> {
+    let mut frames = Vec::new();
+    for e in entries {
+        yibao_ledger::page::push_frame(&mut frames, e.as_ref());
+    }
+    yibao_ledger::page::encode_full(&frames)
+}

@@ -10,14 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use yibao_ledger::page;
 use yibao_ledger::verify::verify_ledger;
 use yibao_node::net::fault::ServeFault;
 use yibao_node::net::protocol::{EntriesResponse, MAX_RESPONSE_BYTES};
 use yibao_schema::entry::{encode_entry, EntryRef, Submission};
 use yibao_schema::record::{DivisionCode, KeyEvent, Record};
 use yibao_tests::net::{copy_dir, runtime, wait_for, wait_until, TestNet, DIVISIONS};
-use yibao_tests::TIME_MS;
+use yibao_tests::{forge_signature, page_entries, page_of_entries, TIME_MS};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -131,21 +130,12 @@ fn faults(owner_bureau: SigningKey, owner_division: String) -> Vec<(&'static str
                 let Some(value) = r.pages.first_mut() else {
                     return;
                 };
-                let mut entries: Vec<Vec<u8>> = page::decode_received(value)
-                    .unwrap()
-                    .entries()
-                    .map(<[u8]>::to_vec)
-                    .collect();
+                let mut entries = page_entries(value);
                 // The page's last entry, so that no prev link gives it away first.
-                let entry = entries.last_mut().unwrap();
-                let sig = EntryRef::decode(entry).unwrap().submission.signature;
-                let pos = entry.windows(64).position(|w| w == sig).unwrap();
-                entry[pos + 10] ^= 1;
-                let mut frames = Vec::new();
-                for e in &entries {
-                    page::push_frame(&mut frames, e);
+                if let Some(entry) = entries.last_mut() {
+                    forge_signature(entry);
                 }
-                *value = page::encode_full(&frames);
+                *value = page_of_entries(&entries);
             })),
         ),
     ]

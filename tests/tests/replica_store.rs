@@ -13,7 +13,8 @@ use yibao_schema::entry::EntryRef;
 use yibao_schema::note::SignedCheckpoint;
 use yibao_schema::policy::Policy;
 use yibao_tests::{
-    assert_tail_rows_only_for_last_page, case_submissions, county, setup_county, TIME_MS,
+    assert_tail_rows_only_for_last_page, case_submissions, county, forge_signature, page_entries,
+    page_of_entries, setup_county, TIME_MS,
 };
 
 struct Owner {
@@ -62,17 +63,32 @@ fn serve(
     start: u64,
     count: u64,
 ) -> (Vec<Vec<u8>>, String, Vec<[u8; 32]>) {
-    let size = owner.size(code).unwrap();
-    let end = size.min(start + count);
-    let entries = owner
-        .entries(code, start, end - start)
-        .unwrap()
-        .into_iter()
-        .map(|(_, e)| e)
-        .collect();
-    let checkpoint = owner.latest_checkpoint(code).unwrap();
-    let proof = owner.consistency_from(code, end, size).unwrap();
+    let (_, entries, checkpoint, proof) = serve_batch(owner, code, start, count, false);
     (entries, checkpoint, proof)
+}
+
+/// Panics unless the replica holds the county's log with the owner's root and latest
+/// checkpoint.
+fn assert_same_as_owner(replica: &Ledger, owner: &Owner) {
+    let code = county();
+    assert_eq!(
+        replica.root(&code).unwrap(),
+        owner.ledger.root(&code).unwrap()
+    );
+    assert_eq!(
+        replica.latest_checkpoint(&code).unwrap(),
+        owner.ledger.latest_checkpoint(&code).unwrap()
+    );
+}
+
+/// A replica that took the owner's first `count` entries honestly.
+fn replica_holding_first(owner: &Owner, count: u64) -> (tempfile::TempDir, Ledger) {
+    let (dir, replica) = replica(owner);
+    let (entries, checkpoint, proof) = serve(&owner.ledger, &county(), 0, count);
+    replica
+        .append_replicated(&county(), 0, &entries, &checkpoint, &proof)
+        .unwrap();
+    (dir, replica)
 }
 
 #[test]
@@ -115,14 +131,7 @@ fn a_replica_catches_up_in_batches_and_verifies() {
         assert_eq!(progress.reached_checkpoint, progress.size == size);
     }
     assert!(batches > 3);
-    assert_eq!(
-        replica.root(&code).unwrap(),
-        owner.ledger.root(&code).unwrap()
-    );
-    assert_eq!(
-        replica.latest_checkpoint(&code).unwrap(),
-        owner.ledger.latest_checkpoint(&code).unwrap()
-    );
+    assert_same_as_owner(&replica, &owner);
     assert!(replica.pending_target(&code).unwrap().is_none());
     // The replica's domain state is the owner's.
     assert_eq!(
@@ -160,27 +169,14 @@ fn reencode(bytes: &[u8], seq: Option<u64>, prev: Option<[u8; 32]>) -> Vec<u8> {
 fn bad_batches_are_refused_with_the_seq_and_change_nothing() {
     let owner = owner(2, 3);
     let code = county();
-    let (_dir, replica) = replica(&owner);
-    // Take the first 20 honestly.
-    let (entries, checkpoint, proof) = serve(&owner.ledger, &code, 0, 20);
-    replica
-        .append_replicated(&code, 0, &entries, &checkpoint, &proof)
-        .unwrap();
+    let (_dir, replica) = replica_holding_first(&owner, 20);
     let (good, checkpoint, proof) = serve(&owner.ledger, &code, 20, 30);
     type Tamper = Box<dyn Fn(&mut Vec<Vec<u8>>, &mut String, &mut Vec<[u8; 32]>)>;
     let cases: Vec<(&str, Tamper, &str)> = vec![
         (
             "forged signature",
-            Box::new(|e, _, _| {
-                // The batch's last entry: no later entry's prev link gives it away.
-                let entry = &mut e[29];
-                // The signature is the 64 bytes before the payload; flip one inside it by
-                // re-signing nothing: find it through the decoded view.
-                let view = EntryRef::decode(entry).unwrap();
-                let sig = view.submission.signature;
-                let pos = entry.windows(64).position(|w| w == sig).unwrap();
-                entry[pos + 10] ^= 1;
-            }),
+            // The batch's last entry: no later entry's prev link gives it away.
+            Box::new(|e, _, _| forge_signature(&mut e[29])),
             "entry 49: signature: ",
         ),
         (
@@ -443,14 +439,29 @@ fn serve_pages(
     count: u64,
 ) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, String, Vec<[u8; 32]>) {
     assert_eq!(start % page::ENTRIES_PER_PAGE, 0);
+    serve_batch(owner, code, start, count, true)
+}
+
+/// What a serving peer sends for `[start, start + count)`: the full pages among them as
+/// the owner stores them when `with_pages`, the entries after them, its latest checkpoint
+/// and the consistency proof from the batch's end to it.
+#[allow(clippy::type_complexity)] // reason: the four parts of a Pages response
+fn serve_batch(
+    owner: &Ledger,
+    code: &LogCode,
+    start: u64,
+    count: u64,
+    with_pages: bool,
+) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, String, Vec<[u8; 32]>) {
     let size = owner.size(code).unwrap();
     let end = size.min(start + count);
+    let full = if with_pages {
+        (end - start) / page::ENTRIES_PER_PAGE
+    } else {
+        0
+    };
     let pages: Vec<Vec<u8>> = owner
-        .full_pages(
-            code,
-            start / page::ENTRIES_PER_PAGE,
-            (end - start) / page::ENTRIES_PER_PAGE,
-        )
+        .full_pages(code, start / page::ENTRIES_PER_PAGE, full)
         .unwrap()
         .iter()
         .map(|p| p.to_vec())
@@ -509,14 +520,7 @@ fn a_replica_catches_up_from_pages_and_stores_them_as_they_came() {
         assert_eq!(verify_ledger(&replica, &|_| {}).failure_count, 0);
     }
     assert!(paged_batches > 2, "{paged_batches} batches with pages");
-    assert_eq!(
-        replica.root(&code).unwrap(),
-        owner.ledger.root(&code).unwrap()
-    );
-    assert_eq!(
-        replica.latest_checkpoint(&code).unwrap(),
-        owner.ledger.latest_checkpoint(&code).unwrap()
-    );
+    assert_same_as_owner(&replica, &owner);
     // Every page is stored byte for byte as the owner stores it, and reads back after a
     // restart.
     let pages = stored_pages(&owner.ledger, &code);
@@ -531,33 +535,16 @@ fn a_replica_catches_up_from_pages_and_stores_them_as_they_came() {
     );
 }
 
-/// A full page of `entries`, as a store writes it.
-fn page_of_entries<'a>(entries: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
-    let mut frames = Vec::new();
-    for e in entries {
-        page::push_frame(&mut frames, e);
-    }
-    page::encode_full(&frames)
-}
-
 #[test]
 fn bad_pages_are_refused_with_the_seq_and_change_nothing() {
     let owner = owner(4, 6);
     let code = county();
-    let (_dir, replica) = replica(&owner);
-    let (entries, checkpoint, proof) = serve(&owner.ledger, &code, 0, 32);
-    replica
-        .append_replicated(&code, 0, &entries, &checkpoint, &proof)
-        .unwrap();
+    let (_dir, replica) = replica_holding_first(&owner, 32);
     let root = replica.root(&code).unwrap();
     let (good, loose, checkpoint, proof) = serve_pages(&owner.ledger, &code, 32, 64);
     assert_eq!((good.len(), loose.len()), (2, 0));
     assert_eq!(good[1][0], 0x01, "a compressed page");
-    let second: Vec<Vec<u8>> = page::decode_received(&good[1])
-        .unwrap()
-        .entries()
-        .map(<[u8]>::to_vec)
-        .collect();
+    let second = page_entries(&good[1]);
     type Tamper = Box<dyn Fn(&mut Vec<Vec<u8>>, &mut u64)>;
     let cases: Vec<(&str, Tamper, &str)> = vec![
         (
@@ -577,7 +564,7 @@ fn bad_pages_are_refused_with_the_seq_and_change_nothing() {
             "a page of 31 entries",
             Box::new({
                 let second = second.clone();
-                move |p, _| p[1] = page_of_entries(second[..31].iter().map(Vec::as_slice))
+                move |p, _| p[1] = page_of_entries(&second[..31])
             }),
             "entry 64: the page from 64: the page holds 31 entries, not 32",
         ),
@@ -614,11 +601,8 @@ fn bad_pages_are_refused_with_the_seq_and_change_nothing() {
                 move |p, _| {
                     // The page's last entry: no later entry's prev link gives it away.
                     let mut entries = second.clone();
-                    let entry = &mut entries[31];
-                    let sig = EntryRef::decode(entry).unwrap().submission.signature;
-                    let pos = entry.windows(64).position(|w| w == sig).unwrap();
-                    entry[pos + 10] ^= 1;
-                    p[1] = page_of_entries(entries.iter().map(Vec::as_slice));
+                    forge_signature(&mut entries[31]);
+                    p[1] = page_of_entries(&entries);
                 }
             }),
             "entry 95: signature: ",

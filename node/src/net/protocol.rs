@@ -197,22 +197,20 @@ impl Request {
             Request::Status => {
                 e.array(1).uint(0);
             }
-            Request::Entries { log, start, count } => {
+            Request::Entries { log, start, count } | Request::Pages { log, start, count } => {
+                let kind = if matches!(self, Request::Pages { .. }) {
+                    3
+                } else {
+                    1
+                };
                 e.array(4)
-                    .uint(1)
+                    .uint(kind)
                     .text(log.as_str())
                     .uint(*start)
                     .uint(*count);
             }
             Request::Consistency { log, from, to } => {
                 e.array(4).uint(2).text(log.as_str()).uint(*from).uint(*to);
-            }
-            Request::Pages { log, start, count } => {
-                e.array(4)
-                    .uint(3)
-                    .text(log.as_str())
-                    .uint(*start)
-                    .uint(*count);
             }
         }
         e.into_vec()
