@@ -247,6 +247,21 @@ struct Verified {
     result: std::result::Result<ReplicaProgress, ReplicaError>,
 }
 
+/// The peer to fetch `log` from, among `candidates` (peer, size it holds): one that holds
+/// the most of it; when several do, the logs are spread over them by division code, so
+/// that one peer does not serve every log a new node catches up.
+fn pick_holder(log: &LogCode, candidates: &[(PeerId, u64)]) -> Option<(PeerId, u64)> {
+    let most = candidates.iter().map(|(_, size)| *size).max()?;
+    let mut holders: Vec<PeerId> = candidates
+        .iter()
+        .filter(|(_, size)| *size == most)
+        .map(|(peer, _)| *peer)
+        .collect();
+    holders.sort_by_key(|peer| peer.to_bytes());
+    let spread = log.as_str().parse::<usize>().unwrap_or(0) % holders.len().max(1);
+    holders.get(spread).map(|peer| (*peer, most))
+}
+
 struct Runner {
     swarm: Swarm<Behaviour>,
     ledger: Arc<Ledger>,
@@ -1566,8 +1581,7 @@ impl Runner {
             .filter_map(|(peer, logs)| logs.get(&log).map(|(s, _)| (*peer, *s)))
             .filter(|(_, s)| *s > start)
             .collect();
-        let Some(&(peer, their_size)) = candidates.iter().max_by_key(|(p, s)| (*s, p.to_bytes()))
-        else {
+        let Some((peer, their_size)) = pick_holder(&log, &candidates) else {
             return;
         };
         // Whole pages from a page's first entry on; up to the next page's first before.
@@ -1966,5 +1980,35 @@ fn write_status_file(path: &std::path::Path, status: &NodeStatus) {
         .is_err()
     {
         tracing::warn!(path = %path.display(), "cannot write the status file");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logs_are_fetched_from_the_fullest_holders_spread_over_them() {
+        let peers: Vec<PeerId> = (0..3).map(|_| PeerId::random()).collect();
+        let candidates = vec![(peers[0], 100), (peers[1], 100), (peers[2], 60)];
+        let picked: Vec<(PeerId, u64)> = (140_702..140_706)
+            .map(|code| {
+                let log = LogCode::parse(&code.to_string()).unwrap();
+                pick_holder(&log, &candidates).unwrap()
+            })
+            .collect();
+        // Only peers holding all 100 entries, and both of them in turn.
+        assert!(picked
+            .iter()
+            .all(|(peer, size)| *size == 100 && *peer != peers[2]));
+        assert!(picked.iter().any(|(peer, _)| *peer == peers[0]));
+        assert!(picked.iter().any(|(peer, _)| *peer == peers[1]));
+        // The same log always goes to the same peer, whatever order peers are listed in.
+        let log = LogCode::parse("140702").unwrap();
+        let mut reversed = candidates.clone();
+        reversed.reverse();
+        assert_eq!(pick_holder(&log, &candidates), pick_holder(&log, &reversed));
+        assert_eq!(pick_holder(&log, &[]), None);
+        assert_eq!(pick_holder(&log, &[(peers[2], 7)]), Some((peers[2], 7)));
     }
 }
