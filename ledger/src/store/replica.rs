@@ -254,13 +254,14 @@ impl Ledger {
         }
         // Pages are checked (and expanded) before the log's lock is taken, their declared
         // lengths first: a batch expands to at most what an Entries response may carry.
+        let bad_page = |k: usize, e: page::PageError| {
+            let first = start + k as u64 * page::ENTRIES_PER_PAGE;
+            bad_entry(first, format!("the page from {first}: {e}"))
+        };
         let mut declared = entries.iter().map(Vec::len).sum::<usize>();
         for (k, value) in pages.iter().enumerate() {
-            let first = start + (k * page::ENTRIES_PER_PAGE as usize) as u64;
-            declared = declared.saturating_add(
-                page::frames_len(value)
-                    .map_err(|e| bad_entry(first, format!("the page from {first}: {e}")))?,
-            );
+            declared =
+                declared.saturating_add(page::frames_len(value).map_err(|e| bad_page(k, e))?);
         }
         if declared > MAX_REPLICA_BATCH_BYTES {
             return Err(bad_entry(
@@ -270,11 +271,7 @@ impl Ledger {
         }
         let mut expanded = Vec::with_capacity(pages.len());
         for (k, value) in pages.iter().enumerate() {
-            let first = start + (k * page::ENTRIES_PER_PAGE as usize) as u64;
-            expanded.push(
-                page::decode_received(value)
-                    .map_err(|e| bad_entry(first, format!("the page from {first}: {e}")))?,
-            );
+            expanded.push(page::decode_received(value).map_err(|e| bad_page(k, e))?);
         }
         let mut all: Vec<&[u8]> = Vec::with_capacity(count);
         for page in &expanded {

@@ -1586,13 +1586,10 @@ impl Runner {
         };
         // Whole pages from a page's first entry on; up to the next page's first before.
         let pages = start.is_multiple_of(ENTRIES_PER_PAGE);
-        let count = if pages {
-            batch.min(their_size - start)
-        } else {
-            batch
-                .min(their_size - start)
-                .min(ENTRIES_PER_PAGE - start % ENTRIES_PER_PAGE)
-        };
+        let mut count = batch.min(their_size - start);
+        if !pages {
+            count = count.min(ENTRIES_PER_PAGE - start % ENTRIES_PER_PAGE);
+        }
         let request = if pages {
             Request::Pages { log, start, count }
         } else {
