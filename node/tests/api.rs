@@ -111,16 +111,22 @@ fn assert_schema(value: &Value, name: &str) {
 }
 
 fn submission(f: &Fixture) -> Submission {
-    let inst = workload::institutions(COUNTY, 30).pop().unwrap();
-    let record = workload::register(&inst).unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64;
+    submission_at(f, now)
+}
+
+/// The same registration as [`submission`], signed at `timestamp_ms`: two made in the same
+/// millisecond are the same statement.
+fn submission_at(f: &Fixture, timestamp_ms: u64) -> Submission {
+    let inst = workload::institutions(COUNTY, 30).pop().unwrap();
+    let record = workload::register(&inst).unwrap();
     Submission::sign(
         &f.officers.administrator,
         &LogCode::parse(COUNTY).unwrap().origin(),
-        now,
+        timestamp_ms,
         record.kind().as_str(),
         record.encode_payload().unwrap(),
     )
@@ -357,7 +363,10 @@ async fn submissions_are_acknowledged_durable_with_a_proof_and_bad_ones_refused(
     );
 
     // Forged signature.
-    let mut forged = submission(&f);
+    // A statement not in the log yet (the first one, made in the same millisecond, would
+    // be answered as a duplicate before its signature is looked at).
+    let first_ms = sub.view().unwrap().statement.timestamp_ms;
+    let mut forged = submission_at(&f, first_ms + 1);
     forged.signature[3] ^= 1;
     // A rule-breaking record (an unauthorised author: the inspector may not register).
     let inst = workload::institutions(COUNTY, 31).pop().unwrap();
