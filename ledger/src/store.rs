@@ -1454,17 +1454,14 @@ impl Ledger {
 
         // 3. Records, rules, authorisation; seq, prev, tree — on copies, so that a storage
         // failure leaves memory as it was.
-        // The state is updated in place as records pass their checks. An all-or-nothing
-        // batch may still be abandoned after some records were applied, so it works on a
-        // copy. Otherwise the state is taken out of `mem`: if anything below fails before
-        // the batch is durable, `mem.state` stays empty and the next append replays the log
-        // from storage, so memory never runs ahead of what is durable.
-        let taken = if all_or_nothing {
-            mem.state.clone()
-        } else {
-            mem.state.take()
-        };
-        let mut state = match taken {
+        // The state is updated in place as records pass their checks: it is taken out of
+        // `mem`, and if anything below fails before the batch is durable, or an
+        // all-or-nothing batch is abandoned after some of its records were applied,
+        // `mem.state` stays empty and the next append replays the log from storage, so
+        // memory never runs ahead of what is durable. (Abandoning is rare — the import checks
+        // every row first — so it costs a replay rather than every batch a copy of the
+        // state.)
+        let mut state = match mem.state.take() {
             Some(state) => state,
             None => return Err(corrupt(code, None, "log state missing")),
         };
@@ -1564,14 +1561,13 @@ impl Ledger {
                     _ => Some(Err(AppendError::NotAppended)),
                 })
                 .collect();
-            // The copy of the state is dropped: nothing of this batch was applied.
+            // The state, with some of this batch applied, is dropped: the next append
+            // replays the log.
             return Ok(unwritten(&mut mem, results));
         }
         if appended.is_empty() {
             // Only refusals and duplicates: the state is unchanged, put it back.
-            if !all_or_nothing {
-                mem.state = Some(state);
-            }
+            mem.state = Some(state);
             return Ok(unwritten(&mut mem, results));
         }
         stage_tail(&mut batch, &tail, code, first_new_seq, head.size)

@@ -159,3 +159,77 @@ fn readers_beside_appends_filling_pages_see_every_entry_once() {
     assert!(reads > 100, "only {reads} reads ran beside the appends");
     assert!(verify_ledger(&ledger, &|_| {}).is_ok());
 }
+
+/// An all-or-nothing batch refused after some of its records passed (and were applied to
+/// the log's state in memory) leaves no trace: the same good records are accepted
+/// afterwards — the first case opening is not taken for a duplicate — and the log
+/// verifies.
+#[test]
+fn an_abandoned_all_or_nothing_batch_leaves_the_state_as_it_was() {
+    use yibao_ledger::store::AppendError;
+    use yibao_node::workload::{self, Rng};
+
+    let dir = tempfile::tempdir().unwrap();
+    let code = county();
+    let ledger = Ledger::open(dir.path(), Policy::default()).unwrap();
+    let (officers, insts) = setup_county(&ledger, 12, 4).unwrap();
+    let before = ledger.size(&code).unwrap();
+    let checkpoint_before = ledger.latest_checkpoint(&code).unwrap();
+
+    let records = workload::case_records(
+        &mut Rng::new(5),
+        yibao_tests::COUNTY,
+        "柳林县医疗保障局",
+        0,
+        &insts[0],
+        2023,
+        false,
+    )
+    .unwrap();
+    let good = workload::sign(&officers, &code.origin(), TIME_MS, &records).unwrap();
+    // The case opened again under the same id, signed a millisecond later: refused, after
+    // the whole case before it passed.
+    let again = workload::sign(&officers, &code.origin(), TIME_MS + 1, &records[..1]).unwrap();
+    let mut batch = good.clone();
+    batch.extend(again);
+    let results = ledger
+        .append_all_or_nothing(&code, batch, TIME_MS + 1)
+        .unwrap();
+    let last = results.len() - 1;
+    for (i, result) in results.iter().enumerate() {
+        match result {
+            Err(AppendError::NotAppended) => assert!(i < last, "entry {i}"),
+            Err(AppendError::Rule(violation)) => {
+                assert_eq!(i, last, "entry {i}: {violation}");
+                assert!(
+                    violation.to_string().contains("case"),
+                    "the refusal names the case: {violation}"
+                );
+            }
+            other => panic!("entry {i}: {other:?}"),
+        }
+    }
+    assert_eq!(ledger.size(&code).unwrap(), before);
+    assert_eq!(ledger.latest_checkpoint(&code).unwrap(), checkpoint_before);
+
+    // The good records alone go in: the state does not remember the abandoned batch.
+    let results = ledger
+        .append_all_or_nothing(&code, good.clone(), TIME_MS + 1)
+        .unwrap();
+    for (i, result) in results.iter().enumerate() {
+        let receipt = result.as_ref().unwrap_or_else(|e| panic!("entry {i}: {e}"));
+        assert!(!receipt.duplicate, "entry {i}");
+        assert_eq!(receipt.seq, before + i as u64);
+    }
+    assert_eq!(ledger.size(&code).unwrap(), before + good.len() as u64);
+    // And the state goes on from them: the same opening is now refused on its own.
+    let again = workload::sign(&officers, &code.origin(), TIME_MS + 2, &records[..1]).unwrap();
+    let results = ledger
+        .append_all_or_nothing(&code, again, TIME_MS + 2)
+        .unwrap();
+    assert!(
+        matches!(results.as_slice(), [Err(AppendError::Rule(_))]),
+        "{results:?}"
+    );
+    assert!(verify_ledger(&ledger, &|_| {}).is_ok());
+}
