@@ -98,17 +98,18 @@ pub struct ImportSummary {
     pub phase_seconds: [f64; 3],
 }
 
-/// The result of checking the rows: what to write, and what was refused.
-struct Plan {
+/// The result of checking the rows: what to write, and what was refused. The records to
+/// write are those of the parsed rows, borrowed, not copied.
+struct Plan<'c> {
     /// Per row to write: its row number and its records with their signers.
-    rows: Vec<PlannedRow>,
+    rows: Vec<PlannedRow<'c>>,
     bad: Vec<RowError>,
     present: usize,
     decisions_without_adjudicator: usize,
 }
 
 /// A row to write: its number and its records with their signers.
-type PlannedRow = (usize, Vec<(Signer, Record)>);
+type PlannedRow<'c> = (usize, Vec<(Signer, &'c Record)>);
 
 /// Which key signs a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,16 +223,16 @@ fn column_for(candidate_cells: &HashMap<Field, String>, kind: RecordKind, field:
 /// Checks every good row's records in file order against a copy of the log's state, as
 /// appends would. Rows in `excluded` are left out (a second pass after refusals).
 #[allow(clippy::too_many_arguments)] // reason: one private pass with its inputs spelled out
-fn check_rows(
+fn check_rows<'c>(
     base: &LogState,
-    candidates: &[Candidate],
+    candidates: &'c [Candidate],
     excluded: &HashSet<usize>,
     headers_by_field: &HashMap<Field, String>,
     inspector: [u8; 32],
     adjudicator: Option<[u8; 32]>,
     now_ms: u64,
     bar: &ProgressBar,
-) -> (Plan, bool) {
+) -> (Plan<'c>, bool) {
     let mut state = base.clone();
     let division = state.division();
     let mut plan = Plan {
@@ -243,7 +244,7 @@ fn check_rows(
     // A refusal after some of a row's records were applied leaves them in `state`.
     let mut dirty = false;
     let mut first_row_of_hash: HashMap<[u8; 32], usize> = HashMap::new();
-    let mut openings: HashMap<String, (usize, Record)> = HashMap::new();
+    let mut openings: HashMap<&str, (usize, &Record)> = HashMap::new();
     for candidate in candidates {
         bar.inc(1);
         if excluded.contains(&candidate.row) {
@@ -272,7 +273,7 @@ fn check_rows(
             continue;
         }
         first_row_of_hash.insert(*hash.as_bytes(), candidate.row);
-        if let Some((first, opening)) = openings.get(records.case_id.as_str()) {
+        if let Some(&(first, opening)) = openings.get(records.case_id.as_str()) {
             if *opening != records.opening {
                 let column = headers_by_field
                     .get(&Field::CaseNo)
@@ -289,7 +290,7 @@ fn check_rows(
                 continue;
             }
         }
-        let mut wanted: Vec<(Signer, &Record)> = Vec::with_capacity(4);
+        let mut wanted: Vec<(Signer, &'c Record)> = Vec::with_capacity(4);
         let case_known = state.id_in_use(RecordKind::InspectionOpened, records.case_id.as_str());
         if !case_known {
             wanted.push((Signer::Inspector, &records.opening));
@@ -344,15 +345,9 @@ fn check_rows(
             continue;
         }
         if !case_known {
-            openings.insert(
-                records.case_id.as_str().to_string(),
-                (candidate.row, records.opening.clone()),
-            );
+            openings.insert(records.case_id.as_str(), (candidate.row, &records.opening));
         }
-        plan.rows.push((
-            candidate.row,
-            wanted.into_iter().map(|(s, r)| (s, r.clone())).collect(),
-        ));
+        plan.rows.push((candidate.row, wanted));
     }
     (plan, dirty)
 }
@@ -454,7 +449,7 @@ pub fn import_table(
     }
     let origin = code.origin();
     let bar = progress_bar(options.progress, plan.rows.len() as u64, "writing");
-    let mut batches: Vec<&[PlannedRow]> = Vec::new();
+    let mut batches: Vec<&[PlannedRow<'_>]> = Vec::new();
     let mut batch_start = 0usize;
     let mut current_entries = 0usize;
     for (i, row) in plan.rows.iter().enumerate() {
@@ -465,10 +460,10 @@ pub fn import_table(
             current_entries = 0;
         }
     }
-    let sign = |batch: &[PlannedRow]| -> Result<(Vec<Submission>, usize)> {
+    let sign = |batch: &[PlannedRow<'_>]| -> Result<(Vec<Submission>, usize)> {
         let flat: Vec<(Signer, &Record)> = batch
             .iter()
-            .flat_map(|(_, records)| records.iter().map(|(s, r)| (*s, r)))
+            .flat_map(|(_, records)| records.iter().copied())
             .collect();
         let submissions = flat
             .par_iter()
