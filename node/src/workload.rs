@@ -265,11 +265,21 @@ pub fn case_records_of_type(
     ];
     let findings = 1 + rng.below(2);
     let mut items = Vec::new();
+    // What the case's rectification item and exposure notice say, from its own findings.
+    let mut labels: Vec<&str> = Vec::new();
+    let mut articles: Vec<String> = Vec::new();
     let (mut recovered_total, mut damages_total, mut fines_total) = (0u64, 0u64, 0u64);
     for f in 0..findings {
         let (article, item, pattern, label) = patterns[rng.below(patterns.len() as u64) as usize];
         let amount = 10_000 + rng.below(20_000_000); // 100 yuan to 200,000 yuan, in fen.
         let finding_id = format!("{case_id}-F{}", f + 1);
+        if !labels.contains(&label) {
+            labels.push(label);
+        }
+        let cited = article_text(article, item);
+        if !articles.contains(&cited) {
+            articles.push(cited);
+        }
         let mut basis = json!({ "article": article });
         if let Some(item) = item {
             basis["item"] = json!(item);
@@ -332,7 +342,7 @@ pub fn case_records_of_type(
             "item_id": item_id,
             "case_id": case_id,
             "institution": inst.code,
-            "problem": "建立医保基金使用内部管理制度，整改违规收费问题",
+            "problem": format!("建立医保基金使用内部管理制度，整改{}问题", labels.join("、")),
             "deadline": format!("{}-{:02}-28", year + 1, 1 + rng.below(6)),
         }))?,
     ));
@@ -361,6 +371,20 @@ pub fn case_records_of_type(
     }
     if with_notice {
         let total = recovered_total + damages_total + fines_total;
+        let mut handling = format!(
+            "追回医保基金{}元，处违约金{}元",
+            yuan(recovered_total),
+            yuan(damages_total)
+        );
+        if fines_total > 0 {
+            handling.push_str(&format!(
+                "，处罚款{}元，暂停相关科室医保结算6个月",
+                yuan(fines_total)
+            ));
+        } else {
+            handling.push_str("，责令改正");
+        }
+        handling.push_str(&format!("，共计{}元。", yuan(total)));
         out.push((
             Signer::Publisher,
             parse(json!({
@@ -373,11 +397,16 @@ pub fn case_records_of_type(
                 "location": "山西省吕梁市",
                 "inspecting_body": bureau_name,
                 "inspection_period": format!("{year}年"),
-                "facts": format!("经查，{}存在违规使用医保基金问题，负责人景某对此负有责任。", inst.name),
-                "categories": ["违规收费"],
+                "facts": format!(
+                    "经查，{}存在{}问题，涉及医保基金{}元，负责人景某对此负有责任。",
+                    inst.name,
+                    labels.join("、"),
+                    yuan(recovered_total)
+                ),
+                "categories": labels,
                 "amount_involved": recovered_total,
-                "legal_basis": "《医疗保障基金使用监督管理条例》第三十八条",
-                "handling": format!("追回医保基金并处违约金，共计{}.{:02}元。", total / 100, total % 100),
+                "legal_basis": format!("《医疗保障基金使用监督管理条例》{}", articles.join("、")),
+                "handling": handling,
                 "fully_recovered": true,
                 "persons": ["景某"],
                 "published_on": format!("{}-01-15", year + 1),
@@ -385,6 +414,33 @@ pub fn case_records_of_type(
         ));
     }
     Ok(out)
+}
+
+/// Fen as yuan with two decimals: `179516.35`.
+fn yuan(fen: u64) -> String {
+    format!("{}.{:02}", fen / 100, fen % 100)
+}
+
+/// An article (and item) of the Regulation as a notice cites it: `第三十八条第一项`.
+fn article_text(article: u32, item: Option<u32>) -> String {
+    let mut text = format!("第{}条", chinese_number(article));
+    if let Some(item) = item {
+        text.push_str(&format!("第{}项", chinese_number(item)));
+    }
+    text
+}
+
+/// 1–99 in Chinese numerals: `三十八`, `四十`, `一`.
+fn chinese_number(n: u32) -> String {
+    const DIGITS: [&str; 10] = ["零", "一", "二", "三", "四", "五", "六", "七", "八", "九"];
+    let digit = |d: u32| DIGITS[(d % 10) as usize];
+    match (n / 10, n % 10) {
+        (0, ones) => digit(ones).to_string(),
+        (1, 0) => "十".to_string(),
+        (1, ones) => format!("十{}", digit(ones)),
+        (tens, 0) => format!("{}十", digit(tens)),
+        (tens, ones) => format!("{}十{}", digit(tens), digit(ones)),
+    }
 }
 
 fn multiple_text(thousandths: u64) -> String {
@@ -646,14 +702,16 @@ pub struct Visit {
 }
 
 /// What the bulk generator leaves out and a demo must show: institution updates (one
-/// suspended, addresses changed), grade revisions (credit repair, one of them withdrawn by
-/// a correction, whose seq is only known once appended), rectification items still open
+/// suspended, addresses changed), grade revisions (credit repair of `repaired`, C to B,
+/// one of them withdrawn by a correction, whose seq is only known once appended),
+/// rectification items still open
 /// or in progress with a deadline far ahead (the generated ones are overdue by now), and
 /// the inspection of another division's institution, with an exposure notice.
 fn demo_extras(
     division: &str,
     bureau_name: &str,
     insts: &[Institution],
+    repaired: &[&Institution],
     visits: &[Visit],
     rng: &mut Rng,
 ) -> Result<Vec<(Signer, Record)>> {
@@ -674,7 +732,7 @@ fn demo_extras(
             }))?,
         ));
     }
-    for inst in insts.iter().skip(40).take(4) {
+    for inst in repaired {
         out.push((
             Signer::Adjudicator,
             parse(json!({
@@ -683,7 +741,7 @@ fn demo_extras(
                 "period": "2023",
                 "institution": inst.code,
                 "grade": "B",
-                "score": 850,
+                "score": 820,
                 "reason_kind": "credit_repair",
                 "reason": "整改事项已销号，此后连续六个月未发现违规，经申请予以信用修复。",
             }))?,
@@ -729,6 +787,48 @@ fn demo_extras(
     Ok(out)
 }
 
+/// Up to `count` institutions graded C in every year's set (`grade_set` grades in the
+/// order of `insts`) for a credit repair (信用修复) to B: first those with a rectification
+/// item closed out (销号) in `records`, as the repair's reason says, then other C ones.
+fn credit_repair_candidates<'i>(
+    insts: &'i [Institution],
+    records: &[(Signer, Record)],
+    count: usize,
+) -> Vec<&'i Institution> {
+    let Some([a, b, c, _]) = expected_grade_counts(insts.len() as u64, &Policy::default()) else {
+        return Vec::new();
+    };
+    let skip = usize::try_from(a + b).unwrap_or(usize::MAX);
+    let graded_c: Vec<&Institution> = insts
+        .iter()
+        .skip(skip)
+        .take(usize::try_from(c).unwrap_or(0))
+        .collect();
+    let mut item_institution = std::collections::HashMap::new();
+    let mut closed_out = std::collections::HashSet::new();
+    for (_, record) in records {
+        match record {
+            Record::RectificationItem(item) => {
+                item_institution.insert(item.item_id.as_str(), item.institution.as_str());
+            }
+            Record::RectificationUpdate(update)
+                if update.status == yibao_schema::record::RectificationStatus::ClosedOut =>
+            {
+                if let Some(code) = item_institution.get(update.item_id.as_str()) {
+                    closed_out.insert(*code);
+                }
+            }
+            _ => {}
+        }
+    }
+    let (mut chosen, others): (Vec<&Institution>, Vec<&Institution>) = graded_c
+        .into_iter()
+        .partition(|inst| closed_out.contains(inst.code.as_str()));
+    chosen.extend(others);
+    chosen.truncate(count);
+    chosen
+}
+
 /// Builds a demo county's log of about `entries` entries: officers, 300 institutions,
 /// cases (findings, decisions, rectification in every state, exposure notices), grade
 /// sets at the policy ratio, and the extras of [`demo_extras`] (every record kind, the
@@ -749,11 +849,13 @@ pub fn build_demo_ledger(
     let cases = (entries.saturating_sub(360) * 2 / 13).max(20);
     records.extend(county_records(&division, bureau_name, 300, cases, seed)?);
     let insts = institutions(&division, 300);
+    let repaired = credit_repair_candidates(&insts, &records, 4);
     let mut rng = Rng::new(seed ^ 0x5eed);
     records.extend(demo_extras(
         &division,
         bureau_name,
         &insts,
+        &repaired,
         visits,
         &mut rng,
     )?);
@@ -849,4 +951,157 @@ pub fn raw_entry_bytes(ledger: &Ledger, code: &LogCode) -> Result<u64> {
         start += chunk.len().max(1) as u64;
     }
     Ok(raw)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // Tests may unwrap: a panic is a test failure.
+mod tests {
+    use super::*;
+    use yibao_schema::record::{Grade, Period};
+
+    /// What a generated case's exposure notice and rectification item tell the public
+    /// agrees with its signed findings and decision: the violation types, the articles,
+    /// the amount involved and every penalty in the handling.
+    #[test]
+    fn a_cases_notice_says_what_its_findings_and_decision_say() {
+        let insts = institutions("141125", 20);
+        let mut fined = 0;
+        for case_no in 0..60 {
+            let mut rng = Rng::new(case_no);
+            let inst = &insts[(case_no % 20) as usize];
+            let records = case_records(
+                &mut rng,
+                "141125",
+                "柳林县医疗保障局",
+                case_no,
+                inst,
+                2023,
+                true,
+            )
+            .unwrap();
+            let findings: Vec<_> = records
+                .iter()
+                .filter_map(|(_, r)| match r {
+                    Record::Finding(f) => Some(f),
+                    _ => None,
+                })
+                .collect();
+            let decision = records
+                .iter()
+                .find_map(|(_, r)| match r {
+                    Record::Decision(d) => Some(d),
+                    _ => None,
+                })
+                .unwrap();
+            let notice = records
+                .iter()
+                .find_map(|(_, r)| match r {
+                    Record::ExposureNotice(n) => Some(n),
+                    _ => None,
+                })
+                .unwrap();
+            let problem = records
+                .iter()
+                .find_map(|(_, r)| match r {
+                    Record::RectificationItem(i) => Some(i.problem.clone()),
+                    _ => None,
+                })
+                .unwrap();
+            let amount: u64 = findings.iter().map(|f| f.amount_involved.get()).sum();
+            assert_eq!(notice.amount_involved.get(), amount, "case {case_no}");
+            assert!(notice.facts.contains(&yuan(amount)), "{}", notice.facts);
+            for f in &findings {
+                let cited = article_text(
+                    u32::from(f.legal_basis.article),
+                    f.legal_basis.item.map(u32::from),
+                );
+                assert!(
+                    notice.legal_basis.contains(&cited),
+                    "case {case_no}: {} does not cite {cited}",
+                    notice.legal_basis
+                );
+                // The finding's facts name its violation type; so do the notice's
+                // categories, its facts and the rectification item.
+                let label = notice
+                    .categories
+                    .iter()
+                    .find(|c| f.facts.contains(c.as_str()))
+                    .unwrap_or_else(|| {
+                        panic!("no category of {:?} in {}", notice.categories, f.facts)
+                    });
+                assert!(notice.facts.contains(label.as_str()));
+                assert!(problem.contains(label.as_str()), "{problem}");
+            }
+            assert!(notice.categories.len() <= findings.len());
+            let totals = &decision.totals;
+            assert!(notice.handling.contains(&yuan(totals.recovered.get())));
+            assert!(notice.handling.contains(&yuan(totals.damages.get())));
+            assert!(notice.handling.contains(&yuan(totals.total.get())));
+            let fine = totals.fines.get();
+            assert_eq!(
+                notice.handling.contains("罚款"),
+                fine > 0,
+                "{}",
+                notice.handling
+            );
+            if fine > 0 {
+                fined += 1;
+                assert!(notice.handling.contains(&yuan(fine)));
+            }
+        }
+        assert!(fined > 0, "no case with a fine among 60");
+    }
+
+    #[test]
+    fn articles_are_cited_in_chinese_numerals() {
+        assert_eq!(article_text(38, Some(1)), "第三十八条第一项");
+        assert_eq!(article_text(40, None), "第四十条");
+        assert_eq!(article_text(10, Some(4)), "第十条第四项");
+        assert_eq!(article_text(12, None), "第十二条");
+        assert_eq!(chinese_number(7), "七");
+        assert_eq!(yuan(17_951_635), "179516.35");
+        assert_eq!(yuan(5), "0.05");
+    }
+
+    /// A credit repair raises a C institution to B, and prefers one whose rectification
+    /// item was closed out.
+    #[test]
+    fn credit_repair_candidates_are_graded_c_and_closed_out_first() {
+        let records = county_records("141125", "柳林县医疗保障局", 300, 200, 7).unwrap();
+        let insts = institutions("141125", 300);
+        let chosen = credit_repair_candidates(&insts, &records, 4);
+        assert_eq!(chosen.len(), 4);
+        let grades_2023 = records
+            .iter()
+            .find_map(|(_, r)| match r {
+                Record::GradeSet(set) if set.period == Period::parse("2023").unwrap() => Some(set),
+                _ => None,
+            })
+            .unwrap();
+        for inst in &chosen {
+            let grade = grades_2023
+                .grades
+                .iter()
+                .find(|g| g.institution.as_str() == inst.code)
+                .unwrap();
+            assert_eq!(grade.grade, Grade::C, "{}", inst.code);
+        }
+        let closed_item = |code: &str| {
+            let items: Vec<&str> = records
+                .iter()
+                .filter_map(|(_, r)| match r {
+                    Record::RectificationItem(i) if i.institution.as_str() == code => {
+                        Some(i.item_id.as_str())
+                    }
+                    _ => None,
+                })
+                .collect();
+            records.iter().any(|(_, r)| {
+                matches!(r, Record::RectificationUpdate(u)
+                    if items.contains(&u.item_id.as_str())
+                        && u.status == yibao_schema::record::RectificationStatus::ClosedOut)
+            })
+        };
+        assert!(closed_item(&chosen[0].code), "{}", chosen[0].code);
+    }
 }
