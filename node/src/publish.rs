@@ -4,7 +4,8 @@
 //! - `logs.json` — every log: division, name, origin, vkey, size, frozen;
 //! - `logs/CODE/checkpoint.txt` — the latest checkpoint, exactly as signed (with the
 //!   cosignature lines held);
-//! - `notices.json` — every exposure notice, newest first: log, seq, title, institution;
+//! - `notices.json` — every exposure notice, latest publication day first: log, seq,
+//!   entry time, publication day, title, institution;
 //! - `notices/CODE-SEQ.json` — one notice: the entry (base64 of its signed bytes), its
 //!   leaf hash, the record, and its inclusion proof in the published checkpoint;
 //! - `index.html` with `assets/style.css` and `assets/verify.js` — the notices as a page
@@ -114,6 +115,7 @@ pub fn publish(ledger: &Ledger, out: &Path) -> Result<usize> {
                 "log": code.to_string(),
                 "seq": seq,
                 "timestamp_ms": entry["timestamp_ms"],
+                "published_on": entry["record"]["published_on"],
                 "title": entry["record"]["title"],
                 "institution": entry["record"]["institution"],
                 "file": format!("notices/{code}-{seq}.json"),
@@ -121,7 +123,13 @@ pub fn publish(ledger: &Ledger, out: &Path) -> Result<usize> {
             row,
         ));
     }
-    notices.sort_by_key(|(n, _)| std::cmp::Reverse(n["timestamp_ms"].as_u64().unwrap_or(0)));
+    // Newest first, as the node's list: by publication day, then entry time.
+    notices.sort_by_cached_key(|(n, _)| {
+        std::cmp::Reverse((
+            n["published_on"].as_str().unwrap_or_default().to_string(),
+            n["timestamp_ms"].as_u64().unwrap_or(0),
+        ))
+    });
     let count = notices.len();
     let (listed, rows): (Vec<Value>, Vec<String>) = notices.into_iter().unzip();
     write_json(&staging.join("notices.json"), &json!({ "notices": listed }))?;

@@ -508,11 +508,20 @@ async fn notices_institutions_cases_and_grades() {
     assert!(notices
         .iter()
         .all(|n| n["kind"] == "exposure_notice" && n["log"] == COUNTY));
-    let times: Vec<u64> = notices
+    // Newest first: by publication day, then by entry time.
+    let order: Vec<(&str, u64)> = notices
         .iter()
-        .map(|n| n["timestamp_ms"].as_u64().unwrap())
+        .map(|n| {
+            (
+                n["record"]["published_on"].as_str().unwrap(),
+                n["timestamp_ms"].as_u64().unwrap(),
+            )
+        })
         .collect();
-    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    assert!(
+        order.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {order:?}"
+    );
     let (_, first_page) = get_json(s, "/v1/notices?per_page=1&page=1").await;
     assert_eq!(first_page["notices"].as_array().unwrap().len(), 1);
     let (_, beyond) = get_json(s, &format!("/v1/notices?per_page=1&page={}", total + 1)).await;
@@ -1361,4 +1370,29 @@ async fn the_notice_list_of_one_router_follows_the_growing_log() {
     for n in before["notices"].as_array().unwrap() {
         assert!(ids.contains(&n["record"]["notice_id"].as_str().unwrap()));
     }
+
+    // A notice signed later but published on an earlier day is listed after the others:
+    // the list is in order of publication day (发布日期), which is what the public reads.
+    let records = workload::case_records(
+        &mut rng,
+        COUNTY,
+        "柳林县医疗保障局",
+        901,
+        &insts[5],
+        2020,
+        true,
+    )
+    .unwrap();
+    for sub in workload::sign(&f.officers, &origin, now + 1, &records).unwrap() {
+        let request = post_cbor("/v1/logs/141125/entries", sub.encode(), "application/cbor");
+        let (status, body) = answer(&app, request).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (_, later) = answer(&app, list()).await;
+    let notices = later["notices"].as_array().unwrap();
+    assert_eq!(notices.len() as u64, total + 2, "{later}");
+    assert_eq!(notices[0]["record"]["notice_id"], "141125-2025-000900-N");
+    let last = &notices[notices.len() - 1]["record"];
+    assert_eq!(last["notice_id"], "141125-2020-000901-N", "{later}");
+    assert_eq!(last["published_on"], "2021-01-15");
 }

@@ -191,9 +191,9 @@ pub(crate) async fn index(State(state): State<AppState>, query: QueryParams) -> 
         "<h1>{}</h1><p>{}</p>",
         lang.t("医保基金违法违规案件曝光", "Exposure notices"),
         escape(&match lang {
-            Lang::Zh => format!("共 {total} 条，按时间由新到旧。第 {page_no} / {pages} 页。"),
+            Lang::Zh => format!("共 {total} 条，按发布日期由新到旧。第 {page_no} / {pages} 页。"),
             Lang::En => {
-                format!("{total} notices, newest first. Page {page_no} of {pages}.")
+                format!("{total} notices, latest publication first. Page {page_no} of {pages}.")
             }
         })
     );

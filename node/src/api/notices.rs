@@ -17,6 +17,8 @@ use super::entry_json;
 
 /// One notice as the API shows it (without its log's frozen flag).
 struct Notice {
+    /// The notice's publication day (`YYYY-MM-DD`, so that text order is date order).
+    published_on: String,
     timestamp_ms: u64,
     log: LogCode,
     seq: u64,
@@ -27,11 +29,13 @@ struct Notice {
 struct Known {
     /// Per log, the index watermark up to which its notices are in `sorted`.
     indexed: HashMap<LogCode, u64>,
-    /// Every known notice, newest first, then by log and seq.
+    /// Every known notice, latest publication day first, then latest entry, then by log
+    /// and seq.
     sorted: Vec<Notice>,
 }
 
-/// The notices of every log, kept sorted newest first.
+/// The notices of every log, kept sorted newest first: by publication day (发布日期, what
+/// the public reads), then by when the entry was signed.
 #[derive(Default)]
 pub struct NoticeCache {
     known: Mutex<Known>,
@@ -97,6 +101,10 @@ fn refresh(known: &mut Known, ledger: &Ledger) -> Result<(), StoreError> {
                 map.insert("log".into(), json!(code.to_string()));
             }
             known.sorted.push(Notice {
+                published_on: v["record"]["published_on"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
                 timestamp_ms: v["timestamp_ms"].as_u64().unwrap_or(0),
                 log: code,
                 seq,
@@ -107,10 +115,21 @@ fn refresh(known: &mut Known, ledger: &Ledger) -> Result<(), StoreError> {
         known.indexed.insert(code, indexed);
     }
     if changed {
-        // The order the list always had: newest first, ties by log then seq.
-        known
-            .sorted
-            .sort_by_key(|n| (Reverse(n.timestamp_ms), n.log, n.seq));
+        // Newest first: by publication day, then entry time; ties by log then seq.
+        known.sorted.sort_by(|a, b| {
+            (
+                Reverse(&a.published_on),
+                Reverse(a.timestamp_ms),
+                a.log,
+                a.seq,
+            )
+                .cmp(&(
+                    Reverse(&b.published_on),
+                    Reverse(b.timestamp_ms),
+                    b.log,
+                    b.seq,
+                ))
+        });
     }
     Ok(())
 }
