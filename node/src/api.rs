@@ -178,11 +178,20 @@ type Params = Query<std::collections::HashMap<String, String>>;
 fn number(params: &Params, name: &str) -> ApiResult<Option<u64>> {
     params
         .get(name)
-        .map(|text| {
-            text.parse::<u64>()
-                .map_err(|_| ApiError::bad(name, format!("`{text}` is not a non-negative integer")))
-        })
+        .map(|text| parse_number(name, text))
         .transpose()
+}
+
+/// A non-negative integer named `name`, refused as too large or as not a number.
+fn parse_number(name: &str, text: &str) -> ApiResult<u64> {
+    text.parse::<u64>().map_err(|e| {
+        let reason = if *e.kind() == std::num::IntErrorKind::PosOverflow {
+            format!("`{text}` is too large (at most {})", u64::MAX)
+        } else {
+            format!("`{text}` is not a non-negative integer")
+        };
+        ApiError::bad(name, reason)
+    })
 }
 
 fn log_code(text: &str) -> ApiResult<LogCode> {
@@ -549,9 +558,7 @@ async fn entry(
 ) -> ApiResult<Json<Value>> {
     let code = log_code(&log)?;
     let audience = audience(&state, &auth, &method, &uri, &headers).await?;
-    let seq: u64 = seq
-        .parse()
-        .map_err(|_| ApiError::bad("seq", format!("`{seq}` is not a number")))?;
+    let seq = parse_number("seq", &seq)?;
     let size = state
         .ledger
         .size(&code)
@@ -818,17 +825,11 @@ async fn grades(State(state): State<ApiState>, params: Params) -> ApiResult<Json
         .get("period")
         .cloned()
         .ok_or_else(|| ApiError::bad("period", "required, e.g. 2023 or 2023-H1"))?;
-    if period.is_empty()
-        || period.len() > 16
-        || !period
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    {
-        return Err(ApiError::bad(
-            "period",
-            format!("`{period}` is not a period like 2023 or 2023-H1"),
-        ));
-    }
+    // The period as a record carries it (SPEC.md §8.9), so that a typo is refused rather
+    // than answered with an empty list.
+    let period = yibao_schema::record::Period::parse(&period)
+        .map_err(|e| ApiError::bad("period", e.to_string()))?
+        .to_string();
     let pointers = state
         .ledger
         .grades_of_period(&period)

@@ -597,6 +597,12 @@ async fn notices_institutions_cases_and_grades() {
             StatusCode::BAD_REQUEST,
             "period",
         ),
+        ("/v1/grades?period=abc", StatusCode::BAD_REQUEST, "period"),
+        (
+            "/v1/grades?period=2023-H3",
+            StatusCode::BAD_REQUEST,
+            "period",
+        ),
     ] {
         let (status, body) = get_json(s, uri).await;
         assert_eq!(status, expected, "{uri}: {body}");
@@ -1319,6 +1325,36 @@ async fn every_answer_validates_against_the_documented_schema() {
             }
         }
     }
+}
+
+/// A number too large for any seq is refused as too large, not as "not a number".
+#[tokio::test]
+async fn numbers_beyond_u64_are_refused_as_too_large() {
+    let f = fixture();
+    let s = &f.state;
+    for (uri, field) in [
+        ("/v1/logs/141125/entries/99999999999999999999999", "seq"),
+        (
+            "/v1/logs/141125/entries?start=99999999999999999999999",
+            "start",
+        ),
+    ] {
+        let (status, body) = get_json(s, uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+        assert_error(&body, field);
+        assert!(
+            body["error"]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("too large"),
+            "{uri}: {body}"
+        );
+    }
+    let (_, body) = get_json(s, "/v1/logs/141125/entries/12a").await;
+    assert!(body["error"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("not a non-negative integer"));
 }
 
 /// The notice list kept by one router follows the log as it grows: a notice submitted

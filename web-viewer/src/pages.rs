@@ -151,19 +151,23 @@ async fn all_notices(state: &AppState, lang: Lang) -> Result<Vec<Value>, PageErr
     Ok(out)
 }
 
+/// Whether `text` is all digits but larger than any seq or page can be.
+fn too_large(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && text.parse::<u64>().is_err()
+}
+
 /// `/`: exposure notices, newest first, 20 a page.
 pub(crate) async fn index(State(state): State<AppState>, query: QueryParams) -> PageResult {
     let (lang, map) = params(query)?;
     let page_no: u64 = match map.get("page") {
         None => 1,
-        Some(p) => p.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
-            PageError::bad(
-                lang,
-                format!(
-                    "page `{p}`: {}",
-                    lang.t("页码须为从1开始的整数", "pages are whole numbers from 1")
-                ),
-            )
+        Some(p) => p.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+            let reason = if too_large(p) {
+                lang.t("页码过大", "the page number is too large")
+            } else {
+                lang.t("页码须为从1开始的整数", "pages are whole numbers from 1")
+            };
+            PageError::bad(lang, format!("page `{p}`: {reason}"))
         })?,
     };
     let v = fetch_ok(
@@ -408,9 +412,8 @@ fn notice_fields(lang: Lang, n: &ExposureNotice, recorded_ms: Option<u64>) -> St
     field(
         lang.t("涉及金额", "Amount involved"),
         format!(
-            "<span class=\"amount\" data-field=\"amount_involved\">¥{}</span> {}",
+            "<span class=\"amount\" data-field=\"amount_involved\">¥{}</span>",
             yuan(n.amount_involved.get()),
-            lang.t("元", "yuan")
         ),
     );
     field(
@@ -470,13 +473,12 @@ pub(crate) async fn notice(
     let Path((log, seq_text)) = path.map_err(|e| path_error(lang, e))?;
     valid_log(lang, &log)?;
     let seq: u64 = seq_text.parse().map_err(|_| {
-        PageError::bad(
-            lang,
-            format!(
-                "seq `{seq_text}`: {}",
-                lang.t("序号须为非负整数", "not a whole number")
-            ),
-        )
+        let reason = if too_large(&seq_text) {
+            lang.t("序号过大", "too large")
+        } else {
+            lang.t("序号须为非负整数", "not a whole number")
+        };
+        PageError::bad(lang, format!("seq `{seq_text}`: {reason}"))
     })?;
     let checked = verify::entry(&state.cache, &*state.source, lang, &log, seq).await?;
     let notice = match &checked.record {
