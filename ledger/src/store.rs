@@ -1505,7 +1505,12 @@ impl Ledger {
                 timestamp_ms: view.statement.timestamp_ms,
                 author: view.statement.author,
             };
-            if let Err(violation) = state.check(&ctx, record) {
+            // Validity, then the node's own screen of what its officers submit (SPEC.md
+            // §3.2; replicated entries are checked for validity only).
+            if let Err(violation) = state
+                .check(&ctx, record)
+                .and_then(|()| state.screen(record))
+            {
                 results[*i] = Some(Err(AppendError::Rule(violation)));
                 continue;
             }

@@ -206,6 +206,9 @@ pub struct EntryVisit<'a> {
     pub intact: bool,
     /// The domain rule the record breaks, if any.
     pub violation: Option<&'a RuleViolation>,
+    /// For a valid record, what the node's submission screen (`LogState::screen`, not part
+    /// of validity) finds, if anything.
+    pub screened: Option<&'a RuleViolation>,
     /// The log's state with this entry applied.
     pub state: &'a LogState,
 }
@@ -782,6 +785,11 @@ fn check_sequential(
                     if let Some(violation) = &violation {
                         report.fail_rule(log, seq, violation);
                     }
+                    // Not a failure of verification: shown to the visitor (the audit).
+                    let screened = match violation {
+                        None => s.state.screen(record).err(),
+                        Some(_) => None,
+                    };
                     // Applied even when refused (it never panics), so that later entries
                     // are checked at their own positions against what the log holds.
                     s.state.apply(&ctx, record);
@@ -791,6 +799,7 @@ fn check_sequential(
                         record,
                         intact,
                         violation: violation.as_ref(),
+                        screened: screened.as_ref(),
                         state: s.state,
                     });
                 }

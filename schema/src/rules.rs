@@ -27,7 +27,7 @@ use crate::record::{
     RectificationUpdate,
 };
 
-pub use privacy::{find_personal_data, is_masked_person, is_surname};
+pub use privacy::{find_personal_data, is_masked_person, is_surname, screen_personal_data};
 
 /// A domain rule, with a stable kebab-case id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

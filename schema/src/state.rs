@@ -30,13 +30,13 @@
 //! institution or rectification item can be corrected.
 
 use std::borrow::Borrow;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::hash::Hash;
 
 use crate::hashing::FastMap;
 use crate::policy::Policy;
 use crate::record::{
-    Correction, Date, Decision, DivisionCode, ExposureNotice, Fen, Finding, GradeRevision,
+    Correction, Date, Decision, DivisionCode, ExposureNotice, Fen, Finding, Grade, GradeRevision,
     GradeSet, InspectionOpened, InspectionType, InstitutionCode, InstitutionKind,
     InstitutionRegistered, InstitutionStatus, InstitutionUpdated, KeyEvent, OfficerId, Period,
     Record, RecordKind, RectificationItem, RectificationStatus, RectificationUpdate, Role,
@@ -315,7 +315,8 @@ struct NoticeState {
 
 #[derive(Debug, Clone)]
 struct GradeSetState {
-    institutions: HashSet<InstitutionCode>,
+    /// Each graded institution's grade in the set as recorded (revisions not applied).
+    institutions: HashMap<InstitutionCode, Grade>,
     withdrawn: bool,
 }
 
@@ -570,6 +571,90 @@ impl LogState {
             Record::ExposureNotice(r) => self.check_exposure_notice(ctx, r, None),
             Record::Correction(r) => self.check_correction(ctx, author, r),
         }
+    }
+
+    /// The node's submission screen (SPEC.md §3.2): checks beyond validity that a node
+    /// applies to what its own officers submit, and the city audit reports on entries
+    /// that passed validity — they are not part of validity, so entries appended before
+    /// them, or by another implementation, still verify. Call it for a record that
+    /// [`LogState::check`] accepted, before it is applied. Returns the first finding:
+    /// - an exposure notice whose `amount_involved` is not the sum of the amounts of the
+    ///   findings its decision decides (`exposure-reference`);
+    /// - an exposure notice text that [`rules::screen_personal_data`] flags: a full name
+    ///   before a role word, a patient's record or card number (`exposure-privacy`);
+    /// - a credit repair (信用修复) that does not raise the institution's grade above its
+    ///   grade in the set as recorded (`transition`).
+    pub fn screen(&self, record: &Record) -> Result<(), RuleViolation> {
+        match record {
+            Record::ExposureNotice(n) => self.screen_notice(n),
+            Record::GradeRevision(r)
+                if r.reason_kind == crate::record::RevisionReason::CreditRepair =>
+            {
+                let recorded = self
+                    .grade_sets
+                    .get(&(r.division, r.period))
+                    .and_then(|(_, set)| set.institutions.get(&r.institution));
+                match recorded {
+                    Some(&before) if r.grade >= before => Err(violation(
+                        Rule::Transition,
+                        "grade",
+                        format!(
+                            "a credit repair (信用修复) raises a grade, but {} was graded {before:?} in the set for {} {} and the revision gives {:?}",
+                            r.institution, r.division, r.period, r.grade
+                        ),
+                    )),
+                    _ => Ok(()),
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn screen_notice(&self, n: &ExposureNotice) -> Result<(), RuleViolation> {
+        let texts = [
+            ("title", &n.title),
+            ("location", &n.location),
+            ("inspecting_body", &n.inspecting_body),
+            ("inspection_period", &n.inspection_period),
+            ("facts", &n.facts),
+            ("legal_basis", &n.legal_basis),
+            ("handling", &n.handling),
+        ];
+        for (field, text) in texts {
+            if let Some(reason) = rules::screen_personal_data(text) {
+                return Err(violation(Rule::ExposurePrivacy, field, reason));
+            }
+        }
+        for (i, category) in n.categories.iter().enumerate() {
+            if let Some(reason) = rules::screen_personal_data(category) {
+                return Err(violation(
+                    Rule::ExposurePrivacy,
+                    format!("categories[{i}]"),
+                    reason,
+                ));
+            }
+        }
+        let Some((_, decision)) = self.decisions.get(n.decision_id.as_str()) else {
+            return Ok(());
+        };
+        let mut involved: u64 = 0;
+        for &f in decision.findings.iter() {
+            if let Some(finding) = self.findings.row(f) {
+                involved = involved.saturating_add(finding.amount.get());
+            }
+        }
+        if n.amount_involved.get() != involved {
+            return Err(violation(
+                Rule::ExposureReference,
+                "amount_involved",
+                format!(
+                    "the notice gives {} fen involved, but the findings decision {} decides involve {involved} fen",
+                    n.amount_involved.get(),
+                    n.decision_id.as_str()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Checks, then applies if the record is accepted.
@@ -1268,7 +1353,7 @@ impl LogState {
                 ))
             }
         };
-        if !set.institutions.contains(&r.institution) {
+        if !set.institutions.contains_key(&r.institution) {
             return Err(violation(
                 Rule::Reference,
                 "institution",
@@ -1664,7 +1749,7 @@ impl LogState {
             Record::GradeSet(r) => self.grade_sets.insert(
                 (r.division, r.period),
                 GradeSetState {
-                    institutions: r.grades.iter().map(|g| g.institution).collect(),
+                    institutions: r.grades.iter().map(|g| (g.institution, g.grade)).collect(),
                     withdrawn: false,
                 },
             ),
@@ -1915,7 +2000,7 @@ impl LogState {
             }
             Record::GradeSet(r) => {
                 if let Some(set) = self.grade_sets.row_mut(object) {
-                    set.institutions = r.grades.iter().map(|g| g.institution).collect();
+                    set.institutions = r.grades.iter().map(|g| (g.institution, g.grade)).collect();
                 }
             }
             Record::RectificationItem(_)

@@ -727,6 +727,38 @@ fn breaches_a_rogue_bureau_signs_are_found_in_its_export() {
         }))
         .unwrap(),
     );
+    // What the node's submission screen refuses but validity allows: a notice whose amount
+    // is not what its decision's findings involve, a notice naming a doctor in full, and a
+    // credit repair that lowers a grade (institution 0 is graded A in the 2023 set).
+    let first_case = &liulin.insts[0];
+    let first_ref =
+        json!({ "code": first_case.code, "name": first_case.name, "division": "141125" });
+    let screened_notice = |id: &str, facts: &str| {
+        parse(json!({
+            "kind": "exposure_notice", "notice_id": id, "case_id": "141125-2023-000000",
+            "decision_id": "141125-2023-000000-D", "title": format!("{}违规使用医保基金案", first_case.name),
+            "institution": first_ref, "location": "柳林县", "inspecting_body": "柳林县医疗保障局",
+            "inspection_period": "2023年", "facts": facts, "categories": ["分解住院"],
+            "amount_involved": 1, "legal_basis": "《医疗保障基金使用监督管理条例》第三十八条",
+            "handling": "追回医保基金", "fully_recovered": true, "persons": [],
+            "published_on": "2024-06-01",
+        }))
+        .unwrap()
+    };
+    let mismatch = log.push(&o.publisher, screened_notice("SCREEN-N1", "分解住院。"));
+    let named = log.push(
+        &o.publisher,
+        screened_notice("SCREEN-N2", "经查，刘德华医生开具虚假处方。"),
+    );
+    let lowered = log.push(
+        &o.adjudicator,
+        parse(json!({
+            "kind": "grade_revision", "division": "141125", "period": "2023",
+            "institution": first_case.code, "grade": "B", "score": 850,
+            "reason_kind": "credit_repair", "reason": "信用修复",
+        }))
+        .unwrap(),
+    );
     // A signature that does not verify.
     let forged = {
         let record = finding("ROGUE-1-F6", 40);
@@ -750,6 +782,20 @@ fn breaches_a_rogue_bureau_signs_are_found_in_its_export() {
     assert_breach(&report, "cross-county", c, cross);
     assert_breach(&report, "grade-ratio", c, ratio);
     assert_breach(&report, "dangling-correction", c, dangling);
+    let decision_seq = report
+        .decisions
+        .iter()
+        .find(|d| d.county == c && d.decision_id == "141125-2023-000000-D")
+        .unwrap()
+        .seq;
+    let b = assert_breach(&report, "notice-amount-mismatch", c, mismatch);
+    assert!(b.entries.iter().any(|e| e.seq == decision_seq), "{b:?}");
+    assert!(b.what.contains("involve"), "{b:?}");
+    let b = assert_breach(&report, "notice-personal-data", c, named);
+    assert!(b.what.contains("刘德华医生"), "{b:?}");
+    let b = assert_breach(&report, "credit-repair-lowers-grade", c, lowered);
+    assert_eq!(b.entries.len(), 2, "the revision and its grade set: {b:?}");
+    assert!(b.what.contains("raises a grade"), "{b:?}");
     let b = assert_breach(&report, "integrity", c, forged);
     assert!(b.what.contains("signature"), "{b:?}");
     let found = breaches_of(&report, "cosignature");
@@ -758,14 +804,14 @@ fn breaches_a_rogue_bureau_signs_are_found_in_its_export() {
     assert!(found[0].what.contains(&witness_name("141125")), "{found:?}");
     assert_eq!(report.integrity.cosignatures_verified, 3);
     // Nothing else: the other counties are clean.
-    assert_eq!(report.breach_count, 10, "{:#?}", report.breaches);
+    assert_eq!(report.breach_count, 13, "{:#?}", report.breaches);
     assert!(report
         .breaches
         .iter()
         .all(|b| b.county == c || b.kind == "cosignature"));
     // The forged finding counts nowhere; the signed rogue records do.
     let row = report.counties.iter().find(|t| t.county == c).unwrap();
-    assert_eq!(row.breaches, 9);
+    assert_eq!(row.breaches, 12);
     let finding_ids: Vec<&str> = report
         .findings
         .iter()
@@ -778,4 +824,86 @@ fn breaches_a_rogue_bureau_signs_are_found_in_its_export() {
         report.integrity.entries,
         before.iter().sum::<usize>() as u64
     );
+}
+
+/// The node's submission screen refuses, from its own officers, what the audit reports in
+/// an export: a notice whose amount is not its decision's, a notice naming a doctor in
+/// full, a credit repair that lowers a grade. A credit repair that raises one is taken,
+/// and the ledger stays clean.
+#[test]
+fn the_node_refuses_what_its_screen_finds() {
+    use yibao_ledger::store::AppendError;
+    use yibao_schema::rules::Rule;
+
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(dir.path(), Policy::default()).unwrap();
+    let counties = clean_ledger(&ledger);
+    let liulin = &counties[0];
+    let first = &liulin.insts[0];
+    let notice = |id: &str, facts: &str, amount: u64| {
+        parse(json!({
+            "kind": "exposure_notice", "notice_id": id, "case_id": "141125-2023-000000",
+            "decision_id": "141125-2023-000000-D", "title": format!("{}违规使用医保基金案", first.name),
+            "institution": { "code": first.code, "name": first.name, "division": "141125" },
+            "location": "柳林县", "inspecting_body": "柳林县医疗保障局",
+            "inspection_period": "2023年", "facts": facts, "categories": ["分解住院"],
+            "amount_involved": amount, "legal_basis": "《医疗保障基金使用监督管理条例》第三十八条",
+            "handling": "追回医保基金", "fully_recovered": true, "persons": [],
+            "published_on": "2024-06-01",
+        }))
+        .unwrap()
+    };
+    // What the case's findings involve, from the case's own notice.
+    let report = audit_ledger(&ledger, &options(), &|_| {});
+    let involved: u64 = report
+        .findings
+        .iter()
+        .filter(|f| f.county == "141125" && f.case_id == "141125-2023-000000")
+        .map(|f| f.amount_involved)
+        .sum();
+    assert!(involved > 0);
+    let revision = |code: &str, grade: &str| {
+        parse(json!({
+            "kind": "grade_revision", "division": "141125", "period": "2023",
+            "institution": code, "grade": grade, "score": 700,
+            "reason_kind": "credit_repair", "reason": "整改销号后连续六个月未发现违规，予以信用修复。",
+        }))
+        .unwrap()
+    };
+    let last = &liulin.insts[liulin.insts.len() - 1]; // Graded D: the set grades in order.
+    let records = [
+        (
+            Signer::Publisher,
+            notice("SCREEN-1", "分解住院。", involved + 1),
+        ),
+        (
+            Signer::Publisher,
+            notice("SCREEN-2", "经查，刘德华医生开具虚假处方。", involved),
+        ),
+        (Signer::Adjudicator, revision(&first.code, "B")),
+        (Signer::Adjudicator, revision(&last.code, "C")),
+        (
+            Signer::Publisher,
+            notice("SCREEN-3", "分解住院。", involved),
+        ),
+    ];
+    let submissions =
+        workload::sign(&liulin.officers, &liulin.code.origin(), TIME_MS, &records).unwrap();
+    let results = ledger
+        .append_batch(&liulin.code, submissions, TIME_MS)
+        .unwrap();
+    let refused = |i: usize, rule: Rule, needle: &str| match &results[i] {
+        Err(AppendError::Rule(v)) => {
+            assert_eq!(v.rule, rule, "{v}");
+            assert!(v.to_string().contains(needle), "{v}");
+        }
+        other => panic!("submission {i}: {other:?}"),
+    };
+    refused(0, Rule::ExposureReference, "involve");
+    refused(1, Rule::ExposurePrivacy, "刘德华医生");
+    refused(2, Rule::Transition, "raises a grade");
+    assert!(results[3].is_ok(), "{:?}", results[3]);
+    assert!(results[4].is_ok(), "{:?}", results[4]);
+    let after = audit_ledger(&ledger, &options(), &|_| {});
+    assert!(after.is_clean(), "{:#?}", after.breaches);
 }

@@ -263,7 +263,14 @@ impl BundleSource {
                     return Err(error(400, "per_page", "must be 1 to 100"));
                 }
                 let mut all = self.pointed(&self.notices);
-                all.sort_by_key(|v| std::cmp::Reverse(v["timestamp_ms"].as_u64().unwrap_or(0)));
+                // As the node lists them: latest publication day, then entry time, then
+                // log and seq (the order of `self.notices`; the sort is stable).
+                all.sort_by_cached_key(|v| {
+                    std::cmp::Reverse((
+                        v["record"]["published_on"].as_str().unwrap_or_default().to_string(),
+                        v["timestamp_ms"].as_u64().unwrap_or(0),
+                    ))
+                });
                 let total = all.len() as u64;
                 let start = page.saturating_sub(1).saturating_mul(per_page).min(total) as usize;
                 let end = page.saturating_mul(per_page).min(total) as usize;

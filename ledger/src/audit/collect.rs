@@ -402,6 +402,33 @@ impl<'o> Collector<'o> {
     }
 
     /// The breach kind of a rule refusal.
+    /// The breach kind of what the submission screen found in a valid entry, and the entry
+    /// it is judged against: the notice's decision, the revision's grade set.
+    fn screened(
+        &self,
+        log: &str,
+        record: &Record,
+        screened: &RuleViolation,
+    ) -> (&'static str, Option<u64>) {
+        let county = self.counties.get(log);
+        match record {
+            Record::ExposureNotice(_) if screened.rule == Rule::ExposurePrivacy => {
+                ("notice-personal-data", None)
+            }
+            Record::ExposureNotice(n) => (
+                "notice-amount-mismatch",
+                county
+                    .and_then(|c| c.decisions.get(n.decision_id.as_str()))
+                    .map(|d| d.seq),
+            ),
+            Record::GradeRevision(r) => (
+                "credit-repair-lowers-grade",
+                county.and_then(|c| c.grades.get(&r.period)).map(|g| g.seq),
+            ),
+            _ => ("screen", None),
+        }
+    }
+
     fn kind(record: &Record, violation: &RuleViolation) -> &'static str {
         match record {
             Record::Correction(_)
@@ -806,6 +833,17 @@ impl Visitor for Collector<'_> {
             );
             let kind = Self::kind(visit.record, violation);
             self.breach(kind, visit.log, violation.to_string(), entries);
+        }
+        if let Some(screened) = visit.screened {
+            let (kind, related) = self.screened(visit.log, visit.record, screened);
+            let mut entries = vec![EntryPointer::new(visit.log, visit.ctx.seq)];
+            entries.extend(related.map(|seq| EntryPointer::new(visit.log, seq)));
+            self.breach(
+                kind,
+                visit.log,
+                format!("{screened}; valid, but a node refuses it when its officers submit it"),
+                entries,
+            );
         }
         let date = Date::from_timestamp_ms_china(visit.ctx.timestamp_ms)
             .or_else(|| Date::from_ymd(1970, 1, 1));

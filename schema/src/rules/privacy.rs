@@ -227,9 +227,145 @@ pub fn find_personal_data(text: &str) -> Option<String> {
     find_named_role(text)
 }
 
+/// Role words of the node's submission screen ([`screen_personal_data`]): those of the
+/// validity rule and other staff titles a notice may name.
+const SCREEN_ROLE_WORDS: [&str; 13] = [
+    "患者",
+    "参保人",
+    "医生",
+    "医师",
+    "院长",
+    "主任",
+    "负责人",
+    "法定代表人",
+    "药师",
+    "护士",
+    "会计",
+    "收费员",
+    "经理",
+];
+
+/// Words after which a number identifies a patient or a person: a hospitalisation, visit,
+/// case-record or card number, an ID number. (Not 电话: a notice may give the bureau's
+/// hotline; a mobile number is refused by the validity rule already.)
+const RECORD_NUMBER_WORDS: [&str; 11] = [
+    "住院号",
+    "门诊号",
+    "病历号",
+    "病案号",
+    "就诊号",
+    "就诊卡号",
+    "医保卡号",
+    "社保卡号",
+    "卡号",
+    "身份证号",
+    "身份证",
+];
+
+/// A full name (surname and one or two given characters, not 某) that ends right before
+/// byte `at` of `text` and is not itself the end of a longer run of Han characters.
+fn name_before(text: &str, at: usize) -> Option<String> {
+    let before: Vec<char> = text.get(..at)?.chars().rev().take(5).collect();
+    for len in [2usize, 3, 4] {
+        // `window` is the candidate name, in reading order; the character before it must
+        // not be Han, so that 金华医院院长 is not read as 华医院 + 院长.
+        let window: String = before.iter().take(len).rev().collect();
+        if window.chars().count() < len || before.get(len).is_some_and(|c| is_han(*c)) {
+            continue;
+        }
+        let surname_len = COMPOUND_SURNAMES
+            .iter()
+            .find(|s| window.starts_with(**s))
+            .map(|s| s.chars().count())
+            .or_else(|| {
+                window
+                    .chars()
+                    .next()
+                    .filter(|c| SURNAMES.contains(*c))
+                    .map(|_| 1)
+            });
+        let Some(surname_len) = surname_len else {
+            continue;
+        };
+        let given: Vec<char> = window.chars().skip(surname_len).collect();
+        if (1..=2).contains(&given.len()) && given.iter().all(|c| is_han(*c) && *c != MASK) {
+            return Some(window);
+        }
+    }
+    None
+}
+
+/// The node's stricter screen of an exposure notice's text, beyond the validity rule of
+/// [`find_personal_data`] (which every verifier applies exactly; this one is not part of
+/// validity): a full name *before* a role word (刘德华医生), and a number after a word
+/// that makes it a patient's or a person's (住院号2021000123). Returns the reason.
+pub fn screen_personal_data(text: &str) -> Option<String> {
+    if let Some(reason) = find_personal_data(text) {
+        return Some(reason);
+    }
+    for role in SCREEN_ROLE_WORDS {
+        for (at, _) in text.match_indices(role) {
+            if let Some(name) = name_before(text, at) {
+                return Some(format!(
+                    "“{name}{role}” looks like a full personal name before a role word; write the surname followed by 某 (heuristic screen)"
+                ));
+            }
+        }
+    }
+    for word in RECORD_NUMBER_WORDS {
+        for (at, _) in text.match_indices(word) {
+            let rest = text.get(at + word.len()..).unwrap_or("");
+            let rest = rest.trim_start_matches(['：', ':', '为', '是', ' ', '（', '(']);
+            let digits = rest
+                .chars()
+                .take_while(|c| ascii_digit(*c).is_some() || matches!(c, '-' | ' '))
+                .filter(|c| ascii_digit(*c).is_some())
+                .count();
+            if digits >= 4 {
+                return Some(format!(
+                    "a number after “{word}” identifies a patient or a person; no patient data is ever published (heuristic screen)"
+                ));
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_screen_finds_names_before_role_words_and_record_numbers() {
+        for bad in [
+            "经查，刘德华医生开具虚假处方。",
+            "王强医生",
+            "，欧阳明华院长签字",
+            "(李明护士)",
+            "经查，患者张某某（住院号2021000123）被分解住院。",
+            "门诊号：３３４４５５",
+            "患者张三住院",
+        ] {
+            assert!(screen_personal_data(bad).is_some(), "{bad}");
+        }
+        for good in [
+            "金华医院院长景某",
+            "该院医生王某开具处方",
+            "经查，该院院长对此负有责任。",
+            "患者张某某被分解住院。",
+            "内科主任钱某",
+            "住院号已核对",
+            "举报电话：0358-1234567",
+            "共计335529元",
+            "机构编码H14112500001",
+        ] {
+            assert!(
+                screen_personal_data(good).is_none(),
+                "{good}: {:?}",
+                screen_personal_data(good)
+            );
+        }
+    }
 
     #[test]
     fn masked_persons() {
