@@ -282,8 +282,12 @@ pub struct FindingRow {
     pub institution_name: String,
     /// E.g. `Art. 38 (1)`.
     pub legal_basis: String,
+    /// The same in Chinese: `第三十八条第一项`.
+    pub legal_basis_zh: String,
     /// Pattern (snake_case).
     pub pattern: String,
+    /// The pattern as bureaus name it: `分解住院`.
+    pub pattern_zh: String,
     /// Fen.
     pub amount_involved: u64,
     /// Day recorded (China Standard Time).
@@ -307,10 +311,13 @@ pub struct DecisionRow {
     pub decided_on: String,
     /// Fen.
     pub amounts: Amounts,
-    /// Damages and fine multiples as written (e.g. `2`, `1.5`), joined by `; `.
+    /// Per finding decided, its damages and fine multiples as written:
+    /// `141125-2023-000001-F1 违约金 2×、罚款 1.5×`, joined by `; `.
     pub multiples: String,
     /// Other handling (snake_case), joined by `; `.
     pub handling: String,
+    /// The same in Chinese (`责令改正；暂停医保联网结算6个月`), joined by `；`.
+    pub handling_zh: String,
 }
 
 /// A rectification item, for the workbook's detail sheet.

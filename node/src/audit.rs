@@ -473,6 +473,46 @@ const INSPECTION_TYPES: [&str; 7] = [
     "smart_monitoring",
 ];
 
+/// The Chinese name of a breach kind (docs/AUDIT.md), for the workbook.
+pub fn breach_label(kind: &str) -> &str {
+    match kind {
+        "overdue-rectification" => "整改逾期未销号",
+        "missing-rectification" => "处理决定未列整改事项",
+        "cross-county-reference" => "跨县检查的机构未在所属县登记",
+        "equivocation" => "日志分叉（双重签署检查点）",
+        "cosignature" => "见证签名无效",
+        "integrity" => "完整性问题",
+        "dangling-correction" => "更正指向不存在的条目",
+        "notice-amount-mismatch" => "曝光金额与处理决定不符",
+        "notice-personal-data" => "曝光内容疑含个人信息",
+        "credit-repair-lowers-grade" => "信用修复反而降低等级",
+        "encoding" => "编码不规范",
+        "money" => "金额超出上限",
+        "arithmetic" => "金额计算错误",
+        "penalty-range" => "处罚倍数或金额超出政策范围",
+        "handling-range" => "其他处理超出政策范围",
+        "separation-of-duties" => "违反查办分离",
+        "grade-ratio" => "信用等级比例不符",
+        "grade-score" => "信用评分超出上限",
+        "exposure-privacy" => "曝光含个人信息",
+        "exposure-reference" => "曝光与案件或处理决定不符",
+        "cross-county" => "不当跨县检查",
+        "reference" => "引用的记录不存在",
+        "authorisation" => "签署人无此权限",
+        "transition" => "状态变更不合规",
+        "duplicate" => "重复记录",
+        "genesis" => "日志创建记录不合规",
+        "sequence" => "条目序号错误",
+        "origin" => "区划不符",
+        "date" => "日期不合规",
+        "text" => "文字不合规",
+        "legal-basis" => "法律依据不明",
+        "institution-code" => "机构编码不合规",
+        "correction" => "更正不合规",
+        other => other,
+    }
+}
+
 fn status_label(id: &str) -> &str {
     match id {
         "open" => "待整改",
@@ -520,7 +560,10 @@ pub fn workbook(report: &AuditReport) -> Result<Vec<u8>, XlsxError> {
         vec![text("问题总数"), Cell::Int(report.breach_count)],
     ];
     for (kind, n) in report.breaches_by_kind() {
-        summary_rows.push(vec![text(format!("问题：{kind}")), Cell::Int(n)]);
+        summary_rows.push(vec![
+            text(format!("问题：{}", breach_label(&kind))),
+            Cell::Int(n),
+        ]);
     }
     sheet(
         &mut wb,
@@ -608,6 +651,7 @@ pub fn workbook(report: &AuditReport) -> Result<Vec<u8>, XlsxError> {
         "问题清单",
         &[
             ("问题类型", 22.0),
+            ("问题代码", 14.0),
             ("县区", 8.0),
             ("说明", 60.0),
             ("日志", 8.0),
@@ -626,6 +670,7 @@ pub fn workbook(report: &AuditReport) -> Result<Vec<u8>, XlsxError> {
                 .collect::<Vec<_>>()
                 .join(", ");
             vec![
+                text(breach_label(&b.kind)),
                 text(b.kind.clone()),
                 text(b.county.clone()),
                 text(b.what.clone()),
@@ -649,7 +694,7 @@ pub fn workbook(report: &AuditReport) -> Result<Vec<u8>, XlsxError> {
             ("事实编号", 16.0),
             ("机构编码", 16.0),
             ("机构名称", 24.0),
-            ("法律依据", 12.0),
+            ("法律依据", 18.0),
             ("违规类型", 24.0),
             ("涉及金额(元)", 14.0),
             ("记录日期", 12.0),
@@ -662,8 +707,8 @@ pub fn workbook(report: &AuditReport) -> Result<Vec<u8>, XlsxError> {
                 text(r.finding_id.clone()),
                 text(r.institution.clone()),
                 text(r.institution_name.clone()),
-                text(r.legal_basis.clone()),
-                text(r.pattern.clone()),
+                text(r.legal_basis_zh.clone()),
+                text(r.pattern_zh.clone()),
                 Cell::Yuan(r.amount_involved),
                 text(r.date.clone()),
             ]
@@ -701,7 +746,7 @@ pub fn workbook(report: &AuditReport) -> Result<Vec<u8>, XlsxError> {
                 Cell::Yuan(r.amounts.fines),
                 Cell::Yuan(r.amounts.total),
                 text(r.multiples.clone()),
-                text(r.handling.clone()),
+                text(r.handling_zh.clone()),
             ]
         }),
     )?;
@@ -768,13 +813,18 @@ pub fn workbook(report: &AuditReport) -> Result<Vec<u8>, XlsxError> {
         &f,
         "交叉检查",
         &[("检查方", 10.0), ("被检查方", 10.0), ("检查数", 10.0)],
-        report.cross_county.iter().map(|c| {
-            vec![
-                text(c.inspector.clone()),
-                text(c.inspected.clone()),
-                Cell::Int(c.inspections),
-            ]
-        }),
+        // Between counties only: a county's inspections in its own division are in 排名.
+        report
+            .cross_county
+            .iter()
+            .filter(|c| c.inspector != c.inspected)
+            .map(|c| {
+                vec![
+                    text(c.inspector.clone()),
+                    text(c.inspected.clone()),
+                    Cell::Int(c.inspections),
+                ]
+            }),
     )?;
 
     sheet(

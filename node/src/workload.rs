@@ -15,7 +15,7 @@ use yibao_ledger::keys::LogCode;
 use yibao_ledger::store::Ledger;
 use yibao_schema::entry::Submission;
 use yibao_schema::policy::Policy;
-use yibao_schema::record::{Fen, Multiple, Record};
+use yibao_schema::record::{Fen, LegalBasis, Multiple, Record};
 use yibao_schema::rules::{expected_grade_counts, penalty_amount};
 
 /// The officers of one generated county.
@@ -256,7 +256,7 @@ pub fn case_records_of_type(
             "opened_on": opened_on,
         }))?,
     )];
-    let patterns = [
+    let patterns: [(u8, Option<u8>, &str, &str); 5] = [
         (38, Some(1), "split_hospitalisation", "分解住院"),
         (38, Some(3), "overbilling", "重复收费"),
         (38, Some(4), "substitution", "串换项目"),
@@ -276,7 +276,7 @@ pub fn case_records_of_type(
         if !labels.contains(&label) {
             labels.push(label);
         }
-        let cited = article_text(article, item);
+        let cited = LegalBasis { article, item }.chinese();
         if !articles.contains(&cited) {
             articles.push(cited);
         }
@@ -419,28 +419,6 @@ pub fn case_records_of_type(
 /// Fen as yuan with two decimals: `179516.35`.
 fn yuan(fen: u64) -> String {
     format!("{}.{:02}", fen / 100, fen % 100)
-}
-
-/// An article (and item) of the Regulation as a notice cites it: `第三十八条第一项`.
-fn article_text(article: u32, item: Option<u32>) -> String {
-    let mut text = format!("第{}条", chinese_number(article));
-    if let Some(item) = item {
-        text.push_str(&format!("第{}项", chinese_number(item)));
-    }
-    text
-}
-
-/// 1–99 in Chinese numerals: `三十八`, `四十`, `一`.
-fn chinese_number(n: u32) -> String {
-    const DIGITS: [&str; 10] = ["零", "一", "二", "三", "四", "五", "六", "七", "八", "九"];
-    let digit = |d: u32| DIGITS[(d % 10) as usize];
-    match (n / 10, n % 10) {
-        (0, ones) => digit(ones).to_string(),
-        (1, 0) => "十".to_string(),
-        (1, ones) => format!("十{}", digit(ones)),
-        (tens, 0) => format!("{}十", digit(tens)),
-        (tens, ones) => format!("{}十{}", digit(tens), digit(ones)),
-    }
 }
 
 fn multiple_text(thousandths: u64) -> String {
@@ -1011,10 +989,7 @@ mod tests {
             assert_eq!(notice.amount_involved.get(), amount, "case {case_no}");
             assert!(notice.facts.contains(&yuan(amount)), "{}", notice.facts);
             for f in &findings {
-                let cited = article_text(
-                    u32::from(f.legal_basis.article),
-                    f.legal_basis.item.map(u32::from),
-                );
+                let cited = f.legal_basis.chinese();
                 assert!(
                     notice.legal_basis.contains(&cited),
                     "case {case_no}: {} does not cite {cited}",
@@ -1053,12 +1028,7 @@ mod tests {
     }
 
     #[test]
-    fn articles_are_cited_in_chinese_numerals() {
-        assert_eq!(article_text(38, Some(1)), "第三十八条第一项");
-        assert_eq!(article_text(40, None), "第四十条");
-        assert_eq!(article_text(10, Some(4)), "第十条第四项");
-        assert_eq!(article_text(12, None), "第十二条");
-        assert_eq!(chinese_number(7), "七");
+    fn yuan_has_two_decimals() {
         assert_eq!(yuan(17_951_635), "179516.35");
         assert_eq!(yuan(5), "0.05");
     }

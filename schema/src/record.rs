@@ -446,6 +446,40 @@ impl fmt::Display for LegalBasis {
     }
 }
 
+impl LegalBasis {
+    /// As a Chinese document cites it: `第三十八条第一项`, `第四十条`.
+    pub fn chinese(&self) -> String {
+        let mut text = format!("第{}条", chinese_number(self.article));
+        if let Some(item) = self.item {
+            text.push_str(&format!("第{}项", chinese_number(item)));
+        }
+        text
+    }
+}
+
+/// 0–255 in Chinese numerals as articles and items are numbered: `三十八`, `四十`, `十`,
+/// `一百零五`.
+pub fn chinese_number(n: u8) -> String {
+    const DIGITS: [&str; 10] = ["零", "一", "二", "三", "四", "五", "六", "七", "八", "九"];
+    let digit = |d: u8| DIGITS[usize::from(d % 10)];
+    let below_hundred = |n: u8, in_hundreds: bool| -> String {
+        match (n / 10, n % 10) {
+            (0, 0) => String::new(),
+            (0, ones) if in_hundreds => format!("零{}", digit(ones)),
+            (0, ones) => digit(ones).to_string(),
+            (1, 0) if !in_hundreds => "十".to_string(),
+            (1, ones) if !in_hundreds => format!("十{}", digit(ones)),
+            (tens, 0) => format!("{}十", digit(tens)),
+            (tens, ones) => format!("{}十{}", digit(tens), digit(ones)),
+        }
+    };
+    match n {
+        0 => "零".to_string(),
+        1..=99 => below_hundred(n, false),
+        _ => format!("{}百{}", digit(n / 100), below_hundred(n % 100, true)),
+    }
+}
+
 /// A named violation pattern (违规类型) from the seed documents and the Regulation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
@@ -565,6 +599,37 @@ pub enum SuspensionScope {
     NetworkedSettlement,
 }
 
+impl Pattern {
+    /// The pattern as bureaus name it: `分解住院`, `串换药品、耗材、诊疗项目`; `Other` is its own words.
+    pub fn chinese(&self) -> &str {
+        match self {
+            Pattern::SplitHospitalisation => "分解住院",
+            Pattern::PhantomBeds => "挂床住院",
+            Pattern::StackedBeds => "叠床住院",
+            Pattern::AdmissionBelowStandard => "低标准入院",
+            Pattern::DiagnosisUpgrading => "诊断升级",
+            Pattern::CostShifting => "费用转移",
+            Pattern::RestrictedDrugs => "超范围用药",
+            Pattern::OutOfScopeBusiness => "超范围经营",
+            Pattern::ChaoticBilling => "计费混乱",
+            Pattern::UnlicensedStaff => "医技人员无证上岗",
+            Pattern::InventoryMismatch => "进销存不符",
+            Pattern::NonStandardRecords => "病历书写不规范",
+            Pattern::IllegalMarkups => "违规加价",
+            Pattern::OverTreatment => "过度诊疗",
+            Pattern::Overbilling => "重复收费、超标准收费",
+            Pattern::Substitution => "串换药品、耗材、诊疗项目",
+            Pattern::NonCoveredBilling => "违规纳入医保结算",
+            Pattern::FictitiousServices => "虚构医药服务项目",
+            Pattern::FakePatientsConditionsReceipts => "假病人、假病情、假票据",
+            Pattern::ForgedRecords => "伪造医学文书",
+            Pattern::CardMisuse => "冒名就医、出借医保凭证",
+            Pattern::ManagementFailure => "内部管理制度不健全",
+            Pattern::Other(words) => words,
+        }
+    }
+}
+
 /// Where a case is referred.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -604,6 +669,27 @@ pub enum Handling {
         /// To whom.
         to: ReferralTarget,
     },
+}
+
+impl Handling {
+    /// As a decision states it: `责令改正`, `暂停医保联网结算6个月`, `移交公安机关`.
+    pub fn chinese(&self) -> String {
+        match self {
+            Handling::OrderToCorrect => "责令改正".to_string(),
+            Handling::Summons => "约谈".to_string(),
+            Handling::Suspension { scope, months } => match scope {
+                SuspensionScope::Department => format!("暂停相关科室医保服务{months}个月"),
+                SuspensionScope::NetworkedSettlement => format!("暂停医保联网结算{months}个月"),
+            },
+            Handling::AgreementTermination => "解除服务协议".to_string(),
+            Handling::StaffPoints { points } => format!("相关人员记{points}分"),
+            Handling::Referral { to } => match to {
+                ReferralTarget::Police => "移交公安机关".to_string(),
+                ReferralTarget::HealthCommission => "移交卫生健康部门".to_string(),
+                ReferralTarget::DisciplineInspection => "移交纪检监察机关".to_string(),
+            },
+        }
+    }
 }
 
 /// The decision's totals, each recomputed and checked.

@@ -416,7 +416,14 @@ fn check_workbook(report: &AuditReport) {
     let breaches = table("问题清单");
     assert_eq!(breaches.len(), report.breaches.len());
     for (row, b) in breaches.iter().zip(&report.breaches) {
-        assert_eq!(row["问题类型"].to_string(), b.kind);
+        assert_eq!(row["问题代码"].to_string(), b.kind);
+        let label = row["问题类型"].to_string();
+        assert_eq!(label, yibao_node::audit::breach_label(&b.kind));
+        assert!(
+            label.chars().all(|c| !c.is_ascii_alphabetic()),
+            "a Chinese name for {}: {label}",
+            b.kind
+        );
         if let Some(first) = b.entries.first() {
             assert_eq!(int(&row["序号"]), first.seq);
             assert_eq!(row["包含证明地址"].to_string(), first.proof_url);
@@ -424,6 +431,13 @@ fn check_workbook(report: &AuditReport) {
     }
     let findings = table("违规事实");
     assert_eq!(findings.len(), report.findings.len());
+    for (row, f) in findings.iter().zip(&report.findings) {
+        // Articles and patterns as a Chinese office writes them, not `Art. 38 (1)`.
+        assert_eq!(row["法律依据"].to_string(), f.legal_basis_zh);
+        assert!(f.legal_basis_zh.starts_with('第'), "{}", f.legal_basis_zh);
+        assert_eq!(row["违规类型"].to_string(), f.pattern_zh);
+        assert!(!f.pattern_zh.is_empty() && f.pattern_zh.chars().all(|c| !c.is_ascii_alphabetic()));
+    }
     let sum: u64 = findings.iter().map(|r| fen(&r["涉及金额(元)"])).sum();
     assert_eq!(
         sum,
@@ -435,6 +449,30 @@ fn check_workbook(report: &AuditReport) {
     );
     let decisions = table("处理决定");
     assert_eq!(decisions.len(), report.decisions.len());
+    for (row, d) in decisions.iter().zip(&report.decisions) {
+        assert_eq!(row["其他处理"].to_string(), d.handling_zh);
+        assert!(
+            d.handling_zh.chars().all(|c| !c.is_ascii_alphabetic()),
+            "{}",
+            d.handling_zh
+        );
+        // Each multiple names the finding it applies to.
+        for part in d.multiples.split("; ").filter(|p| !p.is_empty()) {
+            assert!(part.contains("-F"), "{part}");
+        }
+    }
+    let cross = table("交叉检查");
+    let between = report
+        .cross_county
+        .iter()
+        .filter(|c| c.inspector != c.inspected)
+        .count();
+    assert!(
+        between > 0,
+        "the clean ledger has a cross-county inspection"
+    );
+    assert_eq!(cross.len(), between);
+    assert!(cross.iter().all(|r| r["检查方"] != r["被检查方"]));
     let sum: u64 = decisions.iter().map(|r| fen(&r["合计(元)"])).sum();
     assert_eq!(
         sum,

@@ -10,7 +10,7 @@ use yibao_schema::hashing::FastMap;
 use yibao_schema::manifest::witness_name;
 use yibao_schema::note::{Cosignature, KeyKind, SignedCheckpoint, VerifierKey};
 use yibao_schema::policy::Policy;
-use yibao_schema::record::{Date, Grade, Period, Record};
+use yibao_schema::record::{Date, Grade, Handling, LegalBasis, Pattern, Period, Record};
 use yibao_schema::rules::{expected_grade_counts, Rule, RuleViolation};
 use yibao_schema::state::ItemStatus;
 
@@ -35,11 +35,12 @@ struct Case {
     opened_on: Date,
 }
 
+/// Kept as the record has them; turned into text only for the report's rows.
 struct FindingInfo {
     seq: u64,
     case_id: String,
-    legal_basis: String,
-    pattern: String,
+    legal_basis: LegalBasis,
+    pattern: Pattern,
     amount: u64,
     date: Date,
 }
@@ -50,7 +51,7 @@ struct DecisionInfo {
     decided_on: Date,
     amounts: Amounts,
     multiples: String,
-    handling: String,
+    handling: Vec<Handling>,
 }
 
 struct ItemInfo {
@@ -262,8 +263,8 @@ impl<'o> Collector<'o> {
                     FindingInfo {
                         seq,
                         case_id: f.case_id.as_str().to_string(),
-                        legal_basis: f.legal_basis.to_string(),
-                        pattern: variant_name(&f.pattern),
+                        legal_basis: f.legal_basis,
+                        pattern: f.pattern.clone(),
                         amount: f.amount_involved.get(),
                         date,
                     },
@@ -273,15 +274,26 @@ impl<'o> Collector<'o> {
                     .insert(seq, Made::Finding(f.finding_id.as_str().to_string()));
             }
             Record::Decision(d) => {
+                // Per finding decided: `141125-2023-000001-F1 违约金 2×、罚款 1.5×`.
                 let mut multiples = Vec::new();
                 for item in &d.items {
-                    for (what, penalty) in [("违约金", &item.damages), ("罚款", &item.fine)] {
-                        if let Some(m) = penalty.as_ref().and_then(|p| p.multiple) {
-                            multiples.push(format!("{what} {m}×"));
-                        }
+                    let of_item: Vec<String> = [("违约金", &item.damages), ("罚款", &item.fine)]
+                        .into_iter()
+                        .filter_map(|(what, penalty)| {
+                            penalty
+                                .as_ref()
+                                .and_then(|p| p.multiple)
+                                .map(|m| format!("{what} {m}×"))
+                        })
+                        .collect();
+                    if !of_item.is_empty() {
+                        multiples.push(format!(
+                            "{} {}",
+                            item.finding_id.as_str(),
+                            of_item.join("、")
+                        ));
                     }
                 }
-                let handling: Vec<String> = d.other_handling.iter().map(variant_name).collect();
                 county.decisions.insert(
                     d.decision_id.as_str().to_string(),
                     DecisionInfo {
@@ -295,7 +307,7 @@ impl<'o> Collector<'o> {
                             total: d.totals.total.get(),
                         },
                         multiples: multiples.join("; "),
-                        handling: handling.join("; "),
+                        handling: d.other_handling.clone(),
                     },
                 );
                 county
@@ -634,7 +646,8 @@ fn county_part(
         }
         t.findings += 1;
         t.amount_involved = t.amount_involved.saturating_add(f.amount);
-        *t.findings_by_category.entry(f.pattern.clone()).or_insert(0) += 1;
+        let pattern = variant_name(&f.pattern);
+        *t.findings_by_category.entry(pattern.clone()).or_insert(0) += 1;
         month_row(&mut months, code, f.date).findings += 1;
         let case = county.cases.get(&f.case_id);
         finding_rows.push(FindingRow {
@@ -644,8 +657,10 @@ fn county_part(
             finding_id: id.clone(),
             institution: case.map(|c| c.institution.clone()).unwrap_or_default(),
             institution_name: case.map(|c| c.institution_name.clone()).unwrap_or_default(),
-            legal_basis: f.legal_basis.clone(),
-            pattern: f.pattern.clone(),
+            legal_basis: f.legal_basis.to_string(),
+            legal_basis_zh: f.legal_basis.chinese(),
+            pattern,
+            pattern_zh: f.pattern.chinese().to_string(),
             amount_involved: f.amount,
             date: f.date.to_string(),
         });
@@ -695,7 +710,18 @@ fn county_part(
             decided_on: d.decided_on.to_string(),
             amounts: d.amounts,
             multiples: d.multiples.clone(),
-            handling: d.handling.clone(),
+            handling: d
+                .handling
+                .iter()
+                .map(variant_name)
+                .collect::<Vec<_>>()
+                .join("; "),
+            handling_zh: d
+                .handling
+                .iter()
+                .map(Handling::chinese)
+                .collect::<Vec<_>>()
+                .join("；"),
         });
     }
     let mut item_rows = Vec::with_capacity(county.items.len());
