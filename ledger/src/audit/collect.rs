@@ -639,6 +639,11 @@ fn county_part(
         *cross.entry(case.institution_division.clone()).or_insert(0) += 1;
         month_row(&mut months, code, case.opened_on).inspections += 1;
     }
+    // A county has thousands of findings but a few dozen legal bases, patterns and
+    // handlings: each is put into words once.
+    let mut bases: HashMap<LegalBasis, (String, String)> = HashMap::new();
+    let mut patterns: HashMap<&Pattern, (String, String)> = HashMap::new();
+    let mut handlings: HashMap<&[Handling], (String, String)> = HashMap::new();
     let mut finding_rows = Vec::with_capacity(county.findings.len());
     for (id, f) in &county.findings {
         if !options.in_period(f.date) {
@@ -646,7 +651,12 @@ fn county_part(
         }
         t.findings += 1;
         t.amount_involved = t.amount_involved.saturating_add(f.amount);
-        let pattern = variant_name(&f.pattern);
+        let (basis, basis_zh) = bases
+            .entry(f.legal_basis)
+            .or_insert_with(|| (f.legal_basis.to_string(), f.legal_basis.chinese()));
+        let (pattern, pattern_zh) = patterns
+            .entry(&f.pattern)
+            .or_insert_with(|| (variant_name(&f.pattern), f.pattern.chinese().to_string()));
         *t.findings_by_category.entry(pattern.clone()).or_insert(0) += 1;
         month_row(&mut months, code, f.date).findings += 1;
         let case = county.cases.get(&f.case_id);
@@ -657,10 +667,10 @@ fn county_part(
             finding_id: id.clone(),
             institution: case.map(|c| c.institution.clone()).unwrap_or_default(),
             institution_name: case.map(|c| c.institution_name.clone()).unwrap_or_default(),
-            legal_basis: f.legal_basis.to_string(),
-            legal_basis_zh: f.legal_basis.chinese(),
-            pattern,
-            pattern_zh: f.pattern.chinese().to_string(),
+            legal_basis: basis.clone(),
+            legal_basis_zh: basis_zh.clone(),
+            pattern: pattern.clone(),
+            pattern_zh: pattern_zh.clone(),
             amount_involved: f.amount,
             date: f.date.to_string(),
         });
@@ -697,6 +707,11 @@ fn county_part(
         let row = month_row(&mut months, code, d.decided_on);
         row.decisions += 1;
         row.amounts.add(&d.amounts);
+        let (handling, handling_zh) = handlings.entry(&d.handling).or_insert_with(|| {
+            let ids: Vec<String> = d.handling.iter().map(variant_name).collect();
+            let words: Vec<String> = d.handling.iter().map(Handling::chinese).collect();
+            (ids.join("; "), words.join("；"))
+        });
         decision_rows.push(DecisionRow {
             county: code.to_string(),
             seq: d.seq,
@@ -710,18 +725,8 @@ fn county_part(
             decided_on: d.decided_on.to_string(),
             amounts: d.amounts,
             multiples: d.multiples.clone(),
-            handling: d
-                .handling
-                .iter()
-                .map(variant_name)
-                .collect::<Vec<_>>()
-                .join("; "),
-            handling_zh: d
-                .handling
-                .iter()
-                .map(Handling::chinese)
-                .collect::<Vec<_>>()
-                .join("；"),
+            handling: handling.clone(),
+            handling_zh: handling_zh.clone(),
         });
     }
     let mut item_rows = Vec::with_capacity(county.items.len());
