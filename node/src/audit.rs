@@ -346,7 +346,11 @@ pub fn summary(report: &AuditReport) -> String {
         let _ = writeln!(
             out,
             "{:>4}  {:<8} {:>8.2} {:>6} {:>6} {:>16} {:>8} {:>7} {:>6} {:>8}",
-            c.rank,
+            if c.rank == 0 {
+                "-".to_string()
+            } else {
+                c.rank.to_string()
+            },
             c.county,
             c.score,
             c.inspections,
@@ -613,7 +617,12 @@ pub fn workbook(report: &AuditReport) -> Result<Vec<u8>, XlsxError> {
         &header_refs,
         report.counties.iter().map(|c| {
             let mut row = vec![
-                Cell::Int(u64::from(c.rank)),
+                // The city office's own log is listed, not ranked.
+                if c.rank == 0 {
+                    text("不参与排名")
+                } else {
+                    Cell::Int(u64::from(c.rank))
+                },
                 text(c.county.clone()),
                 text(c.name.clone()),
                 Cell::Real(c.score),

@@ -401,7 +401,11 @@ fn check_workbook(report: &AuditReport) {
     assert_eq!(ranking.len(), report.counties.len());
     for (row, county) in ranking.iter().zip(&report.counties) {
         assert_eq!(row["县区代码"].to_string(), county.county);
-        assert_eq!(int(&row["名次"]), u64::from(county.rank));
+        if county.rank == 0 {
+            assert_eq!(row["名次"].to_string(), "不参与排名");
+        } else {
+            assert_eq!(int(&row["名次"]), u64::from(county.rank));
+        }
         assert_eq!(fen(&row["追回金额(元)"]), county.amounts.recovered);
         assert_eq!(fen(&row["违约金(元)"]), county.amounts.damages);
         assert_eq!(fen(&row["罚款(元)"]), county.amounts.fines);

@@ -90,8 +90,30 @@ fn measures(t: &CountyTable) -> [f64; 6] {
     ]
 }
 
-/// Scores and ranks the counties; returns them best first.
-pub fn rank(mut counties: Vec<CountyTable>, w: &ScoreWeights) -> Vec<CountyTable> {
+/// Whether a log is a city's (prefecture-level division code, `141100`: ends in `00`)
+/// rather than a county's: the city office's own log is not ranked among its counties.
+pub fn is_city_level(code: &str) -> bool {
+    code.len() == 6 && code.ends_with("00")
+}
+
+/// Scores and ranks the counties; returns them best first, then any city-level log
+/// ([`is_city_level`]) unranked: rank 0, score 0, and left out of the measures' maxima.
+pub fn rank(counties: Vec<CountyTable>, w: &ScoreWeights) -> Vec<CountyTable> {
+    let (ranked, mut unranked): (Vec<CountyTable>, Vec<CountyTable>) = counties
+        .into_iter()
+        .partition(|c| !is_city_level(&c.county));
+    let mut out = rank_counties(ranked, w);
+    unranked.sort_by(|a, b| a.county.cmp(&b.county));
+    for log in &mut unranked {
+        log.close_out_rate = round4(measures(log)[0]);
+        log.score = 0.0;
+        log.rank = 0;
+    }
+    out.extend(unranked);
+    out
+}
+
+fn rank_counties(mut counties: Vec<CountyTable>, w: &ScoreWeights) -> Vec<CountyTable> {
     let values: Vec<[f64; 6]> = counties.iter().map(measures).collect();
     let mut max = [0f64; 6];
     for v in &values {
@@ -183,6 +205,25 @@ mod tests {
         let order: Vec<&str> = ranked.iter().map(|c| c.county.as_str()).collect();
         assert_eq!(order, ["141125", "141126", "141127"]);
         assert_eq!(ranked[2].score, 80.0);
+    }
+
+    #[test]
+    fn the_city_offices_own_log_is_listed_unranked_after_the_counties() {
+        // The city log leads on every measure, yet sets no maxima and takes no place.
+        let ranked = rank(
+            vec![
+                county("141100", 9, 9, 90, 0),
+                county("141126", 1, 4, 5, 2),
+                county("141125", 4, 4, 10, 0),
+            ],
+            &ScoreWeights::default(),
+        );
+        let order: Vec<(&str, u32)> = ranked.iter().map(|c| (c.county.as_str(), c.rank)).collect();
+        assert_eq!(order, [("141125", 1), ("141126", 2), ("141100", 0)]);
+        assert_eq!(ranked[0].score, 100.0);
+        assert_eq!(ranked[2].score, 0.0);
+        assert_eq!(ranked[2].close_out_rate, 1.0);
+        assert!(is_city_level("141100") && !is_city_level("141125"));
     }
 
     #[test]
