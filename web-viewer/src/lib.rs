@@ -186,14 +186,28 @@ pub(crate) async fn fetch_ok(
     match status {
         200 => Ok(value),
         400..=499 => {
-            let reason = value["error"]["reason"]
-                .as_str()
-                .unwrap_or("refused")
-                .to_string();
+            // The node's reason is English: it is quoted after the viewer's own words.
+            let reason = value["error"]["reason"].as_str().unwrap_or("refused");
+            let quoted = |what: &str| match lang {
+                Lang::Zh => format!("{what}（账本节点答复：{reason}）"),
+                Lang::En => format!("{what} (the ledger node says: {reason})"),
+            };
             if status == 404 {
-                Err(PageError::not_found(lang, reason))
+                Err(PageError::not_found(
+                    lang,
+                    quoted(lang.t(
+                        "账本节点上没有所查的记录",
+                        "The ledger node has no such record",
+                    )),
+                ))
             } else {
-                Err(PageError::bad(lang, reason))
+                Err(PageError::bad(
+                    lang,
+                    quoted(lang.t(
+                        "账本节点拒绝了这一查询",
+                        "The ledger node refused the query",
+                    )),
+                ))
             }
         }
         other => Err(PageError::upstream(

@@ -600,6 +600,12 @@ async fn bad_requests_are_4xx_pages_saying_what_is_wrong() {
         ),
         ("/notices/14112x/1", StatusCode::BAD_REQUEST, "行政区划代码"),
         ("/notices/999999/1", StatusCode::NOT_FOUND, "999999"),
+        // The node's English reason comes quoted after the viewer's Chinese.
+        (
+            &*format!("/notices/141125/{size}"),
+            StatusCode::NOT_FOUND,
+            "账本节点上没有所查的记录（账本节点答复：",
+        ),
         (
             &*format!("/notices/141125/{size}"),
             StatusCode::NOT_FOUND,

@@ -749,7 +749,7 @@ fn county_part(
                 "overdue-rectification",
                 code.to_string(),
                 format!(
-                    "rectification item {id} of {} was due on {} and is still {status} on {as_of}",
+                    "rectification item {id} of {} was due on {} and is not closed out (销号) on {as_of}: it is {status}",
                     item.institution, item.deadline
                 ),
                 vec![EntryPointer::new(code, item.seq)],
