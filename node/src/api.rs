@@ -9,6 +9,7 @@
 //! officer (`auth.rs`, SPEC.md §16), who also may read the officer roster.
 
 pub mod auth;
+pub mod institutions;
 pub mod metrics;
 pub mod notices;
 
@@ -65,6 +66,7 @@ struct Server {
     state: ApiState,
     auth: Arc<auth::OfficerAuth>,
     notices: Arc<notices::NoticeCache>,
+    institutions: Arc<institutions::InstitutionDirectory>,
 }
 
 impl FromRef<Server> for ApiState {
@@ -76,6 +78,12 @@ impl FromRef<Server> for ApiState {
 impl FromRef<Server> for Arc<notices::NoticeCache> {
     fn from_ref(server: &Server) -> Arc<notices::NoticeCache> {
         server.notices.clone()
+    }
+}
+
+impl FromRef<Server> for Arc<institutions::InstitutionDirectory> {
+    fn from_ref(server: &Server) -> Arc<institutions::InstitutionDirectory> {
+        server.institutions.clone()
     }
 }
 
@@ -213,6 +221,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/logs/{log}/proofs/consistency", get(consistency))
         .route("/v1/equivocations", get(equivocations))
         .route("/v1/notices", get(notices))
+        .route("/v1/institutions", get(search_institutions))
         .route("/v1/institutions/{code}", get(institution))
         .route("/v1/logs/{log}/cases/{case_id}", get(case))
         .route("/v1/grades", get(grades))
@@ -229,6 +238,7 @@ pub fn router(state: ApiState) -> Router {
             state,
             auth: Arc::new(auth::OfficerAuth::default()),
             notices: Arc::new(notices::NoticeCache::default()),
+            institutions: Arc::new(institutions::InstitutionDirectory::default()),
         })
 }
 
@@ -759,6 +769,39 @@ async fn notices(
         "per_page": per_page,
         "notices": notices,
     })))
+}
+
+/// Longest search text `GET /v1/institutions` takes, in characters.
+const MAX_SEARCH_CHARS: usize = 64;
+/// Most institutions one search answers with.
+const MAX_SEARCH_RESULTS: usize = 50;
+
+/// `GET /v1/institutions?q=…`: institutions whose name contains the text or whose code
+/// starts with it, in every log the node holds, by code (at most 50, with the total).
+async fn search_institutions(
+    State(state): State<ApiState>,
+    State(directory): State<Arc<institutions::InstitutionDirectory>>,
+    params: Params,
+) -> ApiResult<Json<Value>> {
+    let q = params.get("q").map(|q| q.trim()).unwrap_or_default();
+    if q.is_empty() {
+        return Err(ApiError::bad(
+            "q",
+            "required: part of an institution's name, or the start of its code",
+        ));
+    }
+    if q.chars().count() > MAX_SEARCH_CHARS {
+        return Err(ApiError::bad(
+            "q",
+            format!("at most {MAX_SEARCH_CHARS} characters"),
+        ));
+    }
+    let (total, found) = directory
+        .search(&state.ledger, q, MAX_SEARCH_RESULTS)
+        .map_err(ApiError::internal)?;
+    Ok(Json(
+        json!({ "q": q, "total": total, "institutions": found }),
+    ))
 }
 
 /// `GET /v1/institutions/{code}`: every public entry about an institution, in every log.

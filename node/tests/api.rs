@@ -1158,6 +1158,12 @@ async fn every_answer_validates_against_the_documented_schema() {
         ("/v1/grades", "/v1/grades?period=2023".into()),
         ("/v1/grades", "/v1/grades?period=20%2023".into()),
         ("/v1/grades", "/v1/grades".into()),
+        ("/v1/institutions", "/v1/institutions?q=H1411".into()),
+        ("/v1/institutions", "/v1/institutions?q=".into()),
+        (
+            "/v1/institutions",
+            format!("/v1/institutions?q={}", "x".repeat(65)),
+        ),
         ("/v1/logs/{log}/officers", "/v1/logs/141125/officers".into()),
         (
             "/v1/logs/{log}/entries/{seq}",
@@ -1325,6 +1331,94 @@ async fn every_answer_validates_against_the_documented_schema() {
             }
         }
     }
+}
+
+/// Institutions are found by part of their name or the start of their code, across the
+/// logs the node holds, with their name as last changed; bad searches are refused.
+#[tokio::test]
+async fn institutions_are_found_by_name_or_code() {
+    let f = fixture();
+    let s = &f.state;
+    let insts = workload::institutions(COUNTY, 20);
+    let wanted = &insts[7];
+    // By the whole name, by a part of it, and by the start of the code (any case).
+    for q in [
+        wanted.name.clone(),
+        wanted.name.chars().skip(1).collect::<String>(),
+        wanted.code.to_ascii_lowercase(),
+    ] {
+        let (status, found) =
+            get_json(s, &format!("/v1/institutions?q={}", encode_query(&q))).await;
+        assert_eq!(status, StatusCode::OK, "{q}: {found}");
+        assert_schema(&found, "Institutions");
+        let codes: Vec<&str> = found["institutions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["code"].as_str().unwrap())
+            .collect();
+        assert!(codes.contains(&wanted.code.as_str()), "{q}: {found}");
+        assert_eq!(found["total"].as_u64(), Some(codes.len() as u64), "{found}");
+    }
+    let (_, found) = get_json(s, &format!("/v1/institutions?q={}", wanted.code)).await;
+    let hit = &found["institutions"][0];
+    assert_eq!(hit["name"], wanted.name.as_str());
+    assert_eq!(hit["log"], COUNTY);
+    assert_eq!(hit["division"], COUNTY);
+    // A change of name is found under the new name, from the router that read the old one.
+    let app = router(f.state.clone());
+    let ask = |q: &str| {
+        Request::get(format!("/v1/institutions?q={}", encode_query(q)))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (_, before) = answer(&app, ask(&wanted.code)).await;
+    assert_eq!(before["institutions"][0]["name"], wanted.name.as_str());
+    let rename = workload::parse(serde_json::json!({
+        "kind": "institution_updated", "code": wanted.code,
+        "changes": { "name": "柳林县新城社区卫生服务中心" }, "reason": "机构更名",
+    }))
+    .unwrap();
+    let origin = LogCode::parse(COUNTY).unwrap().origin();
+    for sub in workload::sign(
+        &f.officers,
+        &origin,
+        now_ms(),
+        &[(workload::Signer::Administrator, rename)],
+    )
+    .unwrap()
+    {
+        let request = post_cbor("/v1/logs/141125/entries", sub.encode(), "application/cbor");
+        let (status, body) = answer(&app, request).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (_, after) = answer(&app, ask("新城社区")).await;
+    assert_eq!(after["total"], 1, "{after}");
+    assert_eq!(after["institutions"][0]["code"], wanted.code.as_str());
+    let (_, none) = get_json(
+        s,
+        &format!("/v1/institutions?q={}", encode_query("没有这家机构")),
+    )
+    .await;
+    assert_eq!(none["total"], 0, "{none}");
+    for bad in ["/v1/institutions", "/v1/institutions?q=%20"] {
+        let (status, body) = get_json(s, bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert_error(&body, "q");
+    }
+}
+
+/// Percent-encodes a query value (UTF-8 bytes).
+fn encode_query(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// A number too large for any seq is refused as too large, not as "not a number".

@@ -835,6 +835,23 @@ pub(crate) async fn search(State(state): State<AppState>, query: QueryParams) ->
     let logs = verify::logs(&*state.source, lang).await?;
     let notices = all_notices(&state, lang).await?;
     let is_county = q.len() == 6 && q.bytes().all(|b| b.is_ascii_digit());
+    if !is_county {
+        // Every registered institution by name or code (a node answers; an export bundle
+        // does not, and then only the notices below are searched).
+        let (status, v) = crate::fetch_json(
+            &*state.source,
+            lang,
+            &format!("/v1/institutions?q={}", query_value(&q)),
+        )
+        .await?;
+        if status == 200 {
+            for found in v["institutions"].as_array().into_iter().flatten() {
+                if let (Some(code), Some(name)) = (found["code"].as_str(), found["name"].as_str()) {
+                    institutions.insert(code.to_string(), name.to_string());
+                }
+            }
+        }
+    }
     for l in logs {
         if l.log == q || (!is_county && !l.name.is_empty() && l.name.contains(&q)) {
             counties.push(l);
@@ -910,8 +927,8 @@ pub(crate) async fn search(State(state): State<AppState>, query: QueryParams) ->
         body,
         "<p class=\"muted\">{}</p>",
         lang.t(
-            "按名称搜索的范围：节点上的曝光通报及县级日志名称。",
-            "Names are searched among the node's exposure notices and the counties' log names."
+            "按名称搜索的范围：节点所持各县日志登记的定点医药机构（最多列出50家）、曝光通报及县级日志名称。",
+            "Names are searched among the institutions registered in the logs the node holds (at most 50 listed), its exposure notices and the counties' log names."
         )
     );
     Ok(Html(page(

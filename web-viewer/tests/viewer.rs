@@ -498,6 +498,43 @@ async fn search_by_name_code_and_county() {
     assert!(!notice_links(&page).is_empty());
     assert!(notice_links(&page).iter().all(|(l, _)| l == COUNTY));
 
+    // An institution named in no notice is found by its name too (the node's registrations).
+    let noticed: std::collections::HashSet<String> = node_notices(&f)
+        .await
+        .iter()
+        .map(|n| {
+            n["record"]["institution"]["code"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let response = api::router(f.state.clone())
+        .oneshot(
+            Request::get(format!("/v1/institutions?q={COUNTY_PREFIX}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let listed: Value = serde_json::from_slice(&body).unwrap();
+    let quiet = listed["institutions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| !noticed.contains(i["code"].as_str().unwrap()))
+        .expect("an institution without a notice");
+    let (code, name) = (
+        quiet["code"].as_str().unwrap(),
+        quiet["name"].as_str().unwrap(),
+    );
+    let (_, page) = get(&f, &format!("/search?q={}", encode(name))).await;
+    assert!(
+        page.contains(&format!("href=\"/institutions/{code}\"")),
+        "{name}: {page}"
+    );
+
     let (_, page) = get(&f, "/search?q=%E4%B8%8D%E5%AD%98%E5%9C%A8").await; // 不存在
     assert!(page.contains("id=\"no-results\""));
     let (_, page) = get(&f, "/search").await;
@@ -509,6 +546,9 @@ async fn search_by_name_code_and_county() {
     let (_, page) = get(&f, "/search?q=%3Cb%3Ex").await;
     assert!(page.contains("&lt;b&gt;x") && !page.contains("<b>x"));
 }
+
+/// The start of every institution code of [`COUNTY`].
+const COUNTY_PREFIX: &str = "H141125";
 
 fn encode(text: &str) -> String {
     text.bytes().map(|b| format!("%{b:02X}")).collect()
