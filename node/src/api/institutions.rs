@@ -48,15 +48,7 @@ impl InstitutionDirectory {
         q: &str,
         limit: usize,
     ) -> Result<(usize, Vec<Value>), StoreError> {
-        let mut known = self
-            .known
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Err(e) = refresh(&mut known, ledger) {
-            // Start again from nothing next time rather than keep a half-read state.
-            *known = Known::default();
-            return Err(e);
-        }
+        let known = super::notices::refreshed(&self.known, ledger, refresh)?;
         let upper = q.to_ascii_uppercase();
         let hits: Vec<(&String, &Found)> = known
             .by_code

@@ -34,6 +34,24 @@ struct Known {
     sorted: Vec<Notice>,
 }
 
+/// Locks a cache kept between requests and brings it up to date with `refresh`; if that
+/// fails, the cache starts again from nothing next time rather than keep a half-read
+/// state.
+pub(super) fn refreshed<'c, K: Default>(
+    cache: &'c Mutex<K>,
+    ledger: &Ledger,
+    refresh: impl FnOnce(&mut K, &Ledger) -> Result<(), StoreError>,
+) -> Result<std::sync::MutexGuard<'c, K>, StoreError> {
+    let mut known = cache
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Err(e) = refresh(&mut known, ledger) {
+        *known = K::default();
+        return Err(e);
+    }
+    Ok(known)
+}
+
 /// The notices of every log, kept sorted newest first: by publication day (发布日期, what
 /// the public reads), then by when the entry was signed.
 #[derive(Default)]
@@ -50,15 +68,7 @@ impl NoticeCache {
         start: usize,
         end: usize,
     ) -> Result<(u64, Vec<Value>), StoreError> {
-        let mut known = self
-            .known
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Err(e) = refresh(&mut known, ledger) {
-            // Start again from nothing next time rather than keep a half-read state.
-            *known = Known::default();
-            return Err(e);
-        }
+        let known = refreshed(&self.known, ledger, refresh)?;
         let total = known.sorted.len() as u64;
         let mut out = Vec::new();
         for notice in known
