@@ -292,7 +292,7 @@ pub fn case_records_of_type(
                 "finding_id": finding_id,
                 "legal_basis": basis,
                 "pattern": pattern,
-                "facts": format!("{}存在{}问题，涉及医保基金{}.{:02}元。", inst.name, label, amount / 100, amount % 100),
+                "facts": format!("{}存在{}问题，涉及医保基金{}元。", inst.name, label, yuan(amount)),
                 "amount_involved": amount,
                 "evidence": [hex::encode(blake3::hash(finding_id.as_bytes()).as_bytes())],
             }))?,

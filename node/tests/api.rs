@@ -1347,8 +1347,14 @@ async fn institutions_are_found_by_name_or_code() {
         wanted.name.chars().skip(1).collect::<String>(),
         wanted.code.to_ascii_lowercase(),
     ] {
-        let (status, found) =
-            get_json(s, &format!("/v1/institutions?q={}", encode_query(&q))).await;
+        let (status, found) = get_json(
+            s,
+            &format!(
+                "/v1/institutions?q={}",
+                yibao_web_viewer::html::query_value(&q)
+            ),
+        )
+        .await;
         assert_eq!(status, StatusCode::OK, "{q}: {found}");
         assert_schema(&found, "Institutions");
         let codes: Vec<&str> = found["institutions"]
@@ -1368,9 +1374,12 @@ async fn institutions_are_found_by_name_or_code() {
     // A change of name is found under the new name, from the router that read the old one.
     let app = router(f.state.clone());
     let ask = |q: &str| {
-        Request::get(format!("/v1/institutions?q={}", encode_query(q)))
-            .body(Body::empty())
-            .unwrap()
+        Request::get(format!(
+            "/v1/institutions?q={}",
+            yibao_web_viewer::html::query_value(q)
+        ))
+        .body(Body::empty())
+        .unwrap()
     };
     let (_, before) = answer(&app, ask(&wanted.code)).await;
     assert_eq!(before["institutions"][0]["name"], wanted.name.as_str());
@@ -1397,7 +1406,10 @@ async fn institutions_are_found_by_name_or_code() {
     assert_eq!(after["institutions"][0]["code"], wanted.code.as_str());
     let (_, none) = get_json(
         s,
-        &format!("/v1/institutions?q={}", encode_query("没有这家机构")),
+        &format!(
+            "/v1/institutions?q={}",
+            yibao_web_viewer::html::query_value("没有这家机构")
+        ),
     )
     .await;
     assert_eq!(none["total"], 0, "{none}");
@@ -1406,19 +1418,6 @@ async fn institutions_are_found_by_name_or_code() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
         assert_error(&body, "q");
     }
-}
-
-/// Percent-encodes a query value (UTF-8 bytes).
-fn encode_query(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// A number too large for any seq is refused as too large, not as "not a number".
