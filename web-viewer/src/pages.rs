@@ -587,7 +587,8 @@ pub(crate) async fn institution(
         .collect();
     let mut name = String::new();
     let mut frozen_logs: Vec<String> = Vec::new();
-    let mut grades = String::new();
+    // (period, log, seq, row): sorted by period so that a revision stands under its set.
+    let mut grade_rows: Vec<(String, String, u64, String)> = Vec::new();
     let mut cases: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut notices = Vec::new();
     for e in &entries {
@@ -606,31 +607,39 @@ pub(crate) async fn institution(
             "grade_set" => {
                 for g in r["grades"].as_array().into_iter().flatten() {
                     if g["institution"].as_str() == Some(code.as_str()) {
-                        let _ = write!(
-                            grades,
+                        let period = r["period"].as_str().unwrap_or_default();
+                        let row = format!(
                             "{}<td><span data-field=\"period\">{}</span></td><td><strong data-field=\"grade\">{}</strong></td><td data-field=\"score\">{}</td><td class=\"muted\">{} #{seq}</td>{}</tr>",
                             grade_row_start(&log, seq, &code, vkeys.get(&log)),
-                            escape(r["period"].as_str().unwrap_or_default()),
+                            escape(period),
                             escape(g["grade"].as_str().unwrap_or_default()),
                             u64_of(&g["score"]),
                             escape(&log),
                             row_badge_cell(lang),
                         );
+                        grade_rows.push((period.to_string(), log.clone(), seq, row));
                     }
                 }
             }
             "grade_revision" => {
-                let _ = write!(
-                    grades,
-                    "{}<td><span data-field=\"period\">{}</span> ({})</td><td><strong data-field=\"grade\">{}</strong></td><td data-field=\"score\">{}</td><td class=\"muted\">{} #{seq}</td>{}</tr>",
+                let period = r["period"].as_str().unwrap_or_default();
+                let why = match r["reason_kind"].as_str() {
+                    Some("credit_repair") => lang.t("信用修复", "credit repair"),
+                    Some("appeal") => lang.t("申诉调整", "appeal"),
+                    _ => lang.t("调整", "revised"),
+                };
+                let row = format!(
+                    "{}<td><span data-field=\"period\">{}</span> ({})<br><span class=\"muted\">{}</span></td><td><strong data-field=\"grade\">{}</strong></td><td data-field=\"score\">{}</td><td class=\"muted\">{} #{seq}</td>{}</tr>",
                     grade_row_start(&log, seq, &code, vkeys.get(&log)),
-                    escape(r["period"].as_str().unwrap_or_default()),
-                    lang.t("调整", "revised"),
+                    escape(period),
+                    why,
+                    escape(r["reason"].as_str().unwrap_or_default()),
                     escape(r["grade"].as_str().unwrap_or_default()),
                     u64_of(&r["score"]),
                     escape(&log),
                     row_badge_cell(lang),
                 );
+                grade_rows.push((period.to_string(), log.clone(), seq, row));
             }
             "exposure_notice" => {
                 if name.is_empty() {
@@ -668,6 +677,8 @@ pub(crate) async fn institution(
         ),
         lang.t("信用评价记录", "Grade history")
     );
+    grade_rows.sort_by(|a, b| (&a.0, &a.1, a.2).cmp(&(&b.0, &b.1, b.2)));
+    let grades: String = grade_rows.into_iter().map(|(_, _, _, row)| row).collect();
     if grades.is_empty() {
         let _ = write!(body, "<p>{}</p>", lang.t("无评价记录。", "No grades."));
     } else {

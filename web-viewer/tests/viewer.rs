@@ -466,6 +466,20 @@ async fn institution_page_has_grades_cases_and_notices() {
     );
     assert!(notice_links(&page).contains(&(COUNTY.to_string(), n["seq"].as_u64().unwrap())));
 
+    // A credit repair stands under its period, with its kind and reason.
+    let repaired = &yibao_node::workload::institutions(COUNTY, 12)[common::REPAIRED];
+    let (status, page) = get(&f, &format!("/institutions/{}", repaired.code)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let at = |needle: &str| {
+        page.find(needle)
+            .unwrap_or_else(|| panic!("{needle} not in {page}"))
+    };
+    let set_2023 = at("<td><span data-field=\"period\">2023</span></td>");
+    let revision = at("<td><span data-field=\"period\">2023</span> (信用修复)");
+    let set_2024 = at("<td><span data-field=\"period\">2024</span></td>");
+    assert!(set_2023 < revision && revision < set_2024, "{page}");
+    assert!(page.contains(common::REPAIR_REASON), "{page}");
+
     let (status, page) = get(&f, "/institutions/X1234").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(page.contains("不是机构编码"));

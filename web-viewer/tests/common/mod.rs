@@ -24,6 +24,11 @@ pub const FROZEN: &str = "141124";
 /// Notices in the first county (more than one page of 20).
 pub const NOTICES: u64 = 23;
 
+/// The institution (index among the county's) whose 2023 grade a credit repair raises.
+pub const REPAIRED: usize = 9;
+/// The reason that credit repair gives.
+pub const REPAIR_REASON: &str = "整改事项已销号，此后连续六个月未发现违规，予以信用修复。";
+
 pub struct Fixture {
     pub _dir: tempfile::TempDir,
     pub state: ApiState,
@@ -56,6 +61,17 @@ fn county(ledger: &Ledger, division: &str, name: &str, notices: u64, now: u64) {
             workload::grade_set(division, &year.to_string(), &insts, &mut rng).unwrap(),
         ));
     }
+    // Institution 9 is graded C (the sets grade in order at 3:4:2:1, A 4, B 5, C 2, D 1):
+    // a credit repair raises its 2023 grade.
+    records.push((
+        Signer::Adjudicator,
+        workload::parse(serde_json::json!({
+            "kind": "grade_revision", "division": division, "period": "2023",
+            "institution": insts[REPAIRED].code, "grade": "B", "score": 820,
+            "reason_kind": "credit_repair", "reason": REPAIR_REASON,
+        }))
+        .unwrap(),
+    ));
     let start = now - 1_800_000;
     let mut subs = Vec::new();
     for (i, record) in records.iter().enumerate() {
