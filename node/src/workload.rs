@@ -935,7 +935,7 @@ pub fn raw_entry_bytes(ledger: &Ledger, code: &LogCode) -> Result<u64> {
 #[allow(clippy::unwrap_used)] // Tests may unwrap: a panic is a test failure.
 mod tests {
     use super::*;
-    use yibao_schema::record::{Grade, Period};
+    use yibao_schema::record::{Grade, Period, RecordKind};
 
     /// What a generated case's exposure notice and rectification item tell the public
     /// agrees with its signed findings and decision: the violation types, the articles,
@@ -964,27 +964,23 @@ mod tests {
                     _ => None,
                 })
                 .collect();
-            let decision = records
-                .iter()
-                .find_map(|(_, r)| match r {
-                    Record::Decision(d) => Some(d),
-                    _ => None,
-                })
-                .unwrap();
-            let notice = records
-                .iter()
-                .find_map(|(_, r)| match r {
-                    Record::ExposureNotice(n) => Some(n),
-                    _ => None,
-                })
-                .unwrap();
-            let problem = records
-                .iter()
-                .find_map(|(_, r)| match r {
-                    Record::RectificationItem(i) => Some(i.problem.clone()),
-                    _ => None,
-                })
-                .unwrap();
+            let the = |kind: RecordKind| {
+                records
+                    .iter()
+                    .map(|(_, r)| r)
+                    .find(|r| r.kind() == kind)
+                    .unwrap()
+            };
+            let Record::Decision(decision) = the(RecordKind::Decision) else {
+                unreachable!()
+            };
+            let Record::ExposureNotice(notice) = the(RecordKind::ExposureNotice) else {
+                unreachable!()
+            };
+            let Record::RectificationItem(item) = the(RecordKind::RectificationItem) else {
+                unreachable!()
+            };
+            let problem = &item.problem;
             let amount: u64 = findings.iter().map(|f| f.amount_involved.get()).sum();
             assert_eq!(notice.amount_involved.get(), amount, "case {case_no}");
             assert!(notice.facts.contains(&yuan(amount)), "{}", notice.facts);

@@ -589,6 +589,24 @@ pub(crate) async fn institution(
     let mut frozen_logs: Vec<String> = Vec::new();
     // (period, log, seq, row): sorted by period so that a revision stands under its set.
     let mut grade_rows: Vec<(String, String, u64, String)> = Vec::new();
+    // One row of the grade table; `note` follows the period (a revision's kind and reason).
+    let grade_row = |log: &str,
+                     seq: u64,
+                     period: &str,
+                     note: &str,
+                     grade: &Value,
+                     score: &Value| {
+        let row = format!(
+            "{}<td><span data-field=\"period\">{}</span>{note}</td><td><strong data-field=\"grade\">{}</strong></td><td data-field=\"score\">{}</td><td class=\"muted\">{} #{seq}</td>{}</tr>",
+            grade_row_start(log, seq, &code, vkeys.get(log)),
+            escape(period),
+            escape(grade.as_str().unwrap_or_default()),
+            u64_of(score),
+            escape(log),
+            row_badge_cell(lang),
+        );
+        (period.to_string(), log.to_string(), seq, row)
+    };
     let mut cases: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut notices = Vec::new();
     for e in &entries {
@@ -608,16 +626,7 @@ pub(crate) async fn institution(
                 for g in r["grades"].as_array().into_iter().flatten() {
                     if g["institution"].as_str() == Some(code.as_str()) {
                         let period = r["period"].as_str().unwrap_or_default();
-                        let row = format!(
-                            "{}<td><span data-field=\"period\">{}</span></td><td><strong data-field=\"grade\">{}</strong></td><td data-field=\"score\">{}</td><td class=\"muted\">{} #{seq}</td>{}</tr>",
-                            grade_row_start(&log, seq, &code, vkeys.get(&log)),
-                            escape(period),
-                            escape(g["grade"].as_str().unwrap_or_default()),
-                            u64_of(&g["score"]),
-                            escape(&log),
-                            row_badge_cell(lang),
-                        );
-                        grade_rows.push((period.to_string(), log.clone(), seq, row));
+                        grade_rows.push(grade_row(&log, seq, period, "", &g["grade"], &g["score"]));
                     }
                 }
             }
@@ -628,18 +637,18 @@ pub(crate) async fn institution(
                     Some("appeal") => lang.t("申诉调整", "appeal"),
                     _ => lang.t("调整", "revised"),
                 };
-                let row = format!(
-                    "{}<td><span data-field=\"period\">{}</span> ({})<br><span class=\"muted\">{}</span></td><td><strong data-field=\"grade\">{}</strong></td><td data-field=\"score\">{}</td><td class=\"muted\">{} #{seq}</td>{}</tr>",
-                    grade_row_start(&log, seq, &code, vkeys.get(&log)),
-                    escape(period),
-                    why,
-                    escape(r["reason"].as_str().unwrap_or_default()),
-                    escape(r["grade"].as_str().unwrap_or_default()),
-                    u64_of(&r["score"]),
-                    escape(&log),
-                    row_badge_cell(lang),
+                let note = format!(
+                    " ({why})<br><span class=\"muted\">{}</span>",
+                    escape(r["reason"].as_str().unwrap_or_default())
                 );
-                grade_rows.push((period.to_string(), log.clone(), seq, row));
+                grade_rows.push(grade_row(
+                    &log,
+                    seq,
+                    period,
+                    &note,
+                    &r["grade"],
+                    &r["score"],
+                ));
             }
             "exposure_notice" => {
                 if name.is_empty() {
