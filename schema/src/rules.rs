@@ -138,6 +138,37 @@ impl Rule {
         }
     }
 
+    /// The rule as a sentence for an officer who cannot read the English reason, e.g.
+    /// `罚款或违约金超出政策范围`; the import prints it before the English detail when it has
+    /// nothing more specific to say.
+    pub const fn chinese(self) -> &'static str {
+        match self {
+            Rule::Encoding => "记录的编码不符合格式",
+            Rule::Money => "金额超出允许的范围",
+            Rule::Arithmetic => "金额计算不一致",
+            Rule::PenaltyRange => "罚款或违约金超出政策范围",
+            Rule::HandlingRange => "暂停或记分超出政策范围",
+            Rule::SeparationOfDuties => "违反查办分离：记录违规事实的人员不能对其作出处理决定",
+            Rule::GradeRatio => "信用等级的比例不符合政策",
+            Rule::GradeScore => "信用评分超过政策上限",
+            Rule::ExposurePrivacy => "曝光内容含有个人信息",
+            Rule::ExposureReference => "曝光内容与所引用的处理决定或案件不一致",
+            Rule::CrossCounty => "跨区划的检查或登记不符合检查类型",
+            Rule::Reference => "所引用的记录不存在或已被撤回",
+            Rule::Authorisation => "签名人员无权签署这类记录",
+            Rule::Transition => "不允许这样变更状态",
+            Rule::Duplicate => "记录或编号重复",
+            Rule::Genesis => "账本的第一条记录不正确",
+            Rule::Sequence => "记录的序号不连续",
+            Rule::Origin => "记录不属于本区划的账本",
+            Rule::Date => "日期不合理（晚于记录当天，或早于立案日期）",
+            Rule::Text => "文字为空、过长或含有控制字符",
+            Rule::LegalBasis => "法律依据不是政策中的条款",
+            Rule::InstitutionCode => "机构编码与机构类型不符",
+            Rule::Correction => "不允许这样更正",
+        }
+    }
+
     /// The rule with id `id`, if any.
     pub fn parse(id: &str) -> Option<Rule> {
         Rule::ALL.into_iter().find(|r| r.as_str() == id)

@@ -471,6 +471,15 @@ impl LogState {
         self.cases.get(case_id).is_some_and(|(_, c)| !c.withdrawn)
     }
 
+    /// The day the case with this id was opened, if it was opened in this log and not
+    /// withdrawn (to say which date a decision came before).
+    pub fn case_opened_on(&self, case_id: &str) -> Option<Date> {
+        self.cases
+            .get(case_id)
+            .filter(|(_, c)| !c.withdrawn)
+            .map(|(_, c)| c.opened_on)
+    }
+
     /// Whether the finding exists and has a live decision.
     pub fn is_decided(&self, finding_id: &str) -> bool {
         self.findings

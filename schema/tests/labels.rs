@@ -1,8 +1,12 @@
-//! The Chinese that the workbook and the demo print for articles, patterns and handling.
+//! The Chinese that the workbook, the demo and the import print for articles, patterns,
+//! handling and rules.
+
+use std::collections::HashSet;
 
 use yibao_schema::record::{
     chinese_number, Handling, LegalBasis, Pattern, ReferralTarget, SuspensionScope,
 };
+use yibao_schema::rules::Rule;
 
 #[test]
 fn articles_and_items_in_chinese_numerals() {
@@ -53,4 +57,18 @@ fn patterns_and_handling_as_bureaus_write_them() {
         Handling::StaffPoints { points: 3 }.chinese(),
         "相关人员记3分"
     );
+}
+
+#[test]
+fn every_rule_has_its_own_chinese_sentence() {
+    let mut seen = HashSet::new();
+    for rule in Rule::ALL {
+        let text = rule.chinese();
+        assert!(
+            text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            "{rule}: {text}"
+        );
+        assert!(seen.insert(text), "{rule} shares its sentence: {text}");
+    }
+    assert_eq!(Rule::PenaltyRange.chinese(), "罚款或违约金超出政策范围");
 }
