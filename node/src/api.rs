@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 use yibao_ledger::appender::Appender;
 use yibao_ledger::keys::LogCode;
 use yibao_ledger::store::{AppendError, Ledger, StoreError};
-use yibao_schema::entry::Submission;
+use yibao_schema::entry::{EntryRef, Submission};
 
 /// The largest request body accepted (a submission is at most 256 KiB of payload).
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
@@ -412,7 +412,16 @@ async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
-async fn logs(State(state): State<ApiState>) -> ApiResult<Json<Value>> {
+/// `GET /v1/logs`: every log the node holds, with its latest checkpoint, how many exposure
+/// notices it has published and when the newest entry that checkpoint covers was signed
+/// (a checkpoint carries no time of its own).
+async fn logs(
+    State(state): State<ApiState>,
+    State(notices): State<Arc<notices::NoticeCache>>,
+) -> ApiResult<Json<Value>> {
+    let notice_counts = notices
+        .counts(&state.ledger)
+        .map_err(ApiError::internal)?;
     let mut out = Vec::new();
     for code in state.ledger.log_codes() {
         let meta = state.ledger.meta(&code).map_err(ApiError::internal)?;
@@ -425,6 +434,18 @@ async fn logs(State(state): State<ApiState>) -> ApiResult<Json<Value>> {
             .log_verifier_key(&code)
             .map(|k| k.to_string())
             .map_err(ApiError::internal)?;
+        let latest_entry_ms = match size_of_checkpoint(&checkpoint).checked_sub(1) {
+            None => None,
+            Some(last) => {
+                let bytes = state
+                    .ledger
+                    .entry(&code, last)
+                    .map_err(ApiError::internal)?;
+                EntryRef::decode(&bytes)
+                    .ok()
+                    .map(|e| e.submission.statement.timestamp_ms)
+            }
+        };
         out.push(json!({
             "log": code.to_string(),
             "origin": meta.origin,
@@ -432,6 +453,8 @@ async fn logs(State(state): State<ApiState>) -> ApiResult<Json<Value>> {
             "vkey": vkey,
             "size": state.ledger.size(&code).map_err(ApiError::internal)?,
             "checkpoint": checkpoint,
+            "latest_entry_ms": latest_entry_ms,
+            "notices": notice_counts.get(&code).copied().unwrap_or(0),
             "frozen": state.ledger.is_frozen(&code).map_err(ApiError::internal)?,
             "own": state.appender.as_ref().map(|(c, _)| *c == code).unwrap_or(false),
         }));
@@ -640,11 +663,15 @@ fn checkpoint_size(state: &ApiState, code: &LogCode) -> ApiResult<u64> {
         .ledger
         .latest_checkpoint(code)
         .map_err(|e| ApiError::from_store(e, code))?;
-    Ok(text
-        .lines()
+    Ok(size_of_checkpoint(&text))
+}
+
+/// The tree size a checkpoint's text states (its second line), or 0.
+fn size_of_checkpoint(text: &str) -> u64 {
+    text.lines()
         .nth(1)
         .and_then(|l| l.parse().ok())
-        .unwrap_or(0))
+        .unwrap_or(0)
 }
 
 async fn inclusion(

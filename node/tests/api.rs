@@ -173,6 +173,14 @@ async fn reads_logs_checkpoints_entries_and_proofs() {
     assert_schema(&page, "Entries");
     let entries = page["entries"].as_array().unwrap();
     assert_eq!(entries.len() as u64, size);
+    // The log says how many notices it holds and when its newest entry was signed.
+    let (_, notices) = get_json(s, "/v1/notices?per_page=100").await;
+    assert!(notices["total"].as_u64().unwrap() >= 1, "{notices}");
+    assert_eq!(log["notices"], notices["total"]);
+    assert_eq!(
+        log["latest_entry_ms"],
+        entries.last().unwrap()["timestamp_ms"]
+    );
     let registration = entries
         .iter()
         .rev()

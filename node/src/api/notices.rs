@@ -84,6 +84,16 @@ impl NoticeCache {
         }
         Ok((total, out))
     }
+
+    /// How many notices each log has (logs without any are absent).
+    pub fn counts(&self, ledger: &Ledger) -> Result<HashMap<LogCode, u64>, StoreError> {
+        let known = refreshed(&self.known, ledger, refresh)?;
+        let mut out: HashMap<LogCode, u64> = HashMap::new();
+        for notice in &known.sorted {
+            *out.entry(notice.log).or_default() += 1;
+        }
+        Ok(out)
+    }
 }
 
 /// Reads what was indexed since the last request.
