@@ -207,8 +207,12 @@ fn log_code(text: &str) -> ApiResult<LogCode> {
         .ok_or_else(|| ApiError::bad("log", format!("`{text}` is not a 6-digit division code")))
 }
 
-/// The router.
+/// The router. It starts reading what the public's reads keep between requests (the notice
+/// list, the institution directory) in the background at once, without delaying the start.
 pub fn router(state: ApiState) -> Router {
+    let notice_list = Arc::new(notices::NoticeCache::default());
+    let directory = Arc::new(institutions::InstitutionDirectory::default());
+    warm_in_background(&state.ledger, &notice_list, &directory);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -237,9 +241,39 @@ pub fn router(state: ApiState) -> Router {
         .with_state(Server {
             state,
             auth: Arc::new(auth::OfficerAuth::default()),
-            notices: Arc::new(notices::NoticeCache::default()),
-            institutions: Arc::new(institutions::InstitutionDirectory::default()),
+            notices: notice_list,
+            institutions: directory,
         })
+}
+
+/// Fills the notice list and the institution directory on a thread of their own, so that
+/// the first public search after a start does not read every entry of every log while its
+/// reader waits (a request arriving before they are ready waits for the part being read,
+/// then reads the rest itself). The thread holds the ledger only while it reads: once the
+/// router and its state are gone, it stops. If the thread cannot be started, both are
+/// built by the first request that needs them, as before.
+fn warm_in_background(
+    ledger: &Arc<Ledger>,
+    notices: &Arc<notices::NoticeCache>,
+    institutions: &Arc<institutions::InstitutionDirectory>,
+) {
+    let ledger = Arc::downgrade(ledger);
+    let (notices, institutions) = (notices.clone(), institutions.clone());
+    let started = std::thread::Builder::new()
+        .name("api-warm".into())
+        .spawn(move || {
+            if let Some(held) = ledger.upgrade() {
+                if let Err(e) = notices.counts(&held) {
+                    tracing::warn!(error = %e, "could not read the exposure notices in advance");
+                }
+            }
+            if let Err(e) = institutions.warm(&ledger) {
+                tracing::warn!(error = %e, "could not read the institution directory in advance");
+            }
+        });
+    if let Err(e) = started {
+        tracing::warn!(error = %e, "cannot start the thread that reads the public caches in advance");
+    }
 }
 
 /// Passes the matched route pattern out to [`count`] on the response.
@@ -419,9 +453,7 @@ async fn logs(
     State(state): State<ApiState>,
     State(notices): State<Arc<notices::NoticeCache>>,
 ) -> ApiResult<Json<Value>> {
-    let notice_counts = notices
-        .counts(&state.ledger)
-        .map_err(ApiError::internal)?;
+    let notice_counts = notices.counts(&state.ledger).map_err(ApiError::internal)?;
     let mut out = Vec::new();
     for code in state.ledger.log_codes() {
         let meta = state.ledger.meta(&code).map_err(ApiError::internal)?;
@@ -823,9 +855,14 @@ async fn search_institutions(
             format!("at most {MAX_SEARCH_CHARS} characters"),
         ));
     }
-    let (total, found) = directory
-        .search(&state.ledger, q, MAX_SEARCH_RESULTS)
-        .map_err(ApiError::internal)?;
+    // Off the async threads: a search may wait for the directory being read.
+    let ledger = state.ledger.clone();
+    let text = q.to_string();
+    let (total, found) =
+        tokio::task::spawn_blocking(move || directory.search(&ledger, &text, MAX_SEARCH_RESULTS))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
     Ok(Json(
         json!({ "q": q, "total": total, "institutions": found }),
     ))
