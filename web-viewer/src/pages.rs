@@ -856,8 +856,8 @@ pub(crate) async fn search(State(state): State<AppState>, query: QueryParams) ->
     let notices = all_notices(&state, lang).await?;
     let is_county = q.len() == 6 && q.bytes().all(|b| b.is_ascii_digit());
     if !is_county {
-        // Every registered institution by name or code (a node answers; an export bundle
-        // does not, and then only the notices below are searched).
+        // Every registered institution by name or code (the node's directory, or the
+        // bundle's registrations read the same way).
         let (status, v) = crate::fetch_json(
             &*state.source,
             lang,

@@ -13,7 +13,8 @@ use yibao_web_viewer::bundle::BundleSource;
 use yibao_web_viewer::{router, Source};
 
 mod common;
-use common::{api_get, fixture, Fixture, COUNTY, FROZEN};
+use common::{api_get, fixture, Fixture, COUNTY, FROZEN, RENAMED, RENAMED_TO};
+use yibao_web_viewer::html::query_value;
 
 fn export(f: &Fixture) -> Vec<u8> {
     let mut out = Vec::new();
@@ -52,6 +53,18 @@ async fn a_bundle_answers_as_the_node_does() {
     let first = &notices["notices"][0];
     let seq = first["seq"].as_u64().unwrap();
     let code = first["record"]["institution"]["code"].as_str().unwrap();
+    let name = first["record"]["institution"]["name"].as_str().unwrap();
+    let case_id = first["record"]["case_id"].as_str().unwrap();
+    let frozen_case = notices["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["log"] == FROZEN)
+        .unwrap()["record"]["case_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let old_name = &yibao_node::workload::institutions(COUNTY, 12)[RENAMED].name;
     let mut paths = vec![
         "/v1/logs".to_string(),
         format!("/v1/logs/{COUNTY}/checkpoint"),
@@ -73,7 +86,35 @@ async fn a_bundle_answers_as_the_node_does() {
         format!("/v1/institutions/{code}"),
         "/v1/institutions/H14112599999".to_string(),
         "/v1/institutions/X1".to_string(),
+        format!("/v1/logs/{COUNTY}/cases/{case_id}"),
+        format!("/v1/logs/{FROZEN}/cases/{}", query_value(&frozen_case)),
+        format!("/v1/logs/{FROZEN}/cases/{case_id}"),
+        format!("/v1/logs/{COUNTY}/cases/{}", "x".repeat(65)),
+        format!("/v1/logs/999999/cases/{case_id}"),
+        format!("/v1/logs/1411x5/cases/{case_id}"),
     ];
+    // The search by name or code: the name as last changed (the old name finds only the
+    // other county's institution of that name), any case for codes, spaces trimmed.
+    for q in [
+        name.to_string(),
+        name.chars().skip(2).collect::<String>(),
+        RENAMED_TO.to_string(),
+        old_name.clone(),
+        code.to_lowercase(),
+        "H14112".to_string(),
+        "P".to_string(),
+        "卫生".to_string(),
+        format!("  {name} "),
+        "不存在的机构".to_string(),
+        " ".to_string(),
+        "x".repeat(65),
+        "<b>".to_string(),
+    ] {
+        paths.push(format!("/v1/institutions?q={}", query_value(&q)));
+    }
+    paths.push(format!("/v1/institutions?q=+{}+", query_value(name)));
+    paths.push("/v1/institutions".to_string());
+    paths.push("/v1/institutions?q=".to_string());
     paths.push(format!("/v1/logs/{FROZEN}/proofs/inclusion?seq=1&size=2"));
     for path in &paths {
         let (node_status, node_body) = api_get(&f.state, path).await;
@@ -86,6 +127,10 @@ async fn a_bundle_answers_as_the_node_does() {
         let node: Value = serde_json::from_slice(&node_body).unwrap();
         let ours: Value = serde_json::from_slice(&body).unwrap();
         if status == 200 {
+            if path.starts_with("/v1/institutions?") {
+                // The comparison means something: the search finds what it should.
+                assert!(ours["total"].is_u64(), "{path}: {ours}");
+            }
             assert_eq!(comparable(ours), comparable(node), "{path}");
         } else {
             // Errors name the same field; the wording may differ.
@@ -95,6 +140,35 @@ async fn a_bundle_answers_as_the_node_does() {
             );
         }
     }
+    // What the bundle's search finds, beyond being the node's answer.
+    let search = |q: &str| {
+        let path = format!("/v1/institutions?q={}", query_value(q));
+        let source = &source;
+        async move {
+            let (status, body) = source.get(&path).await.unwrap();
+            assert_eq!(status, 200, "{path}");
+            let v: Value = serde_json::from_slice(&body).unwrap();
+            let codes: Vec<String> = v["institutions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["code"].as_str().unwrap().to_string())
+                .collect();
+            codes
+        }
+    };
+    let renamed = &yibao_node::workload::institutions(COUNTY, 12)[RENAMED];
+    assert_eq!(search(RENAMED_TO).await, vec![renamed.code.clone()]);
+    let by_old_name = search(old_name).await;
+    assert_eq!(by_old_name.len(), 1, "{by_old_name:?}");
+    assert!(by_old_name[0].contains(FROZEN), "{by_old_name:?}");
+    assert!(search(&code.to_lowercase())
+        .await
+        .contains(&code.to_string()));
+    assert_eq!(
+        search("H14112").await.len() + search("P14112").await.len(),
+        24
+    );
 }
 
 #[tokio::test]
@@ -136,6 +210,14 @@ async fn pages_over_a_bundle_are_verified() {
     assert!(data["entry"]["entry"].is_string() && data["inclusion"]["proof"].is_array());
     let (status, _) = get(format!("/counties/{COUNTY}")).await;
     assert_eq!(status, StatusCode::OK);
+    // Search finds a registered institution named in no notice, by its name as changed.
+    let renamed = &yibao_node::workload::institutions(COUNTY, 12)[RENAMED];
+    let (status, page) = get(format!("/search?q={}", query_value(RENAMED_TO))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains(&format!("href=\"/institutions/{}\"", renamed.code)),
+        "{page}"
+    );
 }
 
 #[test]

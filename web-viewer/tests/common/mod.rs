@@ -29,13 +29,20 @@ pub const REPAIRED: usize = 9;
 /// The reason that credit repair gives.
 pub const REPAIR_REASON: &str = "整改事项已销号，此后连续六个月未发现违规，予以信用修复。";
 
+/// The institution (index among the first county's) that changes its name, named in no
+/// notice; the other county registers one under its old name too.
+pub const RENAMED: usize = 11;
+/// Its new name.
+pub const RENAMED_TO: &str = "柳林县新城社区卫生服务中心";
+
 pub struct Fixture {
     pub _dir: tempfile::TempDir,
     pub state: ApiState,
 }
 
-/// A county's records: key events, 12 institutions, `notices` cases each with a notice,
-/// grade sets 2021–2024; each signed one second after the one before.
+/// A county's records: key events, 12 institutions (the first county renames one),
+/// `notices` cases each with a notice, grade sets 2021–2024, a credit repair; each signed
+/// one second after the one before.
 fn county(ledger: &Ledger, division: &str, name: &str, notices: u64, now: u64) {
     let code = LogCode::parse(division).unwrap();
     let officers = Officers::from_seed(u64::from(division.parse::<u32>().unwrap()));
@@ -46,6 +53,16 @@ fn county(ledger: &Ledger, division: &str, name: &str, notices: u64, now: u64) {
     let insts = workload::institutions(division, 12);
     for inst in &insts {
         records.push((Signer::Administrator, workload::register(inst).unwrap()));
+    }
+    if division == COUNTY {
+        records.push((
+            Signer::Administrator,
+            workload::parse(serde_json::json!({
+                "kind": "institution_updated", "code": insts[RENAMED].code,
+                "changes": { "name": RENAMED_TO }, "reason": "机构更名",
+            }))
+            .unwrap(),
+        ));
     }
     let mut rng = Rng::new(7);
     for case_no in 0..notices {
