@@ -151,6 +151,130 @@ async fn all_notices(state: &AppState, lang: Lang) -> Result<Vec<Value>, PageErr
     Ok(out)
 }
 
+/// Whether a log is a city office's own (a division code ending in 00, as the audit ranks
+/// them) rather than a county bureau's.
+fn is_city_office(code: &str) -> bool {
+    code.len() == 6 && code.ends_with("00")
+}
+
+/// The home page's list of the bureaus whose logs the source holds, counties first and the
+/// city office after them: name and division code (linking to the county page), how many
+/// notices each has published, its latest checkpoint (size, whether its signature holds)
+/// and when the newest entry that checkpoint covers was signed.
+async fn county_table(state: &AppState, lang: Lang) -> Result<String, PageError> {
+    let logs = state.cache.logs(&*state.source, lang).await?;
+    let mut ordered: Vec<&LogInfo> = logs.iter().collect();
+    ordered.sort_by_key(|l| (is_city_office(&l.log), l.log.clone()));
+    let mut out = format!(
+        "<section id=\"counties\"><h2>{}</h2>",
+        lang.t(
+            "各县（区）与市医保局账本",
+            "Logs of the county and city bureaus"
+        )
+    );
+    if ordered.is_empty() {
+        let _ = write!(
+            out,
+            "<p>{}</p></section>",
+            lang.t("该节点尚无任何日志。", "The node holds no log yet.")
+        );
+        return Ok(out);
+    }
+    let _ = write!(
+        out,
+        "<div class=\"table\"><table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+        lang.t("医保局 / 区划代码", "Bureau / division code"),
+        lang.t("曝光通报", "Exposure notices"),
+        lang.t("最新签名检查点", "Latest signed checkpoint"),
+        lang.t("最新条目时间（北京时间）", "Newest entry (Asia/Shanghai)"),
+    );
+    for info in ordered {
+        let href = lang.href(&format!("/counties/{}", query_value(&info.log)));
+        let level = if is_city_office(&info.log) {
+            lang.t("市局", "city office")
+        } else {
+            lang.t("县级", "county")
+        };
+        let frozen = if info.frozen {
+            format!(
+                " <span class=\"badge bad\">{}</span>",
+                lang.t("日志已冻结", "frozen log")
+            )
+        } else {
+            String::new()
+        };
+        let notices = match info.notices {
+            Some(n) => format!(
+                "<a href=\"{}#notices\" data-notices=\"{n}\">{}</a>",
+                href,
+                escape(&match lang {
+                    Lang::Zh => format!("{n} 条"),
+                    Lang::En => format!("{n}"),
+                })
+            ),
+            None => "—".to_string(),
+        };
+        // The checkpoint as read and checked for the notice pages (kept a second).
+        let checkpoint = match state
+            .cache
+            .checkpoint(&*state.source, lang, info, &logs)
+            .await
+        {
+            Err(e) => format!(
+                "<span class=\"badge bad\">{}</span> <span class=\"muted\">{}</span>",
+                lang.t("无法读取", "cannot be read"),
+                escape(&e.message)
+            ),
+            Ok(known) => {
+                let size = known
+                    .checked
+                    .size()
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "—".into());
+                let badge = match &known.checked.problem {
+                    None => format!(
+                        "<span class=\"badge ok\">✔ {}</span>",
+                        lang.t("签名有效", "signature valid")
+                    ),
+                    Some(p) => format!(
+                        "<span class=\"badge bad\" title=\"{}\">✘ {}</span>",
+                        escape(p),
+                        lang.t("未通过核验", "NOT VERIFIED")
+                    ),
+                };
+                format!(
+                    "<span data-checkpoint-size=\"{size}\">{}</span> {badge}",
+                    escape(&match lang {
+                        Lang::Zh => format!("{size} 条"),
+                        Lang::En => format!("{size} entries"),
+                    })
+                )
+            }
+        };
+        let latest = info
+            .latest_entry_ms
+            .map(shanghai_time)
+            .unwrap_or_else(|| "—".into());
+        let _ = write!(
+            out,
+            "<tr data-log=\"{log}\"><td><a href=\"{href}\">{name}</a>{frozen}<br><span class=\"muted\">{log} · {level}</span></td><td>{notices}</td><td>{checkpoint}</td><td>{latest}</td></tr>",
+            log = escape(&info.log),
+            name = escape(if info.name.is_empty() { &info.log } else { &info.name }),
+            level = escape(level),
+            latest = escape(&latest),
+        );
+    }
+    let _ = write!(
+        out,
+        "</tbody></table></div><p class=\"muted\">{}</p></section>",
+        lang.t(
+            "签名检查点由各医保局以其日志公钥签署，已在服务器端核验；检查点本身不含时间，所示时间为其所含最新条目由经办人签署的时间。点击医保局名称查看该地的检查点与曝光通报。",
+            "Each checkpoint is signed with the bureau's log key and checked on the server. A checkpoint carries no time of its own: the time shown is when the newest entry it covers was signed by its officer. Open a bureau for its checkpoint and exposure notices."
+        )
+    );
+    Ok(out)
+}
+
 /// Whether `text` is all digits but larger than any seq or page can be.
 fn too_large(text: &str) -> bool {
     !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && text.parse::<u64>().is_err()
@@ -192,8 +316,16 @@ pub(crate) async fn index(State(state): State<AppState>, query: QueryParams) -> 
         ));
     }
     let mut body = format!(
-        "<h1>{}</h1><p>{}</p>",
+        "<h1>{}</h1>",
         lang.t("医保基金违法违规案件曝光", "Exposure notices"),
+    );
+    if page_no == 1 {
+        body.push_str(&county_table(&state, lang).await?);
+    }
+    let _ = write!(
+        body,
+        "<section id=\"notices\"><h2>{}</h2><p>{}</p>",
+        lang.t("曝光通报", "Notices of every log"),
         escape(&match lang {
             Lang::Zh => format!("共 {total} 条，按发布日期由新到旧。第 {page_no} / {pages} 页。"),
             Lang::En => {
@@ -202,6 +334,7 @@ pub(crate) async fn index(State(state): State<AppState>, query: QueryParams) -> 
         })
     );
     body.push_str(&notice_table(lang, notices));
+    body.push_str("</section>");
     body.push_str("<nav class=\"pages\">");
     if page_no > 1 {
         let _ = write!(
@@ -778,7 +911,7 @@ pub(crate) async fn county(
     body.push_str(&checkpoint_block(lang, &info, &checkpoint));
     let _ = write!(
         body,
-        "<h2>{} ({})</h2>",
+        "<h2 id=\"notices\">{} ({})</h2>",
         lang.t("曝光通报", "Exposure notices"),
         notices.len()
     );

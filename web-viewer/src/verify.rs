@@ -30,6 +30,10 @@ pub struct LogInfo {
     pub size: u64,
     /// Frozen after proven equivocation.
     pub frozen: bool,
+    /// How many exposure notices the log holds (a node that does not say: None).
+    pub notices: Option<u64>,
+    /// When the newest entry its latest checkpoint covers was signed (UTC ms).
+    pub latest_entry_ms: Option<u64>,
 }
 
 /// Every log the node holds.
@@ -47,6 +51,8 @@ pub(crate) async fn logs(source: &dyn Source, lang: Lang) -> Result<Vec<LogInfo>
                 vkey: l["vkey"].as_str().unwrap_or_default().to_string(),
                 size: l["size"].as_u64().unwrap_or(0),
                 frozen: l["frozen"].as_bool().unwrap_or(false),
+                notices: l["notices"].as_u64(),
+                latest_entry_ms: l["latest_entry_ms"].as_u64(),
             })
         })
         .collect())

@@ -83,10 +83,12 @@ fn notice_list_and_county_page() {
     let url = honest(&f);
     let b = Browser::start(Mode::Desktop);
     b.goto(&format!("{url}/"));
-    let rows = b.run("return document.querySelectorAll('main tbody tr').length;");
+    let rows = b.run("return document.querySelectorAll('#notices tbody tr').length;");
     assert_eq!(rows, 20, "20 notices on the first page");
+    let counties = b.run("return document.querySelectorAll('#counties tbody tr').length;");
+    assert_eq!(counties, 2, "both counties listed");
     let first = b
-        .attribute("main tbody tr a[href^='/notices/']", "href")
+        .attribute("#notices tbody tr a[href^='/notices/']", "href")
         .unwrap();
     let newest = a_notice(&f);
     assert!(

@@ -13,7 +13,7 @@ use yibao_web_viewer::bundle::BundleSource;
 use yibao_web_viewer::{router, Source};
 
 mod common;
-use common::{api_get, fixture, Fixture, COUNTY, FROZEN, RENAMED, RENAMED_TO};
+use common::{api_get, fixture, Fixture, COUNTY, FROZEN, NOTICES, RENAMED, RENAMED_TO};
 use yibao_web_viewer::html::query_value;
 
 fn export(f: &Fixture) -> Vec<u8> {
@@ -190,6 +190,16 @@ async fn pages_over_a_bundle_are_verified() {
     };
     let (status, list) = get("/".into()).await;
     assert_eq!(status, StatusCode::OK);
+    // The list of counties, with each county's notices and checkpoint, from the bundle.
+    for (log, notices) in [(COUNTY, NOTICES), (FROZEN, 2)] {
+        assert!(
+            list.contains(&format!(
+                "<a href=\"/counties/{log}#notices\" data-notices=\"{notices}\">"
+            )),
+            "{list}"
+        );
+    }
+    assert_eq!(list.matches("✔ 签名有效").count(), 2, "{list}");
     let link = list
         .split("href=\"/notices/")
         .nth(1)

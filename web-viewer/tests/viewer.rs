@@ -264,6 +264,69 @@ async fn notice_list_is_newest_first_and_paginated() {
     assert!(page.contains("页码过大"), "{page}");
 }
 
+/// The row of log `log` in the home page's list of counties.
+fn county_row<'a>(html: &'a str, log: &str) -> &'a str {
+    let start = html
+        .find(&format!("<tr data-log=\"{log}\">"))
+        .unwrap_or_else(|| panic!("no row of {log} in {html}"));
+    let end = start + html[start..].find("</tr>").unwrap();
+    &html[start..end]
+}
+
+#[tokio::test]
+async fn the_home_page_lists_the_counties_with_notices_and_checkpoints() {
+    let f = fixture();
+    let (status, page) = get(&f, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("各县（区）与市医保局账本"), "{page}");
+    for (log, name, notices) in [
+        (COUNTY, "柳林县医疗保障局", NOTICES),
+        (FROZEN, "临县医疗保障局", 2),
+    ] {
+        let code = LogCode::parse(log).unwrap();
+        let size = f.state.ledger.size(&code).unwrap();
+        let (_, last) =
+            common::api_get(&f.state, &format!("/v1/logs/{log}/entries/{}", size - 1)).await;
+        let last: Value = serde_json::from_slice(&last).unwrap();
+        let row = county_row(&page, log);
+        assert!(
+            row.contains(&format!("<a href=\"/counties/{log}\">{name}</a>")),
+            "{row}"
+        );
+        assert!(
+            row.contains(&format!(
+                "<a href=\"/counties/{log}#notices\" data-notices=\"{notices}\">{notices} 条</a>"
+            )),
+            "{row}"
+        );
+        assert!(
+            row.contains(&format!("data-checkpoint-size=\"{size}\">{size} 条")),
+            "{row}"
+        );
+        assert!(row.contains("✔ 签名有效"), "{row}");
+        assert!(
+            row.contains(&shanghai(last["timestamp_ms"].as_u64().unwrap())),
+            "{row}"
+        );
+        assert!(row.contains(&format!("{log} · 县级")), "{row}");
+    }
+    // The county page it links to lists that many notices, under the anchor.
+    let (_, county) = get(&f, &format!("/counties/{COUNTY}")).await;
+    assert!(county.contains(&format!("<h2 id=\"notices\">曝光通报 ({NOTICES})</h2>")));
+    // Only the first page of notices carries the list; English says it in English.
+    let (_, second) = get(&f, "/?page=2").await;
+    assert!(!second.contains("id=\"counties\""));
+    let (_, english) = get(&f, "/?lang=en").await;
+    assert!(
+        english.contains("Logs of the county and city bureaus"),
+        "{english}"
+    );
+    assert!(county_row(&english, COUNTY).contains(&format!("href=\"/counties/{COUNTY}?lang=en\"")));
+    // A checkpoint that does not verify is flagged in its row.
+    let (_, tampered) = call(viewer(&f, Tamper::Checkpoint), "GET", "/").await;
+    assert!(county_row(&tampered, COUNTY).contains("✘ 未通过核验"));
+}
+
 /// The first notice of the first county, as the node has it (record JSON and time).
 async fn a_notice(f: &Fixture) -> Value {
     node_notices(f)
@@ -625,7 +688,10 @@ async fn a_frozen_log_is_flagged_wherever_its_data_is_shown() {
     let (_, list2) = get(&f, "/?page=2").await;
     let flagged = list.matches("badge bad\">日志已冻结").count()
         + list2.matches("badge bad\">日志已冻结").count();
-    assert_eq!(flagged, 2);
+    // Its two notices, and its row in the list of counties.
+    assert_eq!(flagged, 3);
+    assert!(county_row(&list, FROZEN).contains("badge bad\">日志已冻结"));
+    assert!(!county_row(&list, COUNTY).contains("日志已冻结"));
     // And in a static publication of the same ledger.
     let root = tempfile::tempdir().unwrap();
     let site = root.path().join("site");
