@@ -2,7 +2,8 @@
 //! rust_xlsxwriter), wrong and missing headers, bad numbers, full-width digits, empty
 //! files, `--skip-bad` and its report, re-import adding nothing, a mapping file, rule
 //! refusals reported before anything is written, 查办分离, and the real `yibao import`
-//! binary. After every import that writes, the ledger verifies.
+//! binary. After every import that writes, the ledger verifies. Every reason the officer
+//! reads is Chinese, names the column as the file writes it and quotes the cell.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -130,6 +131,37 @@ fn errors_of(summary: &ImportSummary) -> Vec<(usize, String)> {
         .iter()
         .map(|e| (e.row, e.column.clone()))
         .collect()
+}
+
+/// The reason given for `row` and `column`; fails the test if there is none.
+fn reason_of<'s>(summary: &'s ImportSummary, row: usize, column: &str) -> &'s str {
+    summary
+        .bad
+        .iter()
+        .find(|e| e.row == row && e.column == column)
+        .map(|e| e.reason.as_str())
+        .unwrap_or_else(|| {
+            panic!(
+                "no problem at row {row}, column {column}: {:?}",
+                summary.bad
+            )
+        })
+}
+
+/// Every reason is for a county officer: Chinese, with no field path or rule id of the
+/// English rules (`items[0]`, `(rule: …)`).
+fn assert_reasons_are_chinese(summary: &ImportSummary) {
+    for e in &summary.bad {
+        assert!(
+            e.reason
+                .chars()
+                .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+            "not Chinese: {e:?}"
+        );
+        for english in ["rule:", "items[", "`", " is ", "refused"] {
+            assert!(!e.reason.contains(english), "{english:?} in {e:?}");
+        }
+    }
 }
 
 #[test]
@@ -274,12 +306,14 @@ fn bad_numbers_are_reported_by_row_and_column_and_nothing_is_written() {
             "LL-011,柳林县第四诊所,H14112500104,日常检查,2021-06-01,分解住院,-5,,,,,,",
             "LL-012,柳林县第五诊所,H14112500105,日常检查,2021-06-01,分解住院,\"1,23\",abc,两倍,,,2021-07-01,",
             "LL-013,柳林县第六诊所,H14112500106,日常检查,2021-02-30,分解住院,100,200,,,,2021-07-01,",
+            "LL-014,柳林县第七诊所,H14112500107,日常检查,2021-06-01,分解住院,１２a,,,,,,",
+            "LL-015,柳林县第八诊所,H14112500108,日常检查,2021-06-01,分解住院,19.72万,,,,,,",
         ]),
     );
     let summary = f.import(&path, &f.options()).unwrap();
     assert!(!summary.written);
     assert_eq!(f.size(), before, "nothing is written when a row is bad");
-    assert_eq!(summary.bad_rows, 4);
+    assert_eq!(summary.bad_rows, 6);
     let errors = errors_of(&summary);
     for expected in [
         (3, "违规金额（元）"),
@@ -296,15 +330,35 @@ fn bad_numbers_are_reported_by_row_and_column_and_nothing_is_written() {
             summary.bad
         );
     }
-    let reasons: Vec<&str> = summary.bad.iter().map(|e| e.reason.as_str()).collect();
-    assert!(reasons
-        .iter()
-        .any(|r| r.contains("more than 2 decimal places")));
-    assert!(reasons.iter().any(|r| r.contains("negative")));
-    assert!(reasons.iter().any(|r| r.contains("thousands separators")));
-    assert!(reasons
-        .iter()
-        .any(|r| r.contains("not a real calendar date")));
+    assert_reasons_are_chinese(&summary);
+    assert_eq!(
+        reason_of(&summary, 3, "违规金额（元）"),
+        "\"12.345\" 超过两位小数：金额精确到分（0.01 元）"
+    );
+    assert_eq!(
+        reason_of(&summary, 4, "违规金额（元）"),
+        "\"-5\" 是负数：金额不能为负"
+    );
+    assert!(reason_of(&summary, 5, "违规金额（元）").starts_with("\"1,23\" 的千位分隔符位置不对"));
+    assert!(reason_of(&summary, 5, "追回金额").starts_with("\"abc\" 不是金额"));
+    assert!(reason_of(&summary, 5, "违约金倍数").starts_with("\"两倍\" 不是倍数"));
+    assert_eq!(
+        reason_of(&summary, 6, "检查日期"),
+        "\"2021-02-30\" 不是有效日期：2021年2月只有 28 天"
+    );
+    assert_eq!(
+        reason_of(&summary, 6, "追回金额"),
+        "追回金额 200 元超过违规金额（元） 100 元；追回的不能多于违规的金额"
+    );
+    // Full-width digits with a letter: the cell is quoted as typed, the column named.
+    assert_eq!(
+        reason_of(&summary, 7, "违规金额（元）"),
+        "\"１２a\" 不是金额：请填写以元为单位的数字，最多两位小数，如 111843 或 111,843.00"
+    );
+    assert_eq!(
+        reason_of(&summary, 8, "违规金额（元）"),
+        "\"19.72万\" 以万元填写；请改为以元为单位，如 197200"
+    );
 }
 
 #[test]
@@ -325,26 +379,126 @@ fn a_rule_refusal_is_the_rows_error_before_anything_is_written() {
     );
     let summary = f.import(&path, &f.options()).unwrap();
     assert_eq!(f.size(), before);
-    let errors = errors_of(&summary);
-    assert!(
-        errors.contains(&(3, "罚款倍数".into())),
-        "{:?}",
-        summary.bad
+    assert_eq!(summary.bad.len(), 3, "{:?}", summary.bad);
+    assert_reasons_are_chinese(&summary);
+    assert_eq!(
+        reason_of(&summary, 3, "罚款倍数"),
+        "罚款倍数 3 超出第三十八条的政策范围（1–2 倍）"
     );
-    assert!(
-        errors.contains(&(4, "处理日期".into())),
-        "{:?}",
-        summary.bad
+    assert_eq!(
+        reason_of(&summary, 4, "处理日期"),
+        "处理日期 2099-07-01 晚于今天（2026-01-01）；日期不能在将来"
     );
-    assert!(
-        errors.contains(&(5, "检查类型".into())),
-        "{:?}",
-        summary.bad
+    assert_eq!(
+        reason_of(&summary, 5, "检查类型"),
+        "交叉检查（县区互查）查的是其他县区的机构，但本行机构的所属区划是本局的 141125；请填写机构的所属区划，或改用其他检查类型"
     );
+}
+
+#[test]
+fn rule_refusals_are_explained_in_chinese_with_the_rows_values() {
+    let f = Fixture::new();
+    let before = f.size();
+    let header = "案件编号,机构名称,机构编码,检查类型,检查日期,违规类型,违规金额（元）,追回金额,违约金倍数,违约金,罚款倍数,罚款,处理结果,处理日期";
+    let path = f.write(
+        "rules-zh.csv",
+        &format!(
+            "{header}\n{}\n",
+            [
+                // Row 2: damages beyond the policy's 1–5×.
+                "LL-050,柳林县第七诊所,H14112500107,日常检查,2021-06-01,分解住院,5000,5000,6,,,,,2021-07-01",
+                // Row 3: a flat Art. 39 fine given as a multiple.
+                "LL-051,柳林县第八诊所,H14112500108,日常检查,2021-06-01,病历书写不规范,5000,5000,,,1.5,,,2021-07-01",
+                // Row 4: a flat Art. 39 fine above ¥50,000.
+                "LL-052,柳林县第九诊所,H14112500109,日常检查,2021-06-01,病历书写不规范,5000,,,,,60000,,2021-07-01",
+                // Row 5: a suspension shorter than the policy's 6 months.
+                "LL-053,柳林县第十诊所,H14112500110,日常检查,2021-06-01,分解住院,5000,5000,,,,,暂停联网结算3个月,2021-07-01",
+                // Row 6: decided before the inspection.
+                "LL-054,柳林县第十一诊所,H14112500111,日常检查,2021-06-30,分解住院,5000,5000,,,,,,2021-05-01",
+                // Row 7: damages that are not 追回金额 × 倍数.
+                "LL-055,柳林县第十二诊所,H14112500112,日常检查,2021-06-01,分解住院,5000,5000,2,9000,,,,2021-07-01",
+            ]
+            .join("\n")
+        ),
+    );
+    let summary = f.import(&path, &f.options()).unwrap();
+    assert_eq!(f.size(), before);
+    assert_eq!(summary.bad_rows, 6, "{:?}", summary.bad);
+    assert_reasons_are_chinese(&summary);
+    assert_eq!(
+        reason_of(&summary, 2, "违约金倍数"),
+        "违约金倍数 6 超出政策范围（违约金为追回金额的 1–5 倍）"
+    );
+    assert_eq!(
+        reason_of(&summary, 3, "罚款倍数"),
+        "第三十九条的罚款是固定金额（10,000 元至 50,000 元），不按倍数计算；请删去罚款倍数 1.5，在罚款中填写金额"
+    );
+    assert_eq!(
+        reason_of(&summary, 4, "罚款"),
+        "罚款 60,000 元超出第三十九条的政策范围（10,000 元至 50,000 元）"
+    );
+    assert_eq!(
+        reason_of(&summary, 5, "处理结果"),
+        "处理结果中的 \"暂停医保联网结算3个月\" 超出政策范围（暂停 6–12 个月）"
+    );
+    assert_eq!(
+        reason_of(&summary, 6, "处理日期"),
+        "处理日期 2021-05-01 早于检查日期 2021-06-30"
+    );
+    assert_eq!(
+        reason_of(&summary, 7, "违约金"),
+        "违约金 9,000 元不等于追回金额 5,000 元 × 2 = 10,000 元（四舍五入到分）；请改正违约金或违约金倍数"
+    );
+}
+
+#[test]
+fn the_same_row_twice_and_a_case_opened_differently_are_named() {
+    let f = Fixture::new();
+    let path = f.write(
+        "twice.csv",
+        &csv(&[
+            SEED_ROW,
+            // The same row, written differently: the same parsed content.
+            "LL-001,柳林县人民医院,H14112500001,专项检查,2021/5/20,分解住院,111843,\"111,843\",2,,约谈,2021年6月25日,2021-09-30",
+            // Another finding of case LL-001, with another inspection date and type.
+            "LL-001,柳林县人民医院,H14112500001,日常检查,2021-05-21,重复收费,800,800,1,,,2021-06-25,",
+        ]),
+    );
+    let summary = f.import(&path, &f.options()).unwrap();
+    assert!(!summary.written);
+    assert_reasons_are_chinese(&summary);
+    assert_eq!(
+        reason_of(&summary, 3, "-"),
+        "与第 2 行是同一行；台账的一行只能导入一次"
+    );
+    let reason = reason_of(&summary, 4, "检查类型");
     assert!(
-        summary.bad[0].reason.contains("penalty-range"),
-        "{:?}",
-        summary.bad
+        reason.starts_with(
+            "案件编号 \"LL-001\" 已在第 2 行立案，本行的检查类型（本行 日常检查，第 2 行 专项检查）、检查日期（本行 2021-05-21，第 2 行 2021-05-20）与之不同；"
+        ),
+        "{reason}"
+    );
+}
+
+#[test]
+fn a_decision_before_the_logs_own_opening_of_the_case_says_which_date() {
+    let f = Fixture::new();
+    let first = f.write(
+        "first.csv",
+        &csv(&["LL-060,柳林县第七诊所,H14112500107,日常检查,2021-06-30,分解住院,5000,,,,,,"]),
+    );
+    assert_eq!(f.import(&first, &f.options()).unwrap().imported_rows, 1);
+    // A later file opens the same case earlier and decides it before the logged opening:
+    // the row is consistent in itself; the log refuses the decision.
+    let later = f.write(
+        "later.csv",
+        &csv(&["LL-060,柳林县第七诊所,H14112500107,日常检查,2021-05-01,重复收费,800,800,,,,2021-06-01,"]),
+    );
+    let summary = f.import(&later, &f.options()).unwrap();
+    assert!(!summary.written);
+    assert_eq!(
+        reason_of(&summary, 2, "处理日期"),
+        "处理日期 2021-06-01 早于该案件在账本中的检查日期 2021-06-30（本行写的是 2021-05-01）"
     );
 }
 
@@ -382,8 +536,14 @@ fn skip_bad_writes_the_good_rows_and_a_report_of_the_bad_ones() {
     import::write_report(&report, &summary.bad).unwrap();
     let text = std::fs::read_to_string(&report).unwrap();
     assert!(text.starts_with("\u{feff}行号,列,原因\n"), "{text}");
-    assert!(text.contains("\n2,罚款倍数,"), "{text}");
-    assert!(text.contains("\n4,机构编码,"), "{text}");
+    assert!(
+        text.contains("\n2,罚款倍数,罚款倍数 3 超出第三十八条的政策范围（1–2 倍）\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n4,机构编码,\"\"\"X1\"\" 不是机构编码：应为 H（医疗机构）或 P（零售药店）加 11 位数字"),
+        "{text}"
+    );
 
     // Fixing nothing and importing again adds nothing and reports the same rows.
     let again = f.import(&path, &options).unwrap();
@@ -402,20 +562,28 @@ fn wrong_missing_and_doubled_headers_are_refused() {
     );
     let err = f.import(&wrong, &f.options()).unwrap_err().to_string();
     assert!(
-        err.contains("institution_name") && err.contains("机构名称"),
+        err == "表头（第 1 行）有问题：缺少必填的机构名称列（表头应为 机构名称、定点医药机构名称、医药机构名称 或 单位名称；映射文件中的字段名 institution_name）。文件的表头是：机构名、机构编码、检查类型、检查日期、违规类型、违规金额",
         "{err}"
     );
-    assert!(err.contains("row 1"), "{err}");
+
+    // A title row above the header row, as many county ledgers have.
+    let titled = f.write(
+        "titled.csv",
+        &format!("柳林县2021年医保基金检查台账,,,\n{}\n{SEED_ROW}\n", HEADER),
+    );
+    let err = f.import(&titled, &f.options()).unwrap_err().to_string();
+    assert!(
+        err.ends_with("。文件的表头是：柳林县2021年医保基金检查台账。第 1 行没有一列是认得的表头，它可能是表头上方的标题行：表头必须是文件中第一个不空的行，请删去它上面的标题行"),
+        "{err}"
+    );
 
     let missing = f.write("missing.csv", "机构名称,机构编码\n某医院,H14112500001\n");
     let err = f.import(&missing, &f.options()).unwrap_err().to_string();
-    for field in [
-        "inspection_type",
-        "opened_on",
-        "violation_type",
-        "amount_involved",
-    ] {
-        assert!(err.contains(field), "{field} missing from {err}");
+    for column in ["检查类型", "检查日期", "违规类型", "违规金额"] {
+        assert!(
+            err.contains(&format!("缺少必填的{column}列")),
+            "{column} missing from {err}"
+        );
     }
 
     let doubled = f.write(
@@ -423,7 +591,10 @@ fn wrong_missing_and_doubled_headers_are_refused() {
         "机构名称,机构编码,医保编码,检查类型,检查日期,违规类型,违规金额\n",
     );
     let err = f.import(&doubled, &f.options()).unwrap_err().to_string();
-    assert!(err.contains("both hold institution_code"), "{err}");
+    assert!(
+        err.contains("\"机构编码\" 和 \"医保编码\" 两列都是机构编码；请只保留一列"),
+        "{err}"
+    );
     assert_eq!(f.size(), 5);
 }
 
@@ -432,7 +603,7 @@ fn empty_files_are_refused() {
     let f = Fixture::new();
     let empty = f.write("empty.csv", "");
     let err = f.import(&empty, &f.options()).unwrap_err().to_string();
-    assert!(err.contains("empty"), "{err}");
+    assert_eq!(err, "文件是空的：没有表头，也没有数据");
     let blank = f.write("blank.csv", "\u{feff}\n\n");
     assert!(f.import(&blank, &f.options()).is_err());
     let header_only = f.write("header.csv", &csv(&[]));
@@ -440,7 +611,7 @@ fn empty_files_are_refused() {
         .import(&header_only, &f.options())
         .unwrap_err()
         .to_string();
-    assert!(err.contains("no data rows"), "{err}");
+    assert_eq!(err, "文件只有表头（第 1 行），没有数据行");
     let blank_rows = f.write("blank-rows.csv", &csv(&[",,,,", ""]));
     assert!(f.import(&blank_rows, &f.options()).is_err());
 }
@@ -454,6 +625,9 @@ fn a_mapping_file_overrides_headers_and_labels() {
     // default maps too, but its labels are unknown).
     let summary = f.import(&file, &f.options()).unwrap();
     assert_eq!(summary.bad_rows, 2);
+    assert!(reason_of(&summary, 2, "检查方式").starts_with("\"夜查\" 不是已知的检查类型；可填："));
+    assert!(reason_of(&summary, 2, "问题类型").starts_with("\"超量开药\" 不是已知的违规类型"));
+    assert!(reason_of(&summary, 2, "处理意见").starts_with("\"通报批评\" 不是已知的处理方式"));
     let text = std::fs::read_to_string(examples.join("mapping.json")).unwrap();
     let mut options = f.options();
     options.mapping = Mapping::with_file(&text).unwrap();
@@ -483,7 +657,10 @@ fn a_mapping_file_overrides_headers_and_labels() {
     renamed.mapping = Mapping::with_file(r#"{"headers": {"amount_involved": ["金额"]}}"#).unwrap();
     let good = f.write("seed.csv", &csv(&[SEED_ROW]));
     let err = f.import(&good, &renamed).unwrap_err().to_string();
-    assert!(err.contains("amount_involved (header 金额)"), "{err}");
+    assert!(
+        err.contains("缺少必填的违规金额列（表头应为 金额；映射文件中的字段名 amount_involved）"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -553,7 +730,9 @@ fn a_good_xlsx_imports_with_numeric_and_date_cells() {
     assert!(!summary.written);
     assert_eq!(errors_of(&summary), vec![(4, "违规金额（元）".to_string())]);
     assert!(
-        summary.bad[0].reason.contains("0.30000000000000004"),
+        summary.bad[0]
+            .reason
+            .starts_with("单元格中的数字 0.30000000000000004 不是整分的金额"),
         "{:?}",
         summary.bad
     );
@@ -626,6 +805,19 @@ fn the_yibao_import_command() {
         assert_eq!(code, Some(0), "{err}");
     }
 
+    // Checking without an adjudicator says what it would leave out, and writes nothing.
+    let (code, out, err) = yibao(&["import", "--data", data, "--key", wang, "--check", good]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(
+        out.contains("共 5 行：可导入 5 行，账本中已有 0 行，有问题 0 行"),
+        "{out}"
+    );
+    assert!(
+        out.contains("4 个处理决定未导入：没有给出处理人员的密钥 --adjudicator-key"),
+        "{out}"
+    );
+    assert!(out.contains("仅作检查（--check），未写入任何内容"), "{out}");
+
     let (code, out, err) = yibao(&[
         "import",
         "--data",
@@ -638,10 +830,15 @@ fn the_yibao_import_command() {
     ]);
     assert_eq!(code, Some(0), "{out}\n{err}");
     assert!(
-        out.contains("5 rows: 5 to import, 0 already in the log, 0 bad"),
+        out.contains("共 5 行：已导入 5 行，账本中已有 0 行，有问题 0 行"),
         "{out}"
     );
-    assert!(out.contains("appended 18 entries"), "{out}");
+    assert!(
+        out.contains(
+            "已写入 18 条记录（检查立案 4 条、违规事实 5 条、处理决定 4 条、整改事项 5 条）"
+        ),
+        "{out}"
+    );
     let (code, out, _) = yibao(&[
         "import",
         "--data",
@@ -654,7 +851,7 @@ fn the_yibao_import_command() {
     ]);
     assert_eq!(code, Some(0));
     assert!(
-        out.contains("5 already in the log") && out.contains("nothing new"),
+        out.contains("账本中已有 5 行") && out.contains("没有新的内容需要导入"),
         "{out}"
     );
     let (code, out, _) = yibao(&["verify", "--data", data]);
@@ -672,9 +869,28 @@ fn the_yibao_import_command() {
         bad,
     ]);
     assert_eq!(code, Some(2), "{out}\n{err}");
-    assert!(err.contains("row 3, column 机构编码"), "{err}");
-    assert!(err.contains("row 6, column 罚款倍数"), "{err}");
-    assert!(out.contains("nothing imported"), "{out}");
+    assert!(
+        err.contains("liulin-bad-rows.csv：4 行有问题（共 6 处）："),
+        "{err}"
+    );
+    assert!(
+        err.contains("\n  第 3 行【机构编码】\"X14112500002\" 不是机构编码：应为 H（医疗机构）或 P（零售药店）加 11 位数字，如 H14112500001\n"),
+        "{err}"
+    );
+    assert!(
+        err.contains("\n  第 4 行【检查类型】\"周查\" 不是已知的检查类型"),
+        "{err}"
+    );
+    assert!(
+        err.contains("\n  第 6 行【罚款倍数】罚款倍数 3 超出第三十八条的政策范围（1–2 倍）\n"),
+        "{err}"
+    );
+    assert!(
+        out.contains(
+            "未导入任何内容：请改正有问题的行后重新导入，或加 --skip-bad 先导入没有问题的行"
+        ),
+        "{out}"
+    );
 
     // --skip-bad: the good row goes in, the report lists the bad ones.
     let report = tmp.path().join("bad.csv");
@@ -692,9 +908,19 @@ fn the_yibao_import_command() {
         bad,
     ]);
     assert_eq!(code, Some(2), "{out}\n{err}");
-    assert!(out.contains("appended 3 entries"), "{out}");
+    assert!(out.contains("已写入 3 条记录"), "{out}");
+    assert!(
+        out.contains(&format!("有问题的行已写入报告 {}", report.display())),
+        "{out}"
+    );
     let text = std::fs::read_to_string(&report).unwrap();
     assert_eq!(text.lines().count(), 7, "{text}");
+    assert!(
+        text.contains(
+            "\n5,追回金额,\"追回金额 6,000 元超过违规金额 5,000 元；追回的不能多于违规的金额\"\n"
+        ),
+        "{text}"
+    );
     let (code, out, _) = yibao(&["verify", "--data", data]);
     assert_eq!(code, Some(0), "{out}");
 
@@ -710,8 +936,42 @@ fn the_yibao_import_command() {
         empty.to_str().unwrap(),
     ]);
     assert_eq!(code, Some(2));
-    assert!(err.contains("empty"), "{err}");
+    assert!(err.contains("文件是空的：没有表头，也没有数据"), "{err}");
     let (code, _, err) = yibao(&["import", "--data", data, "--key", wang, "ledger.txt"]);
     assert_eq!(code, Some(2));
-    assert!(err.contains(".csv and .xlsx"), "{err}");
+    assert!(
+        err.contains("ledger.txt：不支持这种文件类型；请导入 .csv 或 .xlsx 文件"),
+        "{err}"
+    );
+
+    // More problems than the terminal shows: the report is written anyway, and the
+    // terminal says where.
+    let many = tmp.path().join("many.csv");
+    let mut text = String::from("机构名称,机构编码,检查类型,检查日期,违规类型,违规金额\n");
+    for i in 0..60 {
+        text.push_str(&format!(
+            "柳林县第{i}诊所,H141125{:05},日常检查,2021-06-01,分解住院,12.345\n",
+            200 + i
+        ));
+    }
+    std::fs::write(&many, text).unwrap();
+    let (code, out, err) = yibao(&[
+        "import",
+        "--data",
+        data,
+        "--key",
+        wang,
+        many.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(2), "{out}\n{err}");
+    let report = tmp.path().join("many.csv.import-errors.csv");
+    assert!(
+        err.contains(&format!(
+            "……另有 10 处问题未显示，全部问题见 {}",
+            report.display()
+        )),
+        "{err}"
+    );
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert_eq!(text.lines().count(), 61, "{text}");
 }

@@ -121,6 +121,15 @@ impl Field {
         }
     }
 
+    /// The field as a bureau's ledger names it (its documented header, e.g. `违规金额`):
+    /// how messages name a field whose column the file does not have.
+    pub fn label(self) -> &'static str {
+        self.default_headers()
+            .first()
+            .copied()
+            .unwrap_or(self.name())
+    }
+
     /// The field named `name`, if any.
     pub fn parse(name: &str) -> Option<Field> {
         Field::ALL.into_iter().find(|f| f.name() == name)
@@ -316,6 +325,23 @@ pub const DEFAULT_INSPECTION_TYPES: [(&str, InspectionType); 16] = [
     ("智能监管", InspectionType::SmartMonitoring),
 ];
 
+/// The documented label of an inspection type (`日常检查`), for messages.
+pub fn inspection_type_label(inspection_type: InspectionType) -> &'static str {
+    DEFAULT_INSPECTION_TYPES
+        .iter()
+        .find(|(_, t)| *t == inspection_type)
+        .map_or(inspection_type.as_str(), |(label, _)| *label)
+}
+
+/// `甲、乙 或 丙`: a list of alternatives as a sentence says it.
+pub fn one_of(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [only] => (*only).to_string(),
+        [init @ .., last] => format!("{} 或 {last}", init.join("、")),
+    }
+}
+
 /// The default violation-type labels: (label, pattern, article, item).
 pub fn default_violation_types() -> Vec<(&'static str, Pattern, LegalBasis)> {
     use Pattern::*;
@@ -431,21 +457,19 @@ pub fn label_key(label: &str) -> String {
 impl Mapping {
     /// The defaults with a mapping file's JSON text applied.
     pub fn with_file(text: &str) -> Result<Mapping, String> {
-        let file: MappingFile =
-            serde_json::from_str(text).map_err(|e| format!("mapping file: {e}"))?;
+        let file: MappingFile = serde_json::from_str(text)
+            .map_err(|e| format!("映射文件不是有效的 JSON，或含有未知的项（{e}）"))?;
         let mut mapping = Mapping::default();
         for (name, headers) in file.headers {
             let field = Field::parse(&name).ok_or_else(|| {
                 let known: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
                 format!(
-                    "mapping file: headers: `{name}` is not a field; fields are {}",
+                    "映射文件 headers 中的 \"{name}\" 不是字段名；字段名有：{}",
                     known.join(", ")
                 )
             })?;
             if headers.is_empty() {
-                return Err(format!(
-                    "mapping file: headers.{name}: give at least one header"
-                ));
+                return Err(format!("映射文件 headers.{name}：请至少写一个表头"));
             }
             mapping
                 .headers
@@ -459,7 +483,7 @@ impl Mapping {
                 None | Some("other") => Pattern::Other(label.clone()),
                 Some(name) => serde_json::from_value(serde_json::Value::String(name.into()))
                     .map_err(|_| {
-                        format!("mapping file: violation_types.{label}: `{name}` is not a pattern name (see docs/IMPORT.md)")
+                        format!("映射文件 violation_types.{label}：\"{name}\" 不是违规模式的名称（见 docs/IMPORT.md）")
                     })?,
             };
             mapping.violation_types.insert(
@@ -488,26 +512,31 @@ impl Mapping {
         });
     }
 
+    /// The field a header names, if any.
+    pub fn field_of_header(&self, header: &str) -> Option<Field> {
+        let key = normalize_header(header);
+        Field::ALL
+            .into_iter()
+            .find(|f| self.headers.get(f).is_some_and(|hs| hs.contains(&key)))
+    }
+
     /// Which field each header of a file holds (`None`: the column is ignored), or the
-    /// problems with the headers: a required field without a column, or two columns for
-    /// one field.
+    /// problems with the headers, in Chinese: a required field without a column, or two
+    /// columns for one field.
     pub fn resolve_headers(&self, headers: &[String]) -> Result<Vec<Option<Field>>, Vec<String>> {
         let mut problems = Vec::new();
         let mut columns: Vec<Option<Field>> = Vec::with_capacity(headers.len());
         let mut seen: HashMap<Field, usize> = HashMap::new();
         for (i, header) in headers.iter().enumerate() {
-            let key = normalize_header(header);
-            let field = Field::ALL
-                .into_iter()
-                .find(|f| self.headers.get(f).is_some_and(|hs| hs.contains(&key)));
+            let field = self.field_of_header(header);
             if let Some(field) = field {
                 if let Some(&earlier) = seen.get(&field) {
+                    let shown = |h: &str| h.trim_start_matches('\u{feff}').trim().to_string();
                     problems.push(format!(
-                        "columns {:?} and {:?} both hold {} ({}); keep one",
-                        headers.get(earlier).map(String::as_str).unwrap_or(""),
-                        header,
-                        field.name(),
-                        self.headers_of(field)
+                        "\"{}\" 和 \"{}\" 两列都是{}；请只保留一列",
+                        shown(headers.get(earlier).map(String::as_str).unwrap_or("")),
+                        shown(header),
+                        field.label(),
                     ));
                 } else {
                     seen.insert(field, i);
@@ -518,14 +547,10 @@ impl Mapping {
         for field in Field::ALL.into_iter().filter(|f| f.required()) {
             if !seen.contains_key(&field) {
                 problems.push(format!(
-                    "no column for {} (header {}); the file's headers are: {}",
-                    field.name(),
+                    "缺少必填的{}列（表头应为 {}；映射文件中的字段名 {}）",
+                    field.label(),
                     self.headers_of(field),
-                    headers
-                        .iter()
-                        .map(|h| h.trim_start_matches('\u{feff}'))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    field.name(),
                 ));
             }
         }
@@ -539,7 +564,7 @@ impl Mapping {
     fn headers_of(&self, field: Field) -> String {
         self.headers
             .get(&field)
-            .map(|hs| hs.join(" or "))
+            .map(|hs| one_of(&hs.iter().map(String::as_str).collect::<Vec<_>>()))
             .unwrap_or_default()
     }
 
@@ -550,7 +575,7 @@ impl Mapping {
             let mut known: Vec<&str> = self.inspection_types.keys().map(String::as_str).collect();
             known.sort_unstable();
             format!(
-                "{label:?} is not a known inspection type; known: {} (a mapping file can add labels)",
+                "{label:?} 不是已知的检查类型；可填：{}（映射文件可以增加标签）",
                 known.join("、")
             )
         })
@@ -563,7 +588,7 @@ impl Mapping {
             let mut known: Vec<&str> = self.violation_types.keys().map(String::as_str).collect();
             known.sort_unstable();
             format!(
-                "{label:?} is not a known violation type; known: {} (a mapping file can add labels)",
+                "{label:?} 不是已知的违规类型；可填：{}（映射文件可以增加标签）",
                 known.join("、")
             )
         })
@@ -622,12 +647,18 @@ mod tests {
             .map(|s| s.to_string())
             .collect();
         let problems = mapping.resolve_headers(&wrong).unwrap_err();
-        assert!(problems
-            .iter()
-            .any(|p| p.contains("institution_name") && p.contains("机构名称")));
-        assert!(problems
-            .iter()
-            .any(|p| p.contains("both hold institution_code")));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p == "缺少必填的机构名称列（表头应为 机构名称、定点医药机构名称、医药机构名称 或 单位名称；映射文件中的字段名 institution_name）"),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p == "\"机构编码\" 和 \"机构代码\" 两列都是机构编码；请只保留一列"),
+            "{problems:?}"
+        );
     }
 
     #[test]
@@ -682,5 +713,25 @@ mod tests {
             Some(HandlingLabel::SuspensionDepartment)
         );
         assert_eq!(mapping.handling("通报"), None);
+    }
+
+    #[test]
+    fn unknown_labels_are_named_in_chinese() {
+        let mapping = Mapping::default();
+        let err = mapping.inspection_type("周查").unwrap_err();
+        assert!(
+            err.starts_with("\"周查\" 不是已知的检查类型；可填：") && err.contains("日常检查"),
+            "{err}"
+        );
+        let err = mapping.violation_type("乱收费").unwrap_err();
+        assert!(err.starts_with("\"乱收费\" 不是已知的违规类型"), "{err}");
+        assert_eq!(
+            inspection_type_label(InspectionType::CrossCounty),
+            "交叉检查"
+        );
+        assert_eq!(Field::FineBasis.label(), "罚款基数");
+        assert_eq!(one_of(&["甲", "乙", "丙"]), "甲、乙 或 丙");
+        let err = Mapping::with_file(r#"{"headers": {"nope": ["x"]}}"#).unwrap_err();
+        assert!(err.contains("\"nope\" 不是字段名"), "{err}");
     }
 }

@@ -15,6 +15,11 @@
 //! written and the bad ones listed in a report file. Records already in the log (same
 //! stable id) are skipped, so importing a file twice adds nothing.
 //!
+//! Everything the county officer reads is Chinese: each bad row's reason (the cell's own
+//! text quoted, what to write instead; a refusal by the log's rules translated in
+//! `reasons`), the file and header errors and the command's summary. Errors about the
+//! command line itself (`--key` …) are English like the rest of the CLI.
+//!
 //! Signing: the inspector's key signs inspection openings, findings and rectification
 //! items; decisions need an adjudicator's key, a different officer (查办分离). Without
 //! one, rows are imported without their decisions (counted and reported), and importing
@@ -23,6 +28,7 @@
 //! Not here: the command-line grammar (`main.rs`).
 
 pub mod mapping;
+pub mod reasons;
 pub mod rows;
 pub mod table;
 pub mod values;
@@ -38,7 +44,7 @@ use rayon::prelude::*;
 use yibao_ledger::keys::LogCode;
 use yibao_ledger::store::Ledger;
 use yibao_schema::entry::Submission;
-use yibao_schema::record::{DivisionCode, Record, RecordKind};
+use yibao_schema::record::{Date, DivisionCode, Record, RecordKind};
 use yibao_schema::state::{EntryContext, LogState};
 
 use mapping::{Field, Mapping};
@@ -129,14 +135,41 @@ fn progress_bar(show: bool, len: u64, what: &str) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(len);
-    let style = ProgressStyle::with_template(
-        "{msg:>8} [{bar:40}] {pos}/{len} rows ({per_sec}, {eta} left)",
-    )
-    .map(|s| s.progress_chars("=> "))
-    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} 行（还需 {eta}）")
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_message(what.to_string());
     bar
+}
+
+/// The header row's problems in one message, the file's headers listed once; when not
+/// one column is known, a hint that the row may be a title above the real header row.
+fn header_error(table: &Table, mapping: &Mapping, problems: &[String]) -> anyhow::Error {
+    let shown: Vec<&str> = table
+        .headers
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').trim())
+        .filter(|h| !h.is_empty())
+        .collect();
+    let none_known = table
+        .headers
+        .iter()
+        .all(|h| mapping.field_of_header(h).is_none());
+    let hint = if none_known {
+        format!(
+            "。第 {} 行没有一列是认得的表头，它可能是表头上方的标题行：表头必须是文件中第一个不空的行，请删去它上面的标题行",
+            table.header_row
+        )
+    } else {
+        String::new()
+    };
+    anyhow!(
+        "表头（第 {} 行）有问题：{}。文件的表头是：{}{hint}",
+        table.header_row,
+        problems.join("；"),
+        shown.join("、")
+    )
 }
 
 /// Reads and parses a file's rows (in parallel). File-level problems (unreadable, empty,
@@ -148,18 +181,12 @@ fn parse_file(
     policy: &yibao_schema::policy::Policy,
 ) -> Result<Vec<Candidate>> {
     if table.headers.is_empty() {
-        bail!("the file is empty: no header row and no data");
+        bail!("文件是空的：没有表头，也没有数据");
     }
     let columns = options
         .mapping
         .resolve_headers(&table.headers)
-        .map_err(|problems| {
-            anyhow!(
-                "the header row (row {}): {}",
-                table.header_row,
-                problems.join("; ")
-            )
-        })?;
+        .map_err(|problems| header_error(table, &options.mapping, &problems))?;
     let ctx = RowContext {
         mapping: &options.mapping,
         division,
@@ -200,24 +227,9 @@ fn parse_file(
         })
         .collect();
     if candidates.is_empty() {
-        bail!(
-            "the file has a header row (row {}) but no data rows",
-            table.header_row
-        );
+        bail!("文件只有表头（第 {} 行），没有数据行", table.header_row);
     }
     Ok(candidates)
-}
-
-/// The column to blame for a record's rule violation.
-fn column_for(candidate_cells: &HashMap<Field, String>, kind: RecordKind, field: &str) -> String {
-    rows::field_of_violation(kind, field)
-        .map(|f| {
-            candidate_cells
-                .get(&f)
-                .cloned()
-                .unwrap_or_else(|| f.name().to_string())
-        })
-        .unwrap_or_else(|| "-".to_string())
 }
 
 /// Checks every good row's records in file order against a copy of the log's state, as
@@ -235,6 +247,7 @@ fn check_rows<'c>(
 ) -> (Plan<'c>, bool) {
     let mut state = base.clone();
     let division = state.division();
+    let today = Date::from_timestamp_ms_china(now_ms);
     let mut plan = Plan {
         rows: Vec::new(),
         bad: Vec::new(),
@@ -265,28 +278,20 @@ fn check_rows<'c>(
             });
         };
         if let Some(&first) = first_row_of_hash.get(hash.as_bytes()) {
-            refuse(
-                &mut plan,
-                "-".into(),
-                format!("the same row as row {first}; a ledger row is imported once"),
-            );
+            refuse(&mut plan, "-".into(), reasons::same_row(first));
             continue;
         }
         first_row_of_hash.insert(*hash.as_bytes(), candidate.row);
         if let Some(&(first, opening)) = openings.get(records.case_id.as_str()) {
             if *opening != records.opening {
-                let column = headers_by_field
-                    .get(&Field::CaseNo)
-                    .cloned()
-                    .unwrap_or_else(|| "-".into());
-                refuse(
-                    &mut plan,
-                    column,
-                    format!(
-                        "case {:?} is opened differently in row {first} (检查类型, 检查日期, 机构名称, 检查机构 and 检查期间 must agree between the rows of one case)",
-                        parsed.case_no.as_deref().unwrap_or("")
-                    ),
+                let (column, reason) = reasons::case_opened_differently(
+                    headers_by_field,
+                    parsed.case_no.as_deref().unwrap_or(""),
+                    first,
+                    opening,
+                    &records.opening,
                 );
+                refuse(&mut plan, column, reason);
                 continue;
             }
         }
@@ -329,11 +334,17 @@ fn check_rows<'c>(
                 author,
             };
             if let Err(violation) = state.check(&ctx, record) {
-                let kind = record.kind();
+                let refusal = reasons::Refusal {
+                    row: parsed,
+                    record,
+                    headers: headers_by_field,
+                    state: &state,
+                    today,
+                };
                 refuse(
                     &mut plan,
-                    column_for(headers_by_field, kind, &violation.field),
-                    format!("the {kind} record is refused: {violation}"),
+                    refusal.column(&violation),
+                    refusal.reason(&violation),
                 );
                 refused = true;
                 dirty |= applied > 0;
@@ -399,7 +410,7 @@ pub fn import_table(
     let mut excluded: HashSet<usize> = HashSet::new();
     let mut all_bad: Vec<RowError> = Vec::new();
     let plan = loop {
-        let bar = progress_bar(options.progress, candidates.len() as u64, "checking");
+        let bar = progress_bar(options.progress, candidates.len() as u64, "检查");
         let (plan, dirty) = check_rows(
             &base,
             &candidates,
@@ -448,7 +459,7 @@ pub fn import_table(
         }
     }
     let origin = code.origin();
-    let bar = progress_bar(options.progress, plan.rows.len() as u64, "writing");
+    let bar = progress_bar(options.progress, plan.rows.len() as u64, "写入");
     let mut batches: Vec<&[PlannedRow<'_>]> = Vec::new();
     let mut batch_start = 0usize;
     let mut current_entries = 0usize;
@@ -540,7 +551,7 @@ fn append_batches(
         for result in &results {
             if let Err(e) = result {
                 bail!(
-                    "a batch was refused after {appended} entries were appended (re-run the import: rows already in the log are skipped): {e}"
+                    "写入中断：已写入 {appended} 条记录后，一批记录被账本拒绝（重新运行导入即可补全，已在账本中的行会跳过）：{e}"
                 );
             }
         }
@@ -653,6 +664,26 @@ pub struct ImportArgs {
 /// How many bad-row lines the terminal shows; the report file has them all.
 const SHOWN_ERRORS: usize = 50;
 
+/// A record kind as the officer's ledger names it, for the summary.
+fn kind_label(kind: RecordKind) -> &'static str {
+    match kind {
+        RecordKind::InspectionOpened => "检查立案",
+        RecordKind::Finding => "违规事实",
+        RecordKind::Decision => "处理决定",
+        RecordKind::RectificationItem => "整改事项",
+        other => other.as_str(),
+    }
+}
+
+/// One bad-row line for the terminal: `第 3 行【机构编码】"X1" 不是机构编码：……`.
+fn problem_line(error: &RowError) -> String {
+    if error.column == "-" {
+        format!("第 {} 行：{}", error.row, error.reason)
+    } else {
+        format!("第 {} 行【{}】{}", error.row, error.column, error.reason)
+    }
+}
+
 /// `yibao import`.
 pub fn command(args: &ImportArgs, now_ms: u64) -> Result<std::process::ExitCode> {
     use std::process::ExitCode;
@@ -691,54 +722,77 @@ pub fn command(args: &ImportArgs, now_ms: u64) -> Result<std::process::ExitCode>
         .with_context(|| format!("{}", args.file.display()))?;
     let elapsed = started.elapsed();
     let file = args.file.display();
-    for e in summary.bad.iter().take(SHOWN_ERRORS) {
-        eprintln!("{file}: row {}, column {}: {}", e.row, e.column, e.reason);
-    }
-    if summary.bad.len() > SHOWN_ERRORS {
-        eprintln!("… and {} more problems", summary.bad.len() - SHOWN_ERRORS);
-    }
+    // The report is written when asked for, with --skip-bad, and whenever the terminal
+    // cannot show every problem: the officer never loses one.
     let report = args
         .report
         .clone()
         .unwrap_or_else(|| default_report_path(&args.file));
-    let wrote_report = if !summary.bad.is_empty() && (args.skip_bad || args.report.is_some()) {
+    let wrote_report = !summary.bad.is_empty()
+        && (args.skip_bad || args.report.is_some() || summary.bad.len() > SHOWN_ERRORS);
+    if wrote_report {
         write_report(&report, &summary.bad)?;
-        true
-    } else {
-        false
-    };
+    }
+    if !summary.bad.is_empty() {
+        eprintln!(
+            "{file}：{} 行有问题（共 {} 处）：",
+            summary.bad_rows,
+            summary.bad.len()
+        );
+    }
+    for e in summary.bad.iter().take(SHOWN_ERRORS) {
+        eprintln!("  {}", problem_line(e));
+    }
+    if summary.bad.len() > SHOWN_ERRORS {
+        eprintln!(
+            "  ……另有 {} 处问题未显示，全部问题见 {}",
+            summary.bad.len() - SHOWN_ERRORS,
+            report.display()
+        );
+    }
     println!(
-        "{file}: {} rows: {} to import, {} already in the log, {} bad",
-        summary.rows, summary.imported_rows, summary.present_rows, summary.bad_rows
+        "{file}：共 {} 行：{} {} 行，账本中已有 {} 行，有问题 {} 行",
+        summary.rows,
+        if summary.written {
+            "已导入"
+        } else {
+            "可导入"
+        },
+        summary.imported_rows,
+        summary.present_rows,
+        summary.bad_rows
     );
     if summary.decisions_without_adjudicator > 0 {
         println!(
-            "{} decisions not imported: no --adjudicator-key (import the file again with one to add them)",
+            "{} 个处理决定未导入：没有给出处理人员的密钥 --adjudicator-key（查办分离：处理决定须由另一名处理人员签署）；以后加上该密钥再导入同一文件，即可补上这些处理决定",
             summary.decisions_without_adjudicator
         );
     }
     if wrote_report {
-        println!("bad rows written to {}", report.display());
+        println!(
+            "有问题的行已写入报告 {}（可用 Excel 打开，列为 行号、列、原因）",
+            report.display()
+        );
     }
     if summary.written {
         let kinds: Vec<String> = summary
             .entries_by_kind
             .iter()
-            .map(|(k, n)| format!("{n} {k}"))
+            .map(|(k, n)| format!("{} {n} 条", kind_label(*k)))
             .collect();
         println!(
-            "appended {} entries ({}) in {:.2} s; log size {}",
+            "已写入 {} 条记录（{}），用时 {:.2} 秒；账本现有 {} 条记录",
             summary.entries,
-            kinds.join(", "),
+            kinds.join("、"),
             elapsed.as_secs_f64(),
             ledger.size(&code)?
         );
     } else if args.check {
-        println!("checked only; nothing written");
+        println!("仅作检查（--check），未写入任何内容");
     } else if summary.bad_rows > 0 && !args.skip_bad {
-        println!("nothing imported: fix the bad rows, or give --skip-bad to import the good ones");
+        println!("未导入任何内容：请改正有问题的行后重新导入，或加 --skip-bad 先导入没有问题的行");
     } else {
-        println!("nothing new to import");
+        println!("没有新的内容需要导入");
     }
     Ok(if summary.bad_rows > 0 {
         ExitCode::from(2)

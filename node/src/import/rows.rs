@@ -26,12 +26,13 @@ use super::mapping::{Field, HandlingLabel, Mapping};
 use super::values::{self, Cell};
 
 /// A problem with one row: its number in the file (the header is row 1), the column's
-/// header as written in the file (or the field when no column is to blame), and why.
+/// header as written in the file (the field's Chinese label when the file has no such
+/// column, `-` when no column is to blame), and why, in Chinese.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RowError {
     /// The row number as a spreadsheet shows it (the header row is 1).
     pub row: usize,
-    /// The column's header, or a field name.
+    /// The column's header, a field's label, or `-`.
     pub column: String,
     /// Why the row is refused.
     pub reason: String,
@@ -128,12 +129,13 @@ impl RowCells<'_> {
         self.cells.get(i).filter(|c| !c.is_empty())
     }
 
-    /// The header of a field's column, or the field's name.
+    /// The header of a field's column as the file writes it, or the field's label
+    /// (`罚款基数`) when the file has no such column.
     pub fn header(&self, field: Field) -> String {
         self.index(field)
             .and_then(|i| self.headers.get(i))
             .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
-            .unwrap_or_else(|| field.name().to_string())
+            .unwrap_or_else(|| field.label().to_string())
     }
 
     /// Whether every cell of the row is empty.
@@ -167,7 +169,7 @@ impl Errors<'_, '_> {
         match self.cells.get(field) {
             None => {
                 if required {
-                    self.add(field, "is empty");
+                    self.add(field, "必填，不能为空");
                 }
                 None
             }
@@ -189,9 +191,7 @@ impl Errors<'_, '_> {
 /// Parses a legal basis such as `第三十八条第一项`, `38(1)`, `第38条`, `条例第四十条`.
 pub fn parse_legal_basis(text: &str) -> Result<LegalBasis, String> {
     let t = values::normalize(text).replace(' ', "");
-    let shape = || {
-        format!("{text:?} is not an article of the Regulation (write 第三十八条第一项 or 38(1))")
-    };
+    let shape = || format!("{text:?} 不是《条例》的条款（请写 第三十八条第一项 或 38(1)）");
     let number = |s: &str| -> Option<u8> {
         if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
             return s.parse().ok();
@@ -245,6 +245,69 @@ fn chinese_number(s: &str) -> Option<u8> {
     }
 }
 
+/// Why a penalty's columns (amount, multiple, basis) do not agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PenaltyError {
+    /// basis × multiple does not fit in fen.
+    Overflow { basis: Fen, multiple: Multiple },
+    /// The stated amount is not basis × multiple.
+    Mismatch {
+        stated: Fen,
+        basis: Fen,
+        multiple: Multiple,
+        computed: Fen,
+    },
+    /// An amount without a multiple, on a basis of zero.
+    ZeroBasis { stated: Fen },
+    /// An amount without a multiple that no multiple (to 0.001) of the basis gives.
+    NotExact { stated: Fen, basis: Fen },
+}
+
+/// The headers a penalty's message names: its amount, its multiple and its basis columns.
+struct PenaltyColumns {
+    amount: String,
+    multiple: String,
+    basis: String,
+}
+
+impl PenaltyError {
+    /// The Chinese reason, naming the columns as the file writes them.
+    fn reason(self, columns: &PenaltyColumns) -> String {
+        let PenaltyColumns {
+            amount,
+            multiple,
+            basis,
+        } = columns;
+        let yuan = values::format_yuan;
+        match self {
+            PenaltyError::Overflow {
+                basis: b,
+                multiple: m,
+            } => format!("{basis} {} × {m} 超出可以计算的范围", yuan(b)),
+            PenaltyError::Mismatch {
+                stated,
+                basis: b,
+                multiple: m,
+                computed,
+            } => format!(
+                "{amount} {}不等于{basis} {} × {m} = {}（四舍五入到分）；请改正{amount}或{multiple}",
+                yuan(stated),
+                yuan(b),
+                yuan(computed)
+            ),
+            PenaltyError::ZeroBasis { stated } => format!(
+                "{basis}为 0 或未填，{amount} {}无法按{basis}的倍数计算；请填写{basis}和{multiple}",
+                yuan(stated)
+            ),
+            PenaltyError::NotExact { stated, basis: b } => format!(
+                "{amount} {}不能由{basis} {}乘以倍数得出（倍数最多三位小数）；请填写{multiple}",
+                yuan(stated),
+                yuan(b)
+            ),
+        }
+    }
+}
+
 /// The penalty for `basis` with an optional multiple and an optional stated amount: the
 /// amount is computed from the multiple (and must agree with a stated one); without a
 /// multiple, it is derived from the stated amount when exact.
@@ -252,18 +315,20 @@ fn penalty(
     basis: Fen,
     multiple: Option<Multiple>,
     stated: Option<Fen>,
-) -> Result<Option<Penalty>, String> {
+) -> Result<Option<Penalty>, PenaltyError> {
     match (multiple, stated) {
         (None, None) => Ok(None),
         (Some(m), stated) => {
             let amount =
-                penalty_amount(basis, m).ok_or_else(|| format!("{basis} × {m} overflows"))?;
+                penalty_amount(basis, m).ok_or(PenaltyError::Overflow { basis, multiple: m })?;
             if let Some(stated) = stated {
                 if stated != amount {
-                    return Err(format!(
-                        "{} is not {} × {m} = {} (rounded half up to the fen)",
-                        stated, basis, amount
-                    ));
+                    return Err(PenaltyError::Mismatch {
+                        stated,
+                        basis,
+                        multiple: m,
+                        computed: amount,
+                    });
                 }
             }
             Ok(Some(Penalty {
@@ -274,19 +339,19 @@ fn penalty(
         }
         (None, Some(amount)) => {
             if basis == Fen::ZERO {
-                return Err(format!(
-                    "{amount} cannot be a multiple of a basis of 0; give the multiple"
-                ));
+                return Err(PenaltyError::ZeroBasis { stated: amount });
             }
+            let not_exact = PenaltyError::NotExact {
+                stated: amount,
+                basis,
+            };
             let thousandths = (u128::from(amount.get()) * 1000 + u128::from(basis.get()) / 2)
                 / u128::from(basis.get());
             let m = u32::try_from(thousandths)
                 .map(Multiple::from_thousandths)
-                .map_err(|_| format!("{amount} is too many times {basis}"))?;
+                .map_err(|_| not_exact)?;
             if penalty_amount(basis, m) != Some(amount) {
-                return Err(format!(
-                    "{amount} is not an exact multiple (to 0.001) of {basis}; give the multiple"
-                ));
+                return Err(not_exact);
             }
             Ok(Some(Penalty {
                 basis,
@@ -310,14 +375,16 @@ fn parse_handling(text: &str, mapping: &Mapping) -> Result<Vec<Handling>, String
     {
         let Some(label) = mapping.handling(token) else {
             return Err(format!(
-                "{token:?} is not a known handling; known: {} (a mapping file can add labels)",
+                "{token:?} 不是已知的处理方式；可填：{}（映射文件可以增加标签）",
                 mapping.handling_labels()
             ));
         };
         let number = || {
             values::first_number(token)
                 .and_then(|n| u8::try_from(n).ok())
-                .ok_or_else(|| format!("{token:?}: give the number (e.g. 暂停6个月, 记9分)"))
+                .ok_or_else(|| {
+                    format!("{token:?} 缺少月数或分数：请写明数字，如 暂停联网结算6个月、记9分")
+                })
         };
         let handling = match label {
             HandlingLabel::Money => continue,
@@ -329,7 +396,7 @@ fn parse_handling(text: &str, mapping: &Mapping) -> Result<Vec<Handling>, String
                 Handling::Suspension {
                     scope: label
                         .suspension_scope()
-                        .ok_or_else(|| format!("{token:?}: no scope"))?,
+                        .ok_or_else(|| format!("{token:?} 不是暂停的处理方式"))?,
                     months: number()?,
                 }
             }
@@ -338,7 +405,7 @@ fn parse_handling(text: &str, mapping: &Mapping) -> Result<Vec<Handling>, String
             | HandlingLabel::ReferralDisciplineInspection => Handling::Referral {
                 to: label
                     .referral()
-                    .ok_or_else(|| format!("{token:?}: no referral target"))?,
+                    .ok_or_else(|| format!("{token:?} 没有写明移交给哪个部门"))?,
             },
         };
         if !out.contains(&handling) {
@@ -358,10 +425,7 @@ pub fn parse_row(cells: &RowCells<'_>, ctx: &RowContext<'_>) -> Result<ParsedRow
     let institution_name = e.field(Field::InstitutionName, true, |c| Ok(c.text()));
     let institution_code = e.field(Field::InstitutionCode, true, values::parse_institution_code);
     let institution_division = e
-        .field(Field::InstitutionDivision, false, |c| {
-            let text = values::normalize(&c.text());
-            DivisionCode::parse(&text).map_err(|err| format!("{text:?} {}", err.reason))
-        })
+        .field(Field::InstitutionDivision, false, values::parse_division)
         .unwrap_or(ctx.division);
     let case_no = e.text(Field::CaseNo);
     let inspection_type = e.field(Field::InspectionType, true, |c| {
@@ -400,7 +464,7 @@ pub fn parse_row(cells: &RowCells<'_>, ctx: &RowContext<'_>) -> Result<ParsedRow
             parse_handling(&c.text(), mapping)
         })
         .unwrap_or_default();
-    let has_handling_cells = [
+    let handling_cells: Vec<String> = [
         Field::Recovered,
         Field::DamagesMultiple,
         Field::Damages,
@@ -411,16 +475,21 @@ pub fn parse_row(cells: &RowCells<'_>, ctx: &RowContext<'_>) -> Result<ParsedRow
         Field::SettlementMonth,
     ]
     .into_iter()
-    .any(|f| cells.get(f).is_some());
+    .filter(|f| cells.get(*f).is_some())
+    .map(|f| cells.header(f))
+    .collect();
     let decided_on = e.field(Field::DecidedOn, false, values::parse_date);
     let settlement_month = e.field(Field::SettlementMonth, false, values::parse_month);
     let deadline = e.field(Field::Deadline, false, values::parse_date);
     let problem = e.text(Field::Problem);
 
-    if has_handling_cells && decided_on.is_none() && cells.get(Field::DecidedOn).is_none() {
+    if !handling_cells.is_empty() && decided_on.is_none() && cells.get(Field::DecidedOn).is_none() {
         e.add(
             Field::DecidedOn,
-            "is empty, but the row has a handling (追回金额, 违约金, 罚款 or 处理结果); give the day of the decision",
+            format!(
+                "为空，但本行填写了{}，是一项处理决定；请填写作出处理决定的日期",
+                handling_cells.join("、")
+            ),
         );
     }
     let legal_basis = legal_basis_override.or_else(|| violation.as_ref().map(|v| v.legal_basis));
@@ -429,20 +498,30 @@ pub fn parse_row(cells: &RowCells<'_>, ctx: &RowContext<'_>) -> Result<ParsedRow
         if recovered > amount {
             e.add(
                 Field::Recovered,
-                format!("{recovered} is more than the amount involved (违规金额) {amount}"),
+                recovered_exceeds_amount(
+                    &cells.header(Field::Recovered),
+                    recovered,
+                    &cells.header(Field::AmountInvolved),
+                    amount,
+                ),
             );
         }
     }
     let recovered_or_zero = recovered.unwrap_or(Fen::ZERO);
     let damages = match penalty(recovered_or_zero, damages_multiple, damages_stated) {
         Ok(p) => p,
-        Err(reason) => {
+        Err(error) => {
             let field = if damages_stated.is_some() {
                 Field::Damages
             } else {
                 Field::DamagesMultiple
             };
-            e.add(field, format!("违约金 is a multiple of 追回金额: {reason}"));
+            let columns = PenaltyColumns {
+                amount: cells.header(Field::Damages),
+                multiple: cells.header(Field::DamagesMultiple),
+                basis: cells.header(Field::Recovered),
+            };
+            e.add(field, error.reason(&columns));
             None
         }
     };
@@ -459,13 +538,23 @@ pub fn parse_row(cells: &RowCells<'_>, ctx: &RowContext<'_>) -> Result<ParsedRow
         let basis = fine_basis.or(amount_involved).unwrap_or(Fen::ZERO);
         match penalty(basis, fine_multiple, fine_stated) {
             Ok(p) => p,
-            Err(reason) => {
+            Err(error) => {
                 let field = if fine_stated.is_some() {
                     Field::Fine
                 } else {
                     Field::FineMultiple
                 };
-                e.add(field, format!("罚款 is a multiple of its basis: {reason}"));
+                let basis_field = if fine_basis.is_some() {
+                    Field::FineBasis
+                } else {
+                    Field::AmountInvolved
+                };
+                let columns = PenaltyColumns {
+                    amount: cells.header(Field::Fine),
+                    multiple: cells.header(Field::FineMultiple),
+                    basis: cells.header(basis_field),
+                };
+                e.add(field, error.reason(&columns));
                 None
             }
         }
@@ -474,7 +563,12 @@ pub fn parse_row(cells: &RowCells<'_>, ctx: &RowContext<'_>) -> Result<ParsedRow
         if decided < opened {
             e.add(
                 Field::DecidedOn,
-                format!("{decided} is before the inspection date (检查日期) {opened}"),
+                decided_before_opened(
+                    &cells.header(Field::DecidedOn),
+                    decided,
+                    &cells.header(Field::OpenedOn),
+                    opened,
+                ),
             );
         }
     }
@@ -506,7 +600,7 @@ pub fn parse_row(cells: &RowCells<'_>, ctx: &RowContext<'_>) -> Result<ParsedRow
         return Err(vec![RowError {
             row: cells.row,
             column: "-".into(),
-            reason: "a required field is missing".into(),
+            reason: "缺少必填的内容".into(),
         }]);
     };
     let facts = facts.unwrap_or_else(|| {
@@ -545,6 +639,32 @@ pub fn parse_row(cells: &RowCells<'_>, ctx: &RowContext<'_>) -> Result<ParsedRow
         decision,
         rectification,
     })
+}
+
+/// `追回金额 6,000 元超过违规金额 5,000 元……`: the reason for a recovered amount above the
+/// amount involved, from the row's check and from the log's (`money`) alike.
+pub fn recovered_exceeds_amount(
+    recovered_header: &str,
+    recovered: Fen,
+    amount_header: &str,
+    amount: Fen,
+) -> String {
+    format!(
+        "{recovered_header} {}超过{amount_header} {}；追回的不能多于违规的金额",
+        values::format_yuan(recovered),
+        values::format_yuan(amount)
+    )
+}
+
+/// `处理日期 2021-05-01 早于检查日期 2021-06-30`: the reason for a decision dated before
+/// its case was opened, from the row's check and from the log's (`date`) alike.
+pub fn decided_before_opened(
+    decided_header: &str,
+    decided: Date,
+    opened_header: &str,
+    opened: Date,
+) -> String {
+    format!("{decided_header} {decided} 早于{opened_header} {opened}")
 }
 
 /// `111843.5` style yuan text (no grouping) for generated facts.
@@ -595,7 +715,7 @@ fn parse_id<T>(
 
 /// The BLAKE3 of a row's parsed content (its identity in the file).
 pub fn row_hash(row: &ParsedRow) -> Result<blake3::Hash, String> {
-    let json = serde_json::to_vec(row).map_err(|e| format!("cannot hash the row: {e}"))?;
+    let json = serde_json::to_vec(row).map_err(|e| format!("无法计算本行的标识（{e}）"))?;
     let mut hasher = blake3::Hasher::new();
     hasher.update(b"yibao-import/v1/row\0");
     hasher.update(&json);
@@ -656,7 +776,7 @@ pub fn build_records(row: &ParsedRow, division: DivisionCode) -> Result<RowRecor
                 .recovered
                 .checked_add(damages)
                 .and_then(|t| t.checked_add(fines))
-                .ok_or("the total overflows")?;
+                .ok_or("合计金额超出可以计算的范围")?;
             let record = Record::Decision(Decision {
                 case_id: case_id.clone(),
                 decision_id: decision_id.clone(),
@@ -713,6 +833,7 @@ pub fn field_of_violation(kind: yibao_schema::record::RecordKind, field: &str) -
     Some(match kind {
         K::InspectionOpened if f("inspection_type") => Field::InspectionType,
         K::InspectionOpened if f("institution.name") => Field::InstitutionName,
+        K::InspectionOpened if f("institution.division") => Field::InstitutionDivision,
         K::InspectionOpened if f("institution") => Field::InstitutionCode,
         K::InspectionOpened if f("opened_on") => Field::OpenedOn,
         K::InspectionOpened if f("inspecting_body") => Field::InspectingBody,
@@ -758,6 +879,10 @@ mod tests {
         for bad in ["第条", "abc", "三十八万", "38(x)"] {
             assert!(parse_legal_basis(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            parse_legal_basis("第条").unwrap_err(),
+            "\"第条\" 不是《条例》的条款（请写 第三十八条第一项 或 38(1)）"
+        );
     }
 
     #[test]
@@ -776,6 +901,32 @@ mod tests {
         assert!(penalty(basis, None, Some(Fen::new(1_234_567))).is_err());
         assert!(penalty(Fen::ZERO, None, Some(Fen::new(5))).is_err());
         assert_eq!(penalty(basis, None, None).unwrap(), None);
+    }
+
+    #[test]
+    fn penalty_messages_name_the_columns_as_written() {
+        let columns = PenaltyColumns {
+            amount: "违约金".into(),
+            multiple: "违约金倍数".into(),
+            basis: "追回金额".into(),
+        };
+        let mismatch = penalty(
+            Fen::new(500_000),
+            Some(Multiple::from_thousandths(1_500)),
+            Some(Fen::new(1_000_000)),
+        )
+        .unwrap_err();
+        assert_eq!(
+            mismatch.reason(&columns),
+            "违约金 10,000 元不等于追回金额 5,000 元 × 1.5 = 7,500 元（四舍五入到分）；请改正违约金或违约金倍数"
+        );
+        let zero = penalty(Fen::ZERO, None, Some(Fen::new(5))).unwrap_err();
+        assert!(zero.reason(&columns).starts_with("追回金额为 0 或未填"));
+        let inexact = penalty(Fen::new(1_234_567), None, Some(Fen::new(100))).unwrap_err();
+        assert_eq!(
+            inexact.reason(&columns),
+            "违约金 1 元不能由追回金额 12,345.67 元乘以倍数得出（倍数最多三位小数）；请填写违约金倍数"
+        );
     }
 
     #[test]
@@ -799,7 +950,11 @@ mod tests {
                 },
             ]
         );
-        assert!(parse_handling("通报批评", &mapping).is_err());
-        assert!(parse_handling("暂停结算", &mapping).is_err());
+        assert!(parse_handling("通报批评", &mapping)
+            .unwrap_err()
+            .starts_with("\"通报批评\" 不是已知的处理方式；可填："));
+        assert!(parse_handling("暂停结算", &mapping)
+            .unwrap_err()
+            .contains("缺少月数或分数"));
     }
 }

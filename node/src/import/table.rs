@@ -30,7 +30,7 @@ impl FileKind {
             Some("csv") => Ok(FileKind::Csv),
             Some("xlsx" | "xlsm") => Ok(FileKind::Xlsx),
             _ => Err(format!(
-                "{}: unknown file type; import reads .csv and .xlsx files",
+                "{}：不支持这种文件类型；请导入 .csv 或 .xlsx 文件",
                 path.display()
             )),
         }
@@ -68,13 +68,14 @@ fn from_grid(grid: impl Iterator<Item = (usize, Vec<Cell>)>) -> Table {
 }
 
 /// Reads a CSV file's bytes. A UTF-8 byte-order mark is skipped; other encodings (GBK) are
-/// refused with a hint, because mis-decoded names must never reach the ledger.
+/// refused with a hint, because mis-decoded names must never reach the ledger. Errors are
+/// Chinese sentences for the officer.
 pub fn read_csv(bytes: &[u8]) -> Result<Table, String> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if let Err(e) = std::str::from_utf8(bytes) {
         return Err(format!(
-            "the file is not UTF-8 (byte {}); save it as \"CSV UTF-8\" (Excel) or convert it from GBK first",
-            e.valid_up_to()
+            "文件不是 UTF-8 编码（第 {} 个字节起无法读取），可能是 GBK 编码：请在 Excel 中“另存为”“CSV UTF-8（逗号分隔）”，或先把文件转换为 UTF-8",
+            e.valid_up_to() + 1
         ));
     }
     let mut reader = csv::ReaderBuilder::new()
@@ -86,7 +87,7 @@ pub fn read_csv(bytes: &[u8]) -> Result<Table, String> {
     let mut grid = Vec::new();
     let mut row = 0usize;
     for (i, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| format!("CSV record {}: {e}", i + 1))?;
+        let record = record.map_err(|e| format!("CSV 文件第 {} 条记录无法读取（{e}）", i + 1))?;
         // The position is where reading began: after the previous record's line break,
         // before any blank lines the reader skipped (a "\r\n" may be cut after "\r").
         let start = record
@@ -138,10 +139,12 @@ fn cell_of(data: &Data) -> Cell {
 /// Reads the first worksheet of an XLSX file.
 pub fn read_xlsx(path: &Path) -> Result<Table, String> {
     let mut workbook = calamine::open_workbook_auto(path)
-        .map_err(|e| format!("{}: not a readable workbook: {e}", path.display()))?;
+        .map_err(|e| format!("{}：无法作为 Excel 工作簿读取（{e}）", path.display()))?;
     let range = match workbook.worksheet_range_at(0) {
         None => return Ok(Table::default()),
-        Some(range) => range.map_err(|e| format!("{}: first worksheet: {e}", path.display()))?,
+        Some(range) => {
+            range.map_err(|e| format!("{}：第一个工作表无法读取（{e}）", path.display()))?
+        }
     };
     let first_row = range.start().map_or(0, |(row, _)| row as usize);
     let first_col = range.start().map_or(0, |(_, col)| col as usize);
@@ -158,7 +161,7 @@ pub fn read(path: &Path) -> Result<Table, String> {
     match FileKind::of(path)? {
         FileKind::Csv => {
             let bytes =
-                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                std::fs::read(path).map_err(|e| format!("无法读取 {}（{e}）", path.display()))?;
             read_csv(&bytes)
         }
         FileKind::Xlsx => read_xlsx(path),
@@ -190,7 +193,27 @@ mod tests {
     fn non_utf8_is_refused() {
         // "机构" in GBK.
         let err = read_csv(&[0xbb, 0xfa, 0xb9, 0xb9, b'\n']).unwrap_err();
-        assert!(err.contains("UTF-8"), "{err}");
+        assert!(
+            err.starts_with("文件不是 UTF-8 编码（第 1 个字节起无法读取），可能是 GBK 编码")
+                && err.contains("CSV UTF-8"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unreadable_files_are_named_in_chinese() {
+        let err = FileKind::of(Path::new("ledger.txt")).unwrap_err();
+        assert_eq!(
+            err,
+            "ledger.txt：不支持这种文件类型；请导入 .csv 或 .xlsx 文件"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("fake.xlsx");
+        std::fs::write(&fake, "机构名称,违规金额\n").unwrap();
+        let err = read(&fake).unwrap_err();
+        assert!(err.contains("无法作为 Excel 工作簿读取"), "{err}");
+        let err = read(&dir.path().join("missing.csv")).unwrap_err();
+        assert!(err.starts_with("无法读取 "), "{err}");
     }
 
     #[test]

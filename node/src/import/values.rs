@@ -1,7 +1,8 @@
 //! Cell values of a bureau's ledger (台账) as written by people: amounts in yuan, multiples,
 //! dates, months and institution codes, with full-width characters, thousands separators
-//! and units (元, 倍) normalised. Pure functions, no I/O; every error is a sentence that
-//! says what was expected.
+//! and units (元, 倍) normalised. Pure functions, no I/O; every error is a Chinese sentence
+//! for the officer who typed the cell: it quotes the cell as written and says what to write
+//! instead (`"１２a" 不是金额：请填写以元为单位的数字……`).
 //!
 //! Money never goes through a float: text is parsed digit by digit into integer fen, and
 //! a spreadsheet's numeric cell (an `f64`) is first written as the shortest decimal that
@@ -12,7 +13,7 @@
 //! Not here: which column holds what (`mapping`), or what the values mean together
 //! (`rows`).
 
-use yibao_schema::record::{Date, Fen, InstitutionCode, Month, Multiple};
+use yibao_schema::record::{Date, DivisionCode, Fen, InstitutionCode, Month, Multiple};
 
 /// One cell as read from a file: text (every CSV cell, XLSX text cells, and XLSX date
 /// cells written as `YYYY-MM-DD`), a number (XLSX numeric cells), a boolean, or nothing.
@@ -64,6 +65,19 @@ pub fn normalize(text: &str) -> String {
     mapped.trim().to_string()
 }
 
+/// How an amount is written, the end of every "not an amount" message.
+const AMOUNT_HINT: &str = "请填写以元为单位的数字，最多两位小数，如 111843 或 111,843.00";
+
+/// How a date is written, the end of every "not a date" message.
+const DATE_HINT: &str = "请写 2021-06-30、2021/6/30 或 2021年6月30日";
+
+/// An amount as a message shows it: yuan with thousands separators, the fen only when
+/// there are some: `111,843 元`, `12,500.50 元`.
+pub fn format_yuan(amount: Fen) -> String {
+    let text = yibao_web_viewer::display::yuan(amount.get());
+    format!("{} 元", text.strip_suffix(".00").unwrap_or(&text))
+}
+
 /// Trims whitespace, the ideographic space included.
 fn trim_text(text: &str) -> String {
     text.trim_matches(|c: char| c.is_whitespace() || c == '\u{3000}')
@@ -93,20 +107,38 @@ fn strip_affixes<'a>(text: &'a str, prefixes: &[&str], suffixes: &[&str]) -> &'a
 }
 
 /// Checks thousands separators (`1,234,567.89`): groups of exactly three digits after the
-/// first group of one to three. Returns the digits without separators.
-fn strip_thousands(whole: &str) -> Result<String, String> {
+/// first group of one to three. Returns the digits without separators, or `None` when a
+/// separator is misplaced.
+fn strip_thousands(whole: &str) -> Option<String> {
     if !whole.contains(',') {
-        return Ok(whole.to_string());
+        return Some(whole.to_string());
     }
     let groups: Vec<&str> = whole.split(',').collect();
     let first_ok = groups.first().is_some_and(|g| (1..=3).contains(&g.len()));
     let rest_ok = groups.iter().skip(1).all(|g| g.len() == 3);
-    if !first_ok || !rest_ok {
-        return Err(format!(
-            "{whole:?} has misplaced thousands separators (write 1,234,567.89 or 1234567.89)"
-        ));
+    (first_ok && rest_ok).then(|| groups.concat())
+}
+
+/// An amount in 万元 (`19.72`, `1,361.92`) as yuan text (`197200`, `13619200`), exact:
+/// at most six decimals of 万 (a fen), else `None`.
+fn wan_as_yuan(wan: &str) -> Option<String> {
+    let (whole, frac) = wan.split_once('.').unwrap_or((wan, ""));
+    let whole = strip_thousands(whole)?;
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !digits(&whole) || !digits(frac) || frac.len() > 6 {
+        return None;
     }
-    Ok(groups.concat())
+    let frac = format!("{frac:0<6}");
+    let (to_yuan, to_fen) = frac.split_at(4);
+    let yuan = whole
+        .parse::<u64>()
+        .ok()?
+        .checked_mul(10_000)?
+        .checked_add(to_yuan.parse::<u64>().ok()?)?;
+    Some(match to_fen.trim_end_matches('0') {
+        "" => yuan.to_string(),
+        fen => format!("{yuan}.{fen}"),
+    })
 }
 
 /// Parses an amount in yuan written as text — `111843`, `111,843.00`, `１１１８４３．５`,
@@ -115,40 +147,46 @@ fn strip_thousands(whole: &str) -> Result<String, String> {
 pub fn parse_yuan_text(raw: &str) -> Result<Fen, String> {
     // A full stop (。) is sometimes typed for the decimal point.
     let text = normalize(raw).replace(' ', "").replace('。', ".");
+    let shown = trim_text(raw);
     let body = strip_affixes(&text, &["¥", "￥", "RMB"], &["人民币元", "元"]);
+    let not_an_amount = || format!("{shown:?} 不是金额：{AMOUNT_HINT}");
     if body.is_empty() {
-        return Err(format!("{raw:?} is not an amount"));
+        return Err(not_an_amount());
     }
     if body.starts_with('-') {
-        return Err(format!("{raw:?} is negative; amounts are never negative"));
+        return Err(format!("{shown:?} 是负数：金额不能为负"));
+    }
+    if let Some(wan) = body.strip_suffix('万') {
+        return Err(match wan_as_yuan(wan) {
+            Some(yuan) => format!("{shown:?} 以万元填写；请改为以元为单位，如 {yuan}"),
+            None => format!("{shown:?} 以万元填写；请改为以元为单位（1万元写作 10000）"),
+        });
     }
     if body.contains('万') {
         return Err(format!(
-            "{raw:?} is in 万元; write the amount in yuan (元), e.g. 19.72万 as 197200"
+            "{shown:?} 以万元填写；请改为以元为单位（1万元写作 10000）"
         ));
     }
     let (whole, frac) = match body.split_once('.') {
         Some((w, f)) => (w, f),
         None => (body, ""),
     };
-    let whole = strip_thousands(whole)?;
-    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
+    let Some(whole) = strip_thousands(whole) else {
         return Err(format!(
-            "{raw:?} is not an amount in yuan (digits, optionally a point and up to 2 decimals)"
+            "{shown:?} 的千位分隔符位置不对：请写 1,234,567.89 或 1234567.89"
         ));
+    };
+    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(not_an_amount());
     }
     if !frac.bytes().all(|b| b.is_ascii_digit()) || (body.contains('.') && frac.is_empty()) {
-        return Err(format!(
-            "{raw:?} is not an amount in yuan (digits, optionally a point and up to 2 decimals)"
-        ));
+        return Err(not_an_amount());
     }
     let (fen_digits, extra) = frac.split_at(frac.len().min(2));
     if extra.bytes().any(|b| b != b'0') {
-        return Err(format!(
-            "{raw:?} has more than 2 decimal places; amounts are exact to the fen (0.01 yuan)"
-        ));
+        return Err(format!("{shown:?} 超过两位小数：金额精确到分（0.01 元）"));
     }
-    let too_large = || format!("{raw:?} is too large an amount");
+    let too_large = || format!("{shown:?} 金额过大，不是一个真实的金额");
     let mut fen: u64 = 0;
     for b in whole.bytes() {
         fen = fen
@@ -177,42 +215,74 @@ pub fn parse_yuan(cell: &Cell) -> Result<Fen, String> {
     match cell {
         Cell::Text(text) => parse_yuan_text(text),
         Cell::Number(v) => {
+            let text = shortest_decimal(*v);
             if !v.is_finite() {
-                return Err(format!("{v} is not an amount"));
+                return Err(format!("单元格中的 {text} 不是金额：{AMOUNT_HINT}"));
             }
             if *v < 0.0 {
-                return Err(format!("{v} is negative; amounts are never negative"));
+                return Err(format!("{text} 是负数：金额不能为负"));
             }
             if *v >= MAX_NUMERIC_YUAN {
-                return Err(format!("{v} is too large an amount"));
+                return Err(format!("{text} 金额过大，不是一个真实的金额"));
             }
-            let text = shortest_decimal(*v);
             parse_yuan_text(&text).map_err(|_| {
                 format!(
-                    "the number {text} is not a whole number of fen (more than 2 decimal places; a formula result?)"
+                    "单元格中的数字 {text} 不是整分的金额（超过两位小数，可能是公式的计算结果）；请把它保留到两位小数"
                 )
             })
         }
-        Cell::Bool(_) => Err("is a true/false value, not an amount".into()),
-        Cell::Empty => Err("is empty".into()),
+        Cell::Bool(b) => Err(format!(
+            "单元格是逻辑值 {}，不是金额：{AMOUNT_HINT}",
+            bool_text(*b)
+        )),
+        Cell::Empty => Err("不能为空".into()),
+    }
+}
+
+/// A spreadsheet boolean as Excel shows it.
+fn bool_text(value: bool) -> &'static str {
+    if value {
+        "TRUE"
+    } else {
+        "FALSE"
     }
 }
 
 /// Parses a multiple — `2`, `1.5`, `１．５倍`, `3.5 倍` — into an exact multiple (to 0.001).
 pub fn parse_multiple(cell: &Cell) -> Result<Multiple, String> {
-    let text = match cell {
-        Cell::Text(text) => normalize(text).replace(' ', ""),
-        Cell::Number(v) if v.is_finite() && *v >= 0.0 && *v < 1e6 => shortest_decimal(*v),
-        Cell::Number(v) => return Err(format!("{v} is not a multiple")),
-        Cell::Bool(_) => return Err("is a true/false value, not a multiple".into()),
-        Cell::Empty => return Err("is empty".into()),
+    const HINT: &str = "请填写数字，如 1.5 或 2（最多三位小数）";
+    let (shown, text) = match cell {
+        Cell::Text(text) => (trim_text(text), normalize(text).replace(' ', "")),
+        Cell::Number(v) if v.is_finite() && *v >= 0.0 && *v < 1e6 => {
+            (shortest_decimal(*v), shortest_decimal(*v))
+        }
+        Cell::Number(v) => {
+            return Err(format!(
+                "单元格中的数字 {} 不是倍数：{HINT}",
+                shortest_decimal(*v)
+            ))
+        }
+        Cell::Bool(b) => {
+            return Err(format!(
+                "单元格是逻辑值 {}，不是倍数：{HINT}",
+                bool_text(*b)
+            ))
+        }
+        Cell::Empty => return Err("不能为空".into()),
     };
     let body = strip_affixes(&text, &[], &["倍"]);
-    Multiple::parse(body).map_err(|e| {
-        format!(
-            "{text:?} is not a multiple such as 1.5 or 2 (at most 3 decimals): {}",
-            e.reason
-        )
+    Multiple::parse(body).map_err(|_| {
+        let (whole, frac) = body.split_once('.').unwrap_or((body, ""));
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        if body.starts_with('-') {
+            format!("{shown:?} 是负数：倍数不能为负")
+        } else if digits(whole) && digits(frac) && frac.len() > 3 {
+            format!("{shown:?} 超过三位小数：倍数精确到 0.001")
+        } else if digits(whole) && whole.len() > 6 {
+            format!("{shown:?} 倍数过大")
+        } else {
+            format!("{shown:?} 不是倍数：{HINT}")
+        }
     })
 }
 
@@ -226,31 +296,45 @@ fn digit_runs(text: &str) -> Vec<&str> {
 /// Parses a date: `2021-06-30`, `2021/6/30`, `2021.6.30`, `2021年6月30日`, `20210630`,
 /// full-width digits; a spreadsheet number only as `20210630`.
 pub fn parse_date(cell: &Cell) -> Result<Date, String> {
-    let text = match cell {
+    let (shown, text) = match cell {
         Cell::Number(v) if v.fract() == 0.0 && (19_000_101.0..=29_991_231.0).contains(v) => {
-            shortest_decimal(*v)
+            (shortest_decimal(*v), shortest_decimal(*v))
         }
         Cell::Number(v) => {
             return Err(format!(
-                "the number {} is not a date; format the column as dates or write 2021-06-30",
+                "单元格中的数字 {} 不是日期（可能是 Excel 的日期序号，它与金额无法区分）：请把这一列设为日期格式，或写成 2021-06-30",
                 shortest_decimal(*v)
             ))
         }
-        Cell::Text(text) => normalize(text),
-        Cell::Bool(_) => return Err("is a true/false value, not a date".into()),
-        Cell::Empty => return Err("is empty".into()),
-    };
-    let shape = || format!("{text:?} is not a date (write 2021-06-30, 2021/6/30 or 2021年6月30日)");
-    let allowed = |c: char| c.is_ascii_digit() || matches!(c, '-' | '/' | '.' | '年' | '月' | '日');
-    if !text.chars().all(allowed) {
-        // A time after the date (2021-06-30 00:00:00) is dropped; anything else is refused.
-        let date_part = text.split_whitespace().next().unwrap_or("");
-        if date_part.chars().all(allowed) && !date_part.is_empty() && date_part != text {
-            return parse_date(&Cell::Text(date_part.to_string()));
+        Cell::Text(text) => (trim_text(text), normalize(text)),
+        Cell::Bool(b) => {
+            return Err(format!(
+                "单元格是逻辑值 {}，不是日期（{DATE_HINT}）",
+                bool_text(*b)
+            ))
         }
+        Cell::Empty => return Err("不能为空".into()),
+    };
+    // A time after the date (2021-06-30 00:00:00) is dropped; anything else is refused.
+    let date_part = match text.split_whitespace().next() {
+        Some(part) if !text.chars().all(is_date_char) && part.chars().all(is_date_char) => part,
+        _ => text.as_str(),
+    };
+    parse_date_text(&shown, date_part)
+}
+
+/// Whether `c` may appear in a date: digits and the separators `-/.年月日`.
+fn is_date_char(c: char) -> bool {
+    c.is_ascii_digit() || matches!(c, '-' | '/' | '.' | '年' | '月' | '日')
+}
+
+/// Parses the date part of a cell's text; `shown` is the cell as written, for messages.
+fn parse_date_text(shown: &str, text: &str) -> Result<Date, String> {
+    let shape = || format!("{shown:?} 不是日期（{DATE_HINT}）");
+    if text.is_empty() || !text.chars().all(is_date_char) {
         return Err(shape());
     }
-    let runs = digit_runs(&text);
+    let runs = digit_runs(text);
     let (y, m, d) = match runs.as_slice() {
         [all] if all.len() == 8 => (&all[..4], &all[4..6], &all[6..]),
         [y, m, d] if y.len() == 4 && (1..=2).contains(&m.len()) && (1..=2).contains(&d.len()) => {
@@ -263,20 +347,34 @@ pub fn parse_date(cell: &Cell) -> Result<Date, String> {
         return Err(shape());
     };
     Date::from_ymd(year, month, day).ok_or_else(|| {
-        format!("{text:?} is not a real calendar date (or its year is out of range)")
+        use yibao_schema::record::{MAX_YEAR, MIN_YEAR};
+        if !(MIN_YEAR..=MAX_YEAR).contains(&year) {
+            return format!("{shown:?} 不是有效日期：年份须在 {MIN_YEAR} 到 {MAX_YEAR} 之间");
+        }
+        // The last day of the month, when the month exists.
+        match (28..=31)
+            .rev()
+            .find(|d| Date::from_ymd(year, month, *d).is_some())
+        {
+            Some(last) if day > 0 => {
+                format!("{shown:?} 不是有效日期：{year}年{month}月只有 {last} 天")
+            }
+            _ => format!("{shown:?} 不是有效日期（{DATE_HINT}）"),
+        }
     })
 }
 
 /// Parses a month: `2021-06`, `2021/6`, `2021年6月`, `202106`.
 pub fn parse_month(cell: &Cell) -> Result<Month, String> {
-    let text = match cell {
+    const HINT: &str = "请写 2021-06 或 2021年6月";
+    let (shown, text) = match cell {
         Cell::Number(v) if v.fract() == 0.0 && (190_001.0..=299_912.0).contains(v) => {
-            shortest_decimal(*v)
+            (shortest_decimal(*v), shortest_decimal(*v))
         }
-        Cell::Text(text) => normalize(text),
-        _ => return Err("is not a month (write 2021-06)".into()),
+        Cell::Text(text) => (trim_text(text), normalize(text)),
+        other => return Err(format!("{:?} 不是月份（{HINT}）", other.text())),
     };
-    let shape = || format!("{text:?} is not a month (write 2021-06 or 2021年6月)");
+    let shape = || format!("{shown:?} 不是月份（{HINT}）");
     let runs = digit_runs(&text);
     let (y, m) = match runs.as_slice() {
         [all] if all.len() == 6 => (&all[..4], &all[4..]),
@@ -289,8 +387,35 @@ pub fn parse_month(cell: &Cell) -> Result<Month, String> {
 /// Parses an institution code: `H14112500001`, lower-case `h` and full-width characters
 /// accepted.
 pub fn parse_institution_code(cell: &Cell) -> Result<InstitutionCode, String> {
-    let text = normalize(&cell.text()).replace(' ', "").to_uppercase();
-    InstitutionCode::parse(&text).map_err(|e| format!("{text:?} {}", e.reason))
+    let shown = cell.text();
+    let text = normalize(&shown).replace(' ', "").to_uppercase();
+    InstitutionCode::parse(&text).map_err(|_| {
+        if text.len() == 11 && text.bytes().all(|b| b.is_ascii_digit()) {
+            format!(
+                "{shown:?} 缺少开头的字母：医疗机构写 H{text}，零售药店写 P{text}"
+            )
+        } else {
+            format!(
+                "{shown:?} 不是机构编码：应为 H（医疗机构）或 P（零售药店）加 11 位数字，如 H14112500001"
+            )
+        }
+    })
+}
+
+/// Parses a division code (所属区划): six digits, the first two a province's.
+pub fn parse_division(cell: &Cell) -> Result<DivisionCode, String> {
+    let shown = cell.text();
+    let text = normalize(&shown).replace(' ', "");
+    DivisionCode::parse(&text).map_err(|_| {
+        if text.len() == 6 && text.bytes().all(|b| b.is_ascii_digit()) {
+            format!(
+                "{shown:?} 不是行政区划代码：前两位 {} 不是省级代码",
+                text.get(..2).unwrap_or("")
+            )
+        } else {
+            format!("{shown:?} 不是行政区划代码：应为 6 位数字，如 141125")
+        }
+    })
 }
 
 /// Parses a whole number of months or points from text such as `6个月` or `9分`.
@@ -357,7 +482,7 @@ mod tests {
         assert_eq!(parse_yuan(&Cell::Number(0.1)).unwrap().get(), 10);
         assert!(parse_yuan(&Cell::Number(1.005))
             .unwrap_err()
-            .contains("fen"));
+            .contains("1.005 不是整分的金额"));
         assert!(parse_yuan(&Cell::Number(0.1 + 0.2)).is_err());
         assert!(parse_yuan(&Cell::Number(-1.0)).is_err());
         assert!(parse_yuan(&Cell::Number(f64::NAN)).is_err());
@@ -422,6 +547,75 @@ mod tests {
             );
         }
         assert!(parse_month(&Cell::Text("2021-13".into())).is_err());
+    }
+
+    #[test]
+    fn messages_quote_the_cell_and_say_what_to_write() {
+        let amount = |text: &str| parse_yuan_text(text).unwrap_err();
+        assert_eq!(
+            amount("１２a"),
+            "\"１２a\" 不是金额：请填写以元为单位的数字，最多两位小数，如 111843 或 111,843.00"
+        );
+        assert_eq!(
+            amount("19.72万"),
+            "\"19.72万\" 以万元填写；请改为以元为单位，如 197200"
+        );
+        assert!(
+            amount("1,361.92万元").ends_with("如 13619200"),
+            "{}",
+            amount("1,361.92万元")
+        );
+        assert!(amount("0.0000001万").contains("1万元写作 10000"));
+        assert_eq!(amount("-5"), "\"-5\" 是负数：金额不能为负");
+        assert_eq!(
+            amount("12.345"),
+            "\"12.345\" 超过两位小数：金额精确到分（0.01 元）"
+        );
+        assert!(amount("1,23").starts_with("\"1,23\" 的千位分隔符位置不对"));
+        assert!(parse_yuan(&Cell::Number(0.1 + 0.2))
+            .unwrap_err()
+            .contains("0.30000000000000004 不是整分的金额"));
+        let date = |text: &str| parse_date(&Cell::Text(text.into())).unwrap_err();
+        assert_eq!(
+            date("2021-13-01"),
+            "\"2021-13-01\" 不是有效日期（请写 2021-06-30、2021/6/30 或 2021年6月30日）"
+        );
+        assert_eq!(
+            date("2021-02-30"),
+            "\"2021-02-30\" 不是有效日期：2021年2月只有 28 天"
+        );
+        assert_eq!(
+            date("明天"),
+            "\"明天\" 不是日期（请写 2021-06-30、2021/6/30 或 2021年6月30日）"
+        );
+        assert!(date("2021-02-30 08:00").starts_with("\"2021-02-30 08:00\" 不是有效日期"));
+        assert!(parse_date(&Cell::Number(44_377.0))
+            .unwrap_err()
+            .contains("44377 不是日期"));
+        assert_eq!(
+            parse_multiple(&Cell::Text("两倍".into())).unwrap_err(),
+            "\"两倍\" 不是倍数：请填写数字，如 1.5 或 2（最多三位小数）"
+        );
+        assert!(parse_multiple(&Cell::Text("1.2345".into()))
+            .unwrap_err()
+            .contains("超过三位小数"));
+        assert!(parse_month(&Cell::Text("2021-13".into()))
+            .unwrap_err()
+            .starts_with("\"2021-13\" 不是月份"));
+        assert!(parse_institution_code(&Cell::Text("X14112500002".into()))
+            .unwrap_err()
+            .starts_with("\"X14112500002\" 不是机构编码：应为 H（医疗机构）或 P（零售药店）"));
+        assert_eq!(
+            parse_institution_code(&Cell::Text("14112500001".into())).unwrap_err(),
+            "\"14112500001\" 缺少开头的字母：医疗机构写 H14112500001，零售药店写 P14112500001"
+        );
+        assert!(parse_division(&Cell::Text("991125".into()))
+            .unwrap_err()
+            .contains("前两位 99 不是省级代码"));
+        assert_eq!(format_yuan(Fen::new(11_184_300)), "111,843 元");
+        assert_eq!(format_yuan(Fen::new(1_250_050)), "12,500.50 元");
+        assert_eq!(format_yuan(Fen::new(5)), "0.05 元");
+        assert_eq!(format_yuan(Fen::new(100_000_000_000)), "1,000,000,000 元");
     }
 
     #[test]
