@@ -568,30 +568,43 @@
     el.textContent = text;
   }
 
-  // Compares what the page shows (elements with data-field) with the signed record.
+  // The value of a field of the signed record (a dotted path, e.g. totals.total); an
+  // institution named in a record is shown by its name and code.
+  function recordValue(record, field) {
+    if (field === "institution") return record.institution && record.institution.name;
+    if (field === "institution_code") return record.institution && record.institution.code;
+    let value = record;
+    for (const part of field.split(".")) {
+      if (value === null || typeof value !== "object") return undefined;
+      value = value[part];
+    }
+    return value;
+  }
+
+  // Compares what the page shows (elements with data-field) with the signed record. A row
+  // of an institution's grades names the institution (`extra.institution`); a page of one
+  // record names the kind it shows (`extra.kind`, an exposure notice unless said).
   function compareFields(root, record, kind, extra) {
     let source;
-    if (kind === "exposure_notice") {
-      source = (field) => {
-        if (field === "amount_involved") return "¥" + yuan(record.amount_involved);
-        if (field === "institution") return record.institution && record.institution.name;
-        if (field === "institution_code") return record.institution && record.institution.code;
-        return record[field];
-      };
-    } else if (kind === "grade_set") {
+    if (extra.institution && kind === "grade_set") {
       const g = (record.grades || []).find((g) => g.institution === extra.institution);
       if (!g) return t("签名记录中没有该机构的评价", "the signed grade set does not grade this institution");
       source = (field) => (field === "period" ? record.period : g[field]);
-    } else if (kind === "grade_revision") {
+    } else if (extra.institution && kind === "grade_revision") {
       if (record.institution !== extra.institution) return t("签名记录针对其他机构", "the signed revision is about another institution");
       source = (field) => record[field];
+    } else if (kind === (extra.kind || "exposure_notice")) {
+      source = (field) => recordValue(record, field);
     } else {
       return t("记录类型不符：", "unexpected record kind: ") + kind;
     }
     const fields = root.querySelectorAll("[data-field]");
     if (fields.length === 0) return t("页面未显示记录内容", "the page shows no record fields");
     for (const el of fields) {
-      const expected = source(el.dataset.field);
+      let expected = source(el.dataset.field);
+      // Money is shown in yuan: fen, the amount involved and anything marked data-money.
+      const money = el.dataset.field === "amount_involved" || el.dataset.money !== undefined;
+      if (money && (typeof expected === "number" || typeof expected === "bigint")) expected = "¥" + yuan(expected);
       if (expected === undefined || expected === null || String(expected) !== el.textContent) {
         return t("页面显示的「", "the page's ") + el.dataset.field + t("」与签名记录不符", " differs from the signed record");
       }
@@ -640,7 +653,7 @@
       }
       const data = await fetchData(log, seq);
       const checked = await checkEntry(data, log, seq, section.dataset.vkey);
-      const problem = compareFields(document.querySelector("main"), checked.record, checked.kind, {});
+      const problem = compareFields(document.querySelector("main"), checked.record, checked.kind, { kind: section.dataset.kind });
       if (problem) throw new CheckFailed(t("记录内容", "record content"), problem);
       const cosigs = await checkCosignatures(data, checked.checkpoint, checked.key);
       list.textContent = "";

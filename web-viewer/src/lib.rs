@@ -15,6 +15,7 @@ pub mod display;
 pub mod html;
 pub mod http_client;
 mod pages;
+mod records;
 mod relay;
 pub mod verify;
 
@@ -222,6 +223,7 @@ pub fn router(source: Arc<dyn Source>) -> Router {
     Router::new()
         .route("/", get(pages::index))
         .route("/notices/{log}/{seq}", get(pages::notice))
+        .route("/entries/{log}/{seq}", get(pages::entry))
         .route("/institutions/{code}", get(pages::institution))
         .route("/counties/{code}", get(pages::county))
         .route("/search", get(pages::search))

@@ -8,10 +8,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::Uri;
 use axum::response::Html;
 use serde_json::Value;
-use yibao_schema::record::{ExposureNotice, Record};
+use yibao_schema::record::Record;
 
 use crate::display::{shanghai_time, yuan};
 use crate::html::{escape, frozen_flag, page, query_value, row_badge_cell, Lang};
+use crate::records::{self, kind_label};
 use crate::verify::{self, u64_of, CheckedCheckpoint, CheckedEntry, LogInfo};
 use crate::{fetch_ok, AppState, PageError};
 
@@ -58,24 +59,6 @@ fn is_institution_code(code: &str) -> bool {
     code.len() == 12
         && matches!(code.as_bytes().first(), Some(b'H' | b'P'))
         && code.bytes().skip(1).all(|b| b.is_ascii_digit())
-}
-
-fn kind_label(lang: Lang, kind: &str) -> String {
-    let (zh, en) = match kind {
-        "institution_registered" => ("机构登记", "institution registered"),
-        "institution_updated" => ("机构变更", "institution updated"),
-        "inspection_opened" => ("立案检查", "inspection opened"),
-        "finding" => ("检查发现", "finding"),
-        "decision" => ("处理决定", "decision"),
-        "rectification_item" => ("整改事项", "rectification item"),
-        "rectification_update" => ("整改进展", "rectification update"),
-        "grade_set" => ("信用评价", "grade set"),
-        "grade_revision" => ("评价调整", "grade revision"),
-        "exposure_notice" => ("曝光通报", "exposure notice"),
-        "correction" => ("更正", "correction"),
-        other => (other, other),
-    };
-    escape(lang.t(zh, en))
 }
 
 /// One row of a notice list, from the node's JSON (a summary; the notice page verifies).
@@ -466,9 +449,9 @@ fn badge(lang: Lang, checked: &CheckedEntry) -> String {
 
 /// The in-browser check of a notice: hidden until `verify.js` runs (without scripts the
 /// page shows the server's verification only, and says so).
-fn browser_check(lang: Lang, checked: &CheckedEntry) -> String {
+fn browser_check(lang: Lang, checked: &CheckedEntry, kind: &str) -> String {
     format!(
-        "<section id=\"browser-check\" class=\"browser-check js-only\" hidden data-log=\"{log}\" data-seq=\"{seq}\" data-vkey=\"{vkey}\">\
+        "<section id=\"browser-check\" class=\"browser-check js-only\" hidden data-log=\"{log}\" data-seq=\"{seq}\" data-vkey=\"{vkey}\" data-kind=\"{kind}\">\
 <h2>{title}</h2><p><span class=\"badge pending\" id=\"browser-verification\" data-state=\"pending\">⏳ {pending}</span></p>\
 <p class=\"proof\" id=\"browser-details\"></p><p class=\"muted\">{cosig}</p><ul class=\"proof\" id=\"browser-cosignatures\"></ul>\
 <p class=\"muted\">{explain}</p></section>\
@@ -476,6 +459,7 @@ fn browser_check(lang: Lang, checked: &CheckedEntry) -> String {
         log = escape(&checked.log.log),
         seq = checked.seq,
         vkey = escape(&checked.log.vkey),
+        kind = escape(kind),
         title = lang.t("浏览器核验", "Verification in your browser"),
         pending = lang.t("正在浏览器中验证…", "verifying in your browser…"),
         cosig = lang.t("见证联署（浏览器核验）：", "Cosignatures (checked by your browser):"),
@@ -490,117 +474,33 @@ fn browser_check(lang: Lang, checked: &CheckedEntry) -> String {
     )
 }
 
-fn notice_fields(lang: Lang, n: &ExposureNotice, recorded_ms: Option<u64>) -> String {
-    let mut out = String::from("<dl class=\"fields\">");
-    let mut field = |label: &str, value: String| {
-        let _ = write!(out, "<dt>{}</dt><dd>{}</dd>", escape(label), value);
-    };
-    field(
-        lang.t("通报编号", "Notice number"),
-        format!(
-            "<span data-field=\"notice_id\">{}</span>",
-            escape(n.notice_id.as_str())
-        ),
-    );
-    field(
-        lang.t("机构", "Institution"),
-        format!(
-            "<a href=\"{}\" data-field=\"institution\">{}</a>（<span data-field=\"institution_code\">{}</span>）",
-            lang.href(&format!("/institutions/{}", n.institution.code.as_str())),
-            escape(&n.institution.name),
-            escape(n.institution.code.as_str())
-        ),
-    );
-    field(
-        lang.t("所在地", "Location"),
-        format!(
-            "<span data-field=\"location\">{}</span> · <a href=\"{}\">{}</a>",
-            escape(&n.location),
-            lang.href(&format!("/counties/{}", n.institution.division.as_str())),
-            escape(n.institution.division.as_str())
-        ),
-    );
-    field(
-        lang.t("检查单位", "Inspecting body"),
-        format!(
-            "<span data-field=\"inspecting_body\">{}</span>",
-            escape(&n.inspecting_body)
-        ),
-    );
-    field(
-        lang.t("检查时间", "Inspection period"),
-        format!(
-            "<span data-field=\"inspection_period\">{}</span>",
-            escape(&n.inspection_period)
-        ),
-    );
-    field(
-        lang.t("违规事实", "Facts"),
-        format!("<span data-field=\"facts\">{}</span>", escape(&n.facts)),
-    );
-    field(
-        lang.t("违规类型", "Categories"),
-        escape(&n.categories.join(lang.t("、", ", "))),
-    );
-    field(
-        lang.t("涉及金额", "Amount involved"),
-        format!(
-            "<span class=\"amount\" data-field=\"amount_involved\">¥{}</span>",
-            yuan(n.amount_involved.get()),
-        ),
-    );
-    field(
-        lang.t("处理依据", "Legal basis"),
-        format!(
-            "<span data-field=\"legal_basis\">{}</span>",
-            escape(&n.legal_basis)
-        ),
-    );
-    field(
-        lang.t("处理情况", "Handling"),
-        format!(
-            "<span data-field=\"handling\">{}</span>",
-            escape(&n.handling)
-        ),
-    );
-    field(
-        lang.t("追回情况", "Recovery"),
-        escape(if n.fully_recovered {
-            lang.t("已全部追回", "fully recovered")
-        } else {
-            lang.t("尚未全部追回", "not yet fully recovered")
-        }),
-    );
-    field(
-        lang.t("案件编号", "Case"),
-        format!(
-            "<span data-field=\"case_id\">{}</span> / <span data-field=\"decision_id\">{}</span>",
-            escape(n.case_id.as_str()),
-            escape(n.decision_id.as_str())
-        ),
-    );
-    field(
-        lang.t("发布日期", "Published on"),
-        format!(
-            "<span data-field=\"published_on\">{}</span>",
-            escape(&n.published_on.to_string())
-        ),
-    );
-    if let Some(ms) = recorded_ms {
-        field(
-            lang.t("入账时间（北京时间）", "Recorded (Asia/Shanghai)"),
-            escape(&shanghai_time(ms)),
-        );
-    }
-    out.push_str("</dl>");
-    out
-}
-
-/// `/notices/{log}/{seq}`: one notice, verified before display.
+/// `/notices/{log}/{seq}`: one exposure notice, verified before display.
 pub(crate) async fn notice(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
     query: QueryParams,
+) -> PageResult {
+    entry_page(state, path, query, true).await
+}
+
+/// `/entries/{log}/{seq}`: any public entry — a case's inspection, findings, decision and
+/// rectification, a registration, grades, a correction — verified before display as a
+/// notice is, its record shown in words. Key events are not public (the source withholds
+/// them).
+pub(crate) async fn entry(
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    query: QueryParams,
+) -> PageResult {
+    entry_page(state, path, query, false).await
+}
+
+/// A verified entry's page; `notices_only` refuses any other kind (the notice route).
+async fn entry_page(
+    state: AppState,
+    path: Result<Path<(String, String)>, PathRejection>,
+    query: QueryParams,
+    notices_only: bool,
 ) -> PageResult {
     let (lang, _) = params(query)?;
     let Path((log, seq_text)) = path.map_err(|e| path_error(lang, e))?;
@@ -614,27 +514,41 @@ pub(crate) async fn notice(
         PageError::bad(lang, format!("seq `{seq_text}`: {reason}"))
     })?;
     let checked = verify::entry(&state.cache, &*state.source, lang, &log, seq).await?;
-    let notice = match &checked.record {
-        Some(Record::ExposureNotice(n)) => Some(n),
-        Some(other) => {
+    if let Some(other) = &checked.record {
+        if notices_only && !matches!(other, Record::ExposureNotice(_)) {
             return Err(PageError::not_found(
                 lang,
                 format!(
-                    "{log} #{seq}: {} ({})",
+                    "{log} #{seq}: {} ({}); {} /entries/{log}/{seq}",
                     lang.t("该条目不是曝光通报", "this entry is not an exposure notice"),
-                    other.kind().as_str()
+                    other.kind().as_str(),
+                    lang.t("该条目见", "see"),
                 ),
-            ))
+            ));
         }
-        None => None,
+    }
+    let self_path = if notices_only {
+        format!("/notices/{log}/{seq}")
+    } else {
+        format!("/entries/{log}/{seq}")
     };
     let mut body = String::new();
     if checked.log.frozen {
         body.push_str(&frozen_flag(lang, &log));
     }
-    match notice {
-        Some(n) => {
-            let _ = write!(body, "<h1 data-field=\"title\">{}</h1>", escape(&n.title));
+    let title = match &checked.record {
+        Some(record) => {
+            let title = match record {
+                Record::ExposureNotice(n) => {
+                    let _ = write!(body, "<h1 data-field=\"title\">{}</h1>", escape(&n.title));
+                    n.title.clone()
+                }
+                other => {
+                    let heading = records::record_heading(lang, other);
+                    let _ = write!(body, "<h1>{}</h1>", escape(&heading));
+                    heading
+                }
+            };
             body.push_str(&badge(lang, &checked));
             if !checked.verified() {
                 let _ = write!(
@@ -646,19 +560,26 @@ pub(crate) async fn notice(
                     )
                 );
             }
-            body.push_str(&browser_check(lang, &checked));
-            body.push_str(&notice_fields(lang, n, checked.timestamp_ms));
+            body.push_str(&browser_check(lang, &checked, record.kind().as_str()));
+            body.push_str(&records::record_fields(
+                lang,
+                &log,
+                record,
+                checked.timestamp_ms,
+            ));
+            title
         }
         None => {
-            let _ = write!(
-                body,
-                "<h1>{} {} #{seq}</h1>",
-                lang.t("曝光通报", "Exposure notice"),
-                escape(&log)
-            );
+            let what = if notices_only {
+                lang.t("曝光通报", "Exposure notice")
+            } else {
+                lang.t("条目", "Entry")
+            };
+            let _ = write!(body, "<h1>{what} {} #{seq}</h1>", escape(&log));
             body.push_str(&badge(lang, &checked));
+            format!("{log} #{seq}")
         }
-    }
+    };
     let _ = write!(
         body,
         "<h2>{}</h2><dl class=\"fields proof\"><dt>{}</dt><dd>{} #{seq}</dd><dt>{}</dt><dd>{}</dd></dl>",
@@ -669,15 +590,7 @@ pub(crate) async fn notice(
         checked.leaf_hash.map(hex::encode).unwrap_or_else(|| "—".into()),
     );
     body.push_str(&checkpoint_block(lang, &checked.log, &checked.checkpoint));
-    let title = notice
-        .map(|n| n.title.clone())
-        .unwrap_or_else(|| format!("{log} #{seq}"));
-    Ok(Html(page(
-        lang,
-        &title,
-        &format!("/notices/{log}/{seq}"),
-        &body,
-    )))
+    Ok(Html(page(lang, &title, &self_path, &body)))
 }
 
 /// The start of a grade row that the browser re-checks (`tr.browser-check`).
@@ -688,6 +601,80 @@ fn grade_row_start(log: &str, seq: u64, institution: &str, vkey: Option<&String>
         escape(institution),
         escape(vkey.map(String::as_str).unwrap_or_default())
     )
+}
+
+/// The most cases of one institution shown with every record (one read each); the others
+/// show the records that name the institution.
+const MAX_CASES_READ: usize = 50;
+
+/// One record of a case: its kind, a line saying what it is, linking to its verified page
+/// (the notice page for a notice, the entry page for the others).
+fn case_row(lang: Lang, log: &str, e: &Value) -> String {
+    let seq = u64_of(&e["seq"]);
+    let kind = e["kind"].as_str().unwrap_or_default();
+    let path = if kind == "exposure_notice" {
+        format!("/notices/{}/{seq}", query_value(log))
+    } else {
+        format!("/entries/{}/{seq}", query_value(log))
+    };
+    let summary = Record::from_json_value(&e["record"])
+        .map(|r| records::case_summary(lang, &r))
+        .unwrap_or_else(|_| kind_label(lang, kind));
+    format!(
+        "<tr data-kind=\"{}\"><td>{}</td><td><a href=\"{}\">{summary}</a></td><td class=\"muted\">{} #{seq}</td></tr>",
+        escape(kind),
+        kind_label(lang, kind),
+        lang.href(&path),
+        escape(log),
+    )
+}
+
+/// The institution's cases, each with every record of it in order (inspection, findings,
+/// decision, rectification, notice), read from the source's case index; `known` are the
+/// entries naming the institution, by case, shown when a case cannot be read. Logs found
+/// frozen are added to `frozen_logs`.
+async fn case_sections(
+    state: &AppState,
+    lang: Lang,
+    known: &BTreeMap<(String, String), Vec<Value>>,
+    frozen_logs: &mut Vec<String>,
+) -> Result<String, PageError> {
+    let mut out = String::new();
+    for (i, ((log, case_id), named)) in known.iter().enumerate() {
+        let mut entries = Vec::new();
+        if i < MAX_CASES_READ {
+            let path = format!(
+                "/v1/logs/{}/cases/{}",
+                query_value(log),
+                query_value(case_id)
+            );
+            let (status, v) = crate::fetch_json(&*state.source, lang, &path).await?;
+            if status == 200 {
+                entries = v["entries"].as_array().cloned().unwrap_or_default();
+            }
+        }
+        if entries.is_empty() {
+            entries.clone_from(named);
+        }
+        if entries.iter().any(|e| e["frozen"].as_bool() == Some(true)) && !frozen_logs.contains(log)
+        {
+            frozen_logs.push(log.clone());
+        }
+        let rows: String = entries.iter().map(|e| case_row(lang, log, e)).collect();
+        let _ = write!(
+            out,
+            "<section class=\"case\" data-case=\"{case}\"><h3>{} {case} <span class=\"muted\">· {} {}</span></h3>\
+<div class=\"table\"><table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{rows}</tbody></table></div></section>",
+            lang.t("案件", "Case"),
+            lang.t("日志", "log"),
+            escape(log),
+            lang.t("记录", "Record"),
+            lang.t("内容（节点摘要，打开即核验）", "What it says (the node's summary; open it to verify)"),
+            lang.t("日志 / 序号", "Log / seq"),
+            case = escape(case_id),
+        );
+    }
+    Ok(out)
 }
 
 /// `/institutions/{code}`: grade history, cases and notices.
@@ -740,10 +727,17 @@ pub(crate) async fn institution(
         );
         (period.to_string(), log.to_string(), seq, row)
     };
-    let mut cases: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // Each case the institution's entries name, by (log, case id), with those entries.
+    let mut cases: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
     let mut notices = Vec::new();
     for e in &entries {
         let r = &e["record"];
+        if let (Some(log), Some(case_id)) = (e["log"].as_str(), r["case_id"].as_str()) {
+            cases
+                .entry((log.to_string(), case_id.to_string()))
+                .or_default()
+                .push(e.clone());
+        }
         let log = e["log"].as_str().unwrap_or_default().to_string();
         let seq = u64_of(&e["seq"]);
         if e["frozen"].as_bool().unwrap_or(false) && !frozen_logs.contains(&log) {
@@ -789,16 +783,10 @@ pub(crate) async fn institution(
                 }
                 notices.push(e.clone());
             }
-            kind => {
-                if let Some(case_id) = r["case_id"].as_str() {
-                    cases
-                        .entry(format!("{log} · {case_id}"))
-                        .or_default()
-                        .push(kind_label(lang, kind));
-                }
-            }
+            _ => {}
         }
     }
+    let case_list = case_sections(&state, lang, &cases, &mut frozen_logs).await?;
     let mut body = String::new();
     for log in &frozen_logs {
         body.push_str(&frozen_flag(lang, log));
@@ -814,8 +802,8 @@ pub(crate) async fn institution(
         body,
         "<p class=\"muted\">{}</p><h2>{}</h2>",
         lang.t(
-            "本页为节点提供的摘要；曝光通报可打开逐条核验。",
-            "This page is the node's summary; open a notice to verify it."
+            "本页为节点提供的摘要；曝光通报与案件的每条记录均可打开，逐条核验其签名条目。",
+            "This page is the node's summary; open a notice or any record of a case to verify its signed entry."
         ),
         lang.t("信用评价记录", "Grade history")
     );
@@ -838,16 +826,7 @@ pub(crate) async fn institution(
     if cases.is_empty() {
         let _ = write!(body, "<p>{}</p>", lang.t("无案件记录。", "No cases."));
     } else {
-        body.push_str("<ul>");
-        for (case, kinds) in &cases {
-            let _ = write!(
-                body,
-                "<li>{}: {}</li>",
-                escape(case),
-                kinds.join(lang.t("、", ", "))
-            );
-        }
-        body.push_str("</ul>");
+        body.push_str(&case_list);
     }
     let _ = write!(body, "<h2>{}</h2>", lang.t("曝光通报", "Exposure notices"));
     body.push_str(&notice_table(lang, &notices));

@@ -302,8 +302,8 @@ pub(crate) async fn entry(
         return Err(PageError::not_found(
             lang,
             lang.t(
-                "该条目不公开（不是曝光通报）",
-                "this entry is not public (it is not an exposure notice)",
+                "该条目不公开（经办人密钥事件只公开其哈希）",
+                "this entry is not public (officers' key events are served as their hash only)",
             ),
         ));
     };

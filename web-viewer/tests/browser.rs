@@ -264,6 +264,16 @@ fn institution_page_grade_rows_verified_in_the_browser() {
     assert!(states.iter().all(|s| *s == "ok"), "{states:?}");
     assert!(b.text("#grades").contains("浏览器已验证"));
     b.screenshot("institution");
+    // The records of its cases open as pages the browser verifies too: a finding (its amount
+    // in yuan) and a decision (its totals).
+    for kind in ["finding", "decision"] {
+        b.goto(&format!("{url}/institutions/{code}"));
+        b.click(&format!("tr[data-kind={kind}] a"));
+        let (state, text) = browser_verdict(&b);
+        assert_eq!(state, "ok", "{kind}: {text}");
+        assert!(b.current_url().contains("/entries/"), "{}", b.current_url());
+        b.screenshot(kind);
+    }
 }
 
 #[test]

@@ -220,6 +220,27 @@ async fn pages_over_a_bundle_are_verified() {
     assert!(data["entry"]["entry"].is_string() && data["inclusion"]["proof"].is_array());
     let (status, _) = get(format!("/counties/{COUNTY}")).await;
     assert_eq!(status, StatusCode::OK);
+    // An institution's page links the records of its cases, and they verify from the bundle.
+    let code = data["entry"]["record"]["institution"]["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, page) = get(format!("/institutions/{code}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let finding = page
+        .split("<tr data-kind=\"finding\">")
+        .nth(1)
+        .and_then(|row| row.split("href=\"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no finding linked: {page}"))
+        .to_string();
+    assert!(finding.starts_with("/entries/"), "{finding}");
+    let (status, page) = get(finding).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("class=\"badge ok\" id=\"verification\""),
+        "{page}"
+    );
     // Search finds a registered institution named in no notice, by its name as changed.
     let renamed = &yibao_node::workload::institutions(COUNTY, 12)[RENAMED];
     let (status, page) = get(format!("/search?q={}", query_value(RENAMED_TO))).await;

@@ -551,6 +551,143 @@ async fn institution_page_has_grades_cases_and_notices() {
     assert!(page.contains("H14112599999"));
 }
 
+/// The records of a case, as the node lists them: (kind, seq).
+async fn case_records(f: &Fixture, log: &str, case_id: &str) -> Vec<(String, u64)> {
+    let (status, body) =
+        common::api_get(&f.state, &format!("/v1/logs/{log}/cases/{case_id}")).await;
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_string(),
+                e["seq"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_institution_page_links_every_record_of_its_cases() {
+    let f = fixture();
+    let n = a_notice(&f).await;
+    let code = n["record"]["institution"]["code"].as_str().unwrap();
+    let case_id = n["record"]["case_id"].as_str().unwrap();
+    let records = case_records(&f, COUNTY, case_id).await;
+    let kinds: Vec<&str> = records.iter().map(|(k, _)| k.as_str()).collect();
+    assert!(
+        kinds.contains(&"finding") && kinds.contains(&"decision"),
+        "{kinds:?}"
+    );
+    let (status, page) = get(&f, &format!("/institutions/{code}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let start = page
+        .find(&format!("data-case=\"{case_id}\""))
+        .unwrap_or_else(|| panic!("no section of case {case_id}: {page}"));
+    let section = &page[start..start + page[start..].find("</section>").unwrap()];
+    // Every record of the case, in order, linking to its verified page: findings and the
+    // decision (which do not name the institution) as well as the notice.
+    let mut at = 0;
+    for (kind, seq) in &records {
+        let href = if kind == "exposure_notice" {
+            format!("href=\"/notices/{COUNTY}/{seq}\"")
+        } else {
+            format!("href=\"/entries/{COUNTY}/{seq}\"")
+        };
+        let found = section[at..]
+            .find(&href)
+            .unwrap_or_else(|| panic!("{kind} {href} not in order in {section}"));
+        at += found;
+    }
+    assert!(section.contains("检查发现") && section.contains("处理决定"));
+
+    // A finding's page: verified, the facts, the article, the amount in yuan.
+    let (_, finding_seq) = records.iter().find(|(k, _)| k == "finding").unwrap();
+    let (_, entry) = common::api_get(
+        &f.state,
+        &format!("/v1/logs/{COUNTY}/entries/{finding_seq}"),
+    )
+    .await;
+    let entry: Value = serde_json::from_slice(&entry).unwrap();
+    let record = &entry["record"];
+    let (status, page) = get(&f, &format!("/entries/{COUNTY}/{finding_seq}")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("class=\"badge ok\" id=\"verification\""),
+        "{page}"
+    );
+    assert!(page.contains("data-kind=\"finding\""));
+    assert!(page.contains(&format!(
+        "<span data-field=\"facts\">{}</span>",
+        record["facts"].as_str().unwrap()
+    )));
+    assert!(
+        page.contains("《医疗保障基金使用监督管理条例》第"),
+        "{page}"
+    );
+    let fen = record["amount_involved"].as_u64().unwrap();
+    assert!(
+        page.contains(&format!(
+            "data-field=\"amount_involved\">¥{}</span>",
+            yibao_web_viewer::display::yuan(fen)
+        )),
+        "{page}"
+    );
+    assert!(page.contains("检查点签名有效"));
+
+    // The decision's page: per finding, and the totals in yuan.
+    let (_, decision_seq) = records.iter().find(|(k, _)| k == "decision").unwrap();
+    let (_, entry) = common::api_get(
+        &f.state,
+        &format!("/v1/logs/{COUNTY}/entries/{decision_seq}"),
+    )
+    .await;
+    let entry: Value = serde_json::from_slice(&entry).unwrap();
+    let totals = &entry["record"]["totals"];
+    let (status, page) = get(&f, &format!("/entries/{COUNTY}/{decision_seq}")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("class=\"badge ok\" id=\"verification\""));
+    assert!(page.contains(&format!(
+        "data-money data-field=\"totals.total\">¥{}</span>",
+        yibao_web_viewer::display::yuan(totals["total"].as_u64().unwrap())
+    )));
+    assert!(page.contains(entry["record"]["items"][0]["finding_id"].as_str().unwrap()));
+
+    // What does not verify is not shown as verified on an entry page either.
+    let (_, page) = call(
+        viewer(&f, Tamper::Proof),
+        "GET",
+        &format!("/entries/{COUNTY}/{finding_seq}"),
+    )
+    .await;
+    assert!(page.contains("NOT VERIFIED") && !page.contains("badge ok\" id=\"verification"));
+    // A notice by the entry route is shown as the notice; a key event is not public.
+    let seq = n["seq"].as_u64().unwrap();
+    let (status, page) = get(&f, &format!("/entries/{COUNTY}/{seq}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<h1 data-field=\"title\">"));
+    let (status, page) = get(&f, &format!("/entries/{COUNTY}/0")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(page.contains("不公开"), "{page}");
+    let (status, page) = get(&f, &format!("/notices/{COUNTY}/{finding_seq}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        page.contains(&format!("/entries/{COUNTY}/{finding_seq}")),
+        "{page}"
+    );
+    for (uri, status) in [
+        ("/entries/141125/x", StatusCode::BAD_REQUEST),
+        ("/entries/1411/1", StatusCode::BAD_REQUEST),
+        ("/entries/999999/1", StatusCode::NOT_FOUND),
+        ("/entries/141125/99999999", StatusCode::NOT_FOUND),
+    ] {
+        assert_eq!(get(&f, uri).await.0, status, "{uri}");
+    }
+}
+
 #[tokio::test]
 async fn search_by_name_code_and_county() {
     let f = fixture();
