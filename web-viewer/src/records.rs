@@ -19,7 +19,7 @@ use yibao_schema::record::{
     Correction, Decision, ExposureNotice, Finding, GradeRevision, GradeSet, Handling,
     InspectionOpened, InspectionType, InstitutionKind, InstitutionRegistered, InstitutionStatus,
     InstitutionUpdated, Penalty, Record, RectificationItem, RectificationStatus,
-    RectificationUpdate, RevisionReason,
+    RectificationUpdate, ReferralTarget, RevisionReason, SuspensionScope,
 };
 
 use yibao_schema::rules::{find_personal_data, screen_personal_data};
@@ -105,10 +105,21 @@ fn handling(lang: Lang, h: &Handling) -> String {
         Lang::En => match h {
             Handling::OrderToCorrect => "order to correct".into(),
             Handling::Summons => "summons".into(),
-            Handling::Suspension { months, .. } => format!("suspension for {months} months"),
+            Handling::Suspension { scope, months } => match scope {
+                SuspensionScope::Department => {
+                    format!("the department's insured services suspended for {months} months")
+                }
+                SuspensionScope::NetworkedSettlement => {
+                    format!("networked settlement suspended for {months} months")
+                }
+            },
             Handling::AgreementTermination => "service agreement terminated".into(),
             Handling::StaffPoints { points } => format!("{points} points for the staff"),
-            Handling::Referral { .. } => "referral".into(),
+            Handling::Referral { to } => match to {
+                ReferralTarget::Police => "referred to the police".into(),
+                ReferralTarget::HealthCommission => "referred to the health commission".into(),
+                ReferralTarget::DisciplineInspection => "referred to discipline inspection".into(),
+            },
         },
     }
 }
@@ -818,6 +829,29 @@ mod tests {
         assert!(html.contains("分解住院"));
         let english = record_fields(Lang::En, "141125", &finding("x"), None);
         assert!(english.contains("Amount involved") && english.contains("Art. 38 (1)"));
+    }
+
+    #[test]
+    fn other_handling_is_stated_in_each_language() {
+        let handlings = [
+            Handling::Referral {
+                to: ReferralTarget::Police,
+            },
+            Handling::Suspension {
+                scope: SuspensionScope::NetworkedSettlement,
+                months: 6,
+            },
+        ];
+        let zh: Vec<String> = handlings.iter().map(|h| handling(Lang::Zh, h)).collect();
+        assert_eq!(zh, ["移交公安机关", "暂停医保联网结算6个月"]);
+        let en: Vec<String> = handlings.iter().map(|h| handling(Lang::En, h)).collect();
+        assert_eq!(
+            en,
+            [
+                "referred to the police",
+                "networked settlement suspended for 6 months"
+            ]
+        );
     }
 
     #[test]
