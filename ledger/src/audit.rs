@@ -98,6 +98,18 @@ pub fn period_bounds(period: Period) -> (Option<Date>, Option<Date>) {
     (from, to)
 }
 
+/// The Chinese name of a rectification item's status id (`open`, `rectifying`, `verified`,
+/// `closed_out`, as the report's rows carry it); another text is returned as it is.
+pub fn status_label(id: &str) -> &str {
+    match id {
+        "open" => "待整改",
+        "rectifying" => "整改中",
+        "verified" => "已核验",
+        "closed_out" => "已销号",
+        other => other,
+    }
+}
+
 /// A pointer to an entry that proves a breach, with where to fetch it and its proof.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryPointer {

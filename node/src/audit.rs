@@ -294,22 +294,44 @@ fn percent(rate: f64) -> String {
     format!("{:.1}%", rate * 100.0)
 }
 
-/// The terminal summary.
+/// Columns a character takes on a terminal: two for Han characters and full-width forms.
+fn display_width(text: &str) -> usize {
+    text.chars()
+        .map(|c| match u32::from(c) {
+            0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF => 2,
+            0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 | 0x20000..=0x3FFFD => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// `text` padded with spaces to `width` terminal columns, on the left when `right`.
+fn pad(text: &str, width: usize, right: bool) -> String {
+    let fill = " ".repeat(width.saturating_sub(display_width(text)));
+    if right {
+        format!("{fill}{text}")
+    } else {
+        format!("{text}{fill}")
+    }
+}
+
+/// The terminal summary, in Chinese like the workbook; breach kinds keep their ids (for
+/// the JSON report and docs/AUDIT.md) after their Chinese names.
 pub fn summary(report: &AuditReport) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let period = match (&report.from, &report.to) {
-        (None, None) => "all time".to_string(),
+        (None, None) => "全部时间".to_string(),
         (from, to) => format!(
-            "{} to {}",
-            from.as_deref().unwrap_or("the beginning"),
-            to.as_deref().unwrap_or("now")
+            "{} 至 {}",
+            from.as_deref().unwrap_or("最早"),
+            to.as_deref().unwrap_or("最新")
         ),
     };
     let i = &report.integrity;
     let _ = writeln!(
         out,
-        "city audit ({period}; deadlines as of {}): {} logs, {} entries, {} checkpoints",
+        "市级审计（{period}；整改期限以 {} 为准）：{} 个日志，{} 条记录，{} 个检查点",
         report.as_of,
         i.logs.len(),
         i.entries,
@@ -317,58 +339,77 @@ pub fn summary(report: &AuditReport) -> String {
     );
     let cosig = if i.cosignatures_unchecked > 0 {
         format!(
-            "{} cosignatures not checked (no manifest)",
+            "{} 个见证签名未核验（没有网络清单 manifest）",
             i.cosignatures_unchecked
         )
     } else {
-        format!("{} cosignatures verified", i.cosignatures_verified)
+        format!("{} 个见证签名已核验", i.cosignatures_verified)
     };
     let _ = writeln!(
         out,
-        "integrity: {} failures, {} equivocations, {cosig}",
+        "完整性：{} 处失败，{} 次分叉（双重签署），{cosig}",
         i.failures, i.equivocations
     );
-    let _ = writeln!(
-        out,
-        "\n{:>4}  {:<8} {:>8} {:>6} {:>6} {:>16} {:>8} {:>7} {:>6} {:>8}",
-        "rank",
-        "county",
-        "score",
-        "insp.",
-        "find.",
-        "recovered (¥)",
-        "closed",
-        "overdue",
-        "notices",
-        "breaches"
-    );
+    // (header, width, right-aligned); names as wide as the widest.
+    let name_width = report
+        .counties
+        .iter()
+        .map(|c| display_width(&c.name))
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    let columns: [(&str, usize, bool); 11] = [
+        ("排名", 4, true),
+        ("区划", 6, false),
+        ("名称", name_width, false),
+        ("得分", 7, true),
+        ("检查", 6, true),
+        ("违规事实", 8, true),
+        ("追回金额（元）", 17, true),
+        ("销号率", 7, true),
+        ("逾期", 6, true),
+        ("曝光", 5, true),
+        ("问题", 6, true),
+    ];
+    let line = |cells: [String; 11]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(columns)
+            .map(|(cell, (_, width, right))| pad(cell, width, right))
+            .collect();
+        padded.join(" ").trim_end().to_string()
+    };
+    let _ = writeln!(out, "\n{}", line(columns.map(|(h, _, _)| h.to_string())));
     for c in &report.counties {
         let _ = writeln!(
             out,
-            "{:>4}  {:<8} {:>8.2} {:>6} {:>6} {:>16} {:>8} {:>7} {:>6} {:>8}",
-            if c.rank == 0 {
-                "-".to_string()
-            } else {
-                c.rank.to_string()
-            },
-            c.county,
-            c.score,
-            c.inspections,
-            c.findings,
-            yuan(c.amounts.recovered),
-            percent(c.close_out_rate),
-            c.items.overdue,
-            c.notices,
-            c.breaches
+            "{}",
+            line([
+                if c.rank == 0 {
+                    "不排名".to_string()
+                } else {
+                    c.rank.to_string()
+                },
+                c.county.clone(),
+                c.name.clone(),
+                format!("{:.2}", c.score),
+                c.inspections.to_string(),
+                c.findings.to_string(),
+                yuan(c.amounts.recovered),
+                percent(c.close_out_rate),
+                c.items.overdue.to_string(),
+                c.notices.to_string(),
+                c.breaches.to_string(),
+            ])
         );
     }
     if report.is_clean() {
-        let _ = writeln!(out, "\nno breaches found");
+        let _ = writeln!(out, "\n未发现问题");
         return out;
     }
-    let _ = writeln!(out, "\n{} breaches:", report.breach_count);
+    let _ = writeln!(out, "\n发现问题 {} 处：", report.breach_count);
     for (kind, n) in report.breaches_by_kind() {
-        let _ = writeln!(out, "  {kind}: {n}");
+        let _ = writeln!(out, "  {}（{kind}）：{n}", breach_label(&kind));
     }
     const SHOWN: usize = 20;
     for b in report.breaches.iter().take(SHOWN) {
@@ -377,13 +418,20 @@ pub fn summary(report: &AuditReport) -> String {
             .iter()
             .map(|e| format!("{}#{}", e.log, e.seq))
             .collect::<Vec<_>>()
-            .join(", ");
-        let _ = writeln!(out, "  [{}] {} {}: {}", b.kind, b.county, at, b.what);
+            .join("，");
+        let _ = writeln!(
+            out,
+            "  [{}] {} {}：{}",
+            breach_label(&b.kind),
+            b.county,
+            at,
+            b.what
+        );
     }
     if report.breaches.len() > SHOWN {
         let _ = writeln!(
             out,
-            "  … and {} more (see the JSON report or the workbook)",
+            "  ……另有 {} 处（见 JSON 报告或工作簿）",
             report.breach_count - SHOWN as u64
         );
     }
@@ -513,16 +561,6 @@ pub fn breach_label(kind: &str) -> &str {
         "legal-basis" => "法律依据不明",
         "institution-code" => "机构编码不合规",
         "correction" => "更正不合规",
-        other => other,
-    }
-}
-
-fn status_label(id: &str) -> &str {
-    match id {
-        "open" => "待整改",
-        "rectifying" => "整改中",
-        "verified" => "已核验",
-        "closed_out" => "已销号",
         other => other,
     }
 }
@@ -811,7 +849,7 @@ pub fn workbook(report: &AuditReport) -> Result<Vec<u8>, XlsxError> {
                 text(r.case_id.clone()),
                 text(r.institution.clone()),
                 text(r.deadline.clone()),
-                text(status_label(&r.status)),
+                text(audit::status_label(&r.status)),
                 text(if r.overdue { "逾期" } else { "" }),
             ]
         }),
@@ -868,4 +906,20 @@ pub fn workbook(report: &AuditReport) -> Result<Vec<u8>, XlsxError> {
         }),
     )?;
     wb.save_to_buffer()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn han_characters_take_two_columns() {
+        assert_eq!(display_width("141125"), 6);
+        assert_eq!(display_width("柳林县医疗保障局"), 16);
+        assert_eq!(display_width("追回金额（元）"), 14);
+        assert_eq!(pad("排名", 6, true), "  排名");
+        assert_eq!(pad("柳林县", 8, false), "柳林县  ");
+        // Too wide: never cut, only not padded.
+        assert_eq!(pad("柳林县医疗保障局", 4, false), "柳林县医疗保障局");
+    }
 }

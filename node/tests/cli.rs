@@ -1752,11 +1752,7 @@ fn audit_exits_by_breaches_and_writes_json_and_a_workbook() {
         json_arg,
     ])
     .ok();
-    assert!(
-        clean.stdout.contains("no breaches found"),
-        "{}",
-        clean.describe()
-    );
+    assert!(clean.stdout.contains("未发现问题"), "{}", clean.describe());
     assert!(clean.stdout.contains(COUNTY), "{}", clean.describe());
 
     // Years later, the items never closed out are overdue: exit 1, each with its entry.
@@ -1773,11 +1769,14 @@ fn audit_exits_by_breaches_and_writes_json_and_a_workbook() {
         xlsx_arg,
     ])
     .failed_verification();
+    // The summary names each kind in Chinese with its id, and counts them.
     assert!(
-        late.stdout.contains("overdue-rectification"),
+        late.stdout
+            .contains("整改逾期未销号（overdue-rectification）："),
         "{}",
         late.describe()
     );
+    assert!(late.stdout.contains("发现问题 "), "{}", late.describe());
     let report: Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
     assert_eq!(report["format"], "yibao-audit/v1");
     assert_eq!(report["as_of"], "2030-01-01");
@@ -1831,7 +1830,7 @@ fn audit_exits_by_breaches_and_writes_json_and_a_workbook() {
     ])
     .ok();
     assert!(
-        pinned.stdout.contains("no breaches found"),
+        pinned.stdout.contains("未发现问题"),
         "{}",
         pinned.describe()
     );

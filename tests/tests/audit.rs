@@ -326,7 +326,7 @@ fn breaches_a_node_accepts_are_found_with_their_entries() {
     let report = audit_ledger(&ledger, &options(), &|_| {});
     let b = assert_breach(&report, "overdue-rectification", "141125", overdue_at);
     assert!(
-        b.what.contains("LL-OVERDUE-R1") && b.what.contains("rectifying"),
+        b.what.contains("LL-OVERDUE-R1") && b.what.contains("整改中"),
         "{b:?}"
     );
     let b = assert_breach(&report, "missing-rectification", "141125", bare);

@@ -164,10 +164,10 @@ impl<'o> Collector<'o> {
         self.equivocations += 1;
         let what = match checked {
             Ok(e) => format!(
-                "the bureau key signed two inconsistent checkpoints (sizes {} and {}); the log is frozen — see /v1/equivocations",
+                "县局密钥签署了两个互不一致的检查点（大小 {} 和 {}）：该日志已冻结，证明见 /v1/equivocations",
                 e.sizes.0, e.sizes.1
             ),
-            Err(e) => format!("an equivocation proof is held but does not verify: {e}"),
+            Err(e) => format!("节点保存的分叉证明无法验证：{e}"),
         };
         self.breach("equivocation", log, what, Vec::new());
     }
@@ -622,8 +622,8 @@ fn county_part(
                     "cross-county-reference",
                     code.to_string(),
                     format!(
-                        "the inspection is of institution {} in division {}, but that county's log does not register it",
-                        case.institution, case.institution_division
+                        "检查对象是区划 {} 的机构 {}，但该县的日志没有登记这家机构",
+                        case.institution_division, case.institution
                     ),
                     vec![EntryPointer::new(code, case.seq)],
                 ));
@@ -693,8 +693,10 @@ fn county_part(
                 "missing-rectification",
                 code.to_string(),
                 format!(
-                    "decision {id} of case {} ({}) has no rectification item {} days later; the policy requires one",
-                    d.case_id, d.decided_on, days_between(d.decided_on, as_of)
+                    "案件 {} 的处理决定 {id}（{}）作出 {} 天后仍未列整改事项，政策要求列出",
+                    d.case_id,
+                    d.decided_on,
+                    days_between(d.decided_on, as_of)
                 ),
                 vec![EntryPointer::new(code, d.seq)],
             ));
@@ -749,8 +751,10 @@ fn county_part(
                 "overdue-rectification",
                 code.to_string(),
                 format!(
-                    "rectification item {id} of {} was due on {} and is not closed out (销号) on {as_of}: it is {status}",
-                    item.institution, item.deadline
+                    "机构 {} 的整改事项 {id} 整改期限为 {}，截至 {as_of} 仍未销号（{}）",
+                    item.institution,
+                    item.deadline,
+                    super::status_label(status)
                 ),
                 vec![EntryPointer::new(code, item.seq)],
             ));
@@ -872,7 +876,7 @@ impl Visitor for Collector<'_> {
             self.breach(
                 kind,
                 visit.log,
-                format!("{screened}; valid, but a node refuses it when its officers submit it"),
+                format!("{screened}（记录有效，但节点对本局官员的提交会拒收）"),
                 entries,
             );
         }
@@ -896,7 +900,7 @@ impl Visitor for Collector<'_> {
             let size = signed.checkpoint.size;
             let checked = match self.witness_keys.get(&signature.name) {
                 None => Err(format!(
-                    "cosigned by `{}`, a witness the manifest does not name",
+                    "见证方 `{}` 不在网络清单（manifest）中",
                     signature.name
                 )),
                 Some(key) => Cosignature::from_note_signature(signature)
@@ -908,7 +912,7 @@ impl Visitor for Collector<'_> {
                 Err(e) => self.breach(
                     "cosignature",
                     log,
-                    format!("checkpoint {size}: cosignature by {}: {e}", signature.name),
+                    format!("检查点 {size}：{} 的见证签名无效：{e}", signature.name),
                     Vec::new(),
                 ),
             }
