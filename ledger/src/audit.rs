@@ -277,78 +277,83 @@ pub struct MonthRow {
     pub notices: u64,
 }
 
+/// Text in the report's rows: shared, not copied, between the rows that repeat it (a
+/// county's code, an institution's name, a legal basis in words) and with the audit's
+/// own tables. Serialized as a plain JSON string.
+pub type Text = std::sync::Arc<str>;
+
 /// A finding, for the workbook's detail sheet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FindingRow {
     /// The county.
-    pub county: String,
+    pub county: Text,
     /// Entry seq.
     pub seq: u64,
     /// Case.
-    pub case_id: String,
+    pub case_id: Text,
     /// Finding id.
-    pub finding_id: String,
+    pub finding_id: Text,
     /// Institution code.
-    pub institution: String,
+    pub institution: Text,
     /// Institution name.
-    pub institution_name: String,
+    pub institution_name: Text,
     /// E.g. `Art. 38 (1)`.
-    pub legal_basis: String,
+    pub legal_basis: Text,
     /// The same in Chinese: `第三十八条第一项`.
-    pub legal_basis_zh: String,
+    pub legal_basis_zh: Text,
     /// Pattern (snake_case).
-    pub pattern: String,
+    pub pattern: Text,
     /// The pattern as bureaus name it: `分解住院`.
-    pub pattern_zh: String,
+    pub pattern_zh: Text,
     /// Fen.
     pub amount_involved: u64,
     /// Day recorded (China Standard Time).
-    pub date: String,
+    pub date: Date,
 }
 
 /// A decision, for the workbook's detail sheet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecisionRow {
     /// The county.
-    pub county: String,
+    pub county: Text,
     /// Entry seq.
     pub seq: u64,
     /// Decision id.
-    pub decision_id: String,
+    pub decision_id: Text,
     /// Case.
-    pub case_id: String,
+    pub case_id: Text,
     /// Institution code.
-    pub institution: String,
+    pub institution: Text,
     /// Day decided.
-    pub decided_on: String,
+    pub decided_on: Date,
     /// Fen.
     pub amounts: Amounts,
     /// Per finding decided, its damages and fine multiples as written:
     /// `141125-2023-000001-F1 违约金 2×、罚款 1.5×`, joined by `; `.
-    pub multiples: String,
+    pub multiples: Text,
     /// Other handling (snake_case), joined by `; `.
-    pub handling: String,
+    pub handling: Text,
     /// The same in Chinese (`责令改正；暂停医保联网结算6个月`), joined by `；`.
-    pub handling_zh: String,
+    pub handling_zh: Text,
 }
 
 /// A rectification item, for the workbook's detail sheet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ItemRow {
     /// The county.
-    pub county: String,
+    pub county: Text,
     /// Entry seq of the item.
     pub seq: u64,
     /// Item id.
-    pub item_id: String,
+    pub item_id: Text,
     /// Case, if any.
-    pub case_id: String,
+    pub case_id: Text,
     /// Institution code.
-    pub institution: String,
+    pub institution: Text,
     /// Deadline.
-    pub deadline: String,
+    pub deadline: Date,
     /// `open`, `rectifying`, `verified` or `closed_out`.
-    pub status: String,
+    pub status: Text,
     /// Past the deadline and not closed out.
     pub overdue: bool,
 }

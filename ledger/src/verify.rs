@@ -8,10 +8,10 @@
 //! verifies a store on disk ([`verify_ledger`]) and an export bundle (`bundle`), through
 //! the [`LogData`] trait.
 //!
-//! Speed: signatures dominate, so entries are verified in chunks — decoding, hashing and
-//! batch signature verification spread over every core by a feeder thread — while the
-//! calling thread takes the decoded chunks through the sequential checks (links, state,
-//! tree) in order.
+//! Speed: signatures dominate, so entries are verified in pieces of one signature batch —
+//! decoding, hashing and batch signature verification run as tasks on every core, handed
+//! out by a feeder thread a bounded distance ahead — while the calling thread takes the
+//! decoded pieces through the sequential checks (links, state, tree) in order.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -32,11 +32,11 @@ use crate::store::{Ledger, LogMeta, STORED_MIN_LEVEL};
 /// At most this many failures are kept in a report; the rest are only counted.
 pub const MAX_REPORTED_FAILURES: usize = 1000;
 
-/// Entries read per chunk: one chunk is decoded while the one before is checked in order.
-const CHUNK: u64 = 8192;
-
 /// Entries read and decoded by one parallel task: one signature batch.
 const PIECE: u64 = 512;
+
+/// Pieces handed to the decoding tasks ahead of the one being checked, at most.
+const IN_FLIGHT: usize = 32;
 
 /// The bytes of a stored entry, shared rather than copied.
 pub type EntryBytes = sled::IVec;
@@ -180,6 +180,11 @@ pub trait LogData: Sync {
 /// checkpoint. The city audit builds its tables this way, in the same single pass that
 /// verifies the data.
 pub trait Visitor: Send {
+    /// A log is about to be read: `entries` is how many it stores (a hint for sizing
+    /// tables; a damaged log may yield fewer).
+    fn log_start(&mut self, log: &str, entries: u64) {
+        let _ = (log, entries);
+    }
     /// An entry whose record decoded. `intact` is false when the entry failed an integrity
     /// check (signature, link, seq, origin, duplicate statement); `violation` is the domain
     /// rule it breaks, if any. `state` is the log's state after the entry was applied.
@@ -386,6 +391,7 @@ pub fn verify_log_visiting(
     };
     // Growing the map as it fills would rehash it again and again.
     statements.reserve(usize::try_from(end.min(1 << 20)).unwrap_or(0));
+    visitor.log_start(&log, end);
     let mut seq_state = SequentialState {
         state: &mut state,
         frontier: &mut frontier,
@@ -400,50 +406,76 @@ pub fn verify_log_visiting(
         summary: &mut summary,
         visitor: &mut *visitor,
     };
-    let mut check_chunk =
-        |chunk_start: u64, decoded: Result<Vec<Vec<Decoded>>, String>| match decoded {
-            Ok(pieces) => {
-                for decoded in pieces.iter().flatten() {
-                    check_sequential(decoded, &log, &mut seq_state, report);
-                }
-                progress(*seq_state.expected_seq);
+    let mut check_piece = |piece_start: u64, decoded: Result<Vec<Decoded>, String>| match decoded {
+        Ok(piece) => {
+            for decoded in &piece {
+                check_sequential(decoded, &log, &mut seq_state, report);
             }
-            Err(e) => report.fail(&log, Some(chunk_start), format!("cannot read entries: {e}")),
-        };
-    let chunks = (0..end)
-        .step_by(usize::try_from(CHUNK).unwrap_or(usize::MAX))
-        .map(|from| (from, end.min(from.saturating_add(CHUNK))));
-    let decode =
-        |(from, to): (u64, u64)| (from, read_and_decode(data, from, to, &meta.origin, &keys));
-    // Chunks are read and decoded on rayon's threads (every core) by a feeder thread, while
-    // this thread checks the previous ones in order: the cores never wait for each other
-    // at chunk boundaries. On a rayon thread, or when no thread can be started, the chunks
-    // are decoded and checked in turn here (blocking a rayon thread on the feeder could
-    // starve the pool).
+            progress(*seq_state.expected_seq);
+        }
+        Err(e) => report.fail(&log, Some(piece_start), format!("cannot read entries: {e}")),
+    };
+    let pieces: Vec<(u64, u64)> = (0..end)
+        .step_by(usize::try_from(PIECE).unwrap_or(usize::MAX))
+        .map(|from| (from, end.min(from.saturating_add(PIECE))))
+        .collect();
+    let decode = |(from, to): (u64, u64)| -> Result<Vec<Decoded>, String> {
+        let raw = data.entries_range(from, to)?;
+        Ok(decode_part(&raw, &meta.origin, &keys))
+    };
+    // Pieces are read and decoded as tasks on rayon's threads (every core), handed out by
+    // a feeder thread at most IN_FLIGHT ahead of the piece this thread is checking, which
+    // takes them in order: the cores never wait for each other at a chunk boundary. On a
+    // rayon thread, or when no thread can be started, the pieces are decoded and checked
+    // in turn here (blocking a rayon thread on the feeder could starve the pool).
     let overlapped = rayon::current_thread_index().is_none()
         && std::thread::scope(|scope| {
-            let (send, receive) = std::sync::mpsc::sync_channel(1);
-            let mut feed = chunks.clone().map(decode);
+            let (done, finished) = std::sync::mpsc::channel();
+            let (give_token, take_token) = std::sync::mpsc::sync_channel(IN_FLIGHT);
+            for _ in 0..IN_FLIGHT {
+                if give_token.send(()).is_err() {
+                    return false;
+                }
+            }
+            let pieces = &pieces;
+            let decode = &decode;
             let feeder = std::thread::Builder::new()
                 .name("yibao-verify-feed".into())
                 .spawn_scoped(scope, move || {
-                    for decoded in &mut feed {
-                        if send.send(decoded).is_err() {
-                            break; // The checker stopped.
+                    rayon::in_place_scope(|tasks| {
+                        for (index, &piece) in pieces.iter().enumerate() {
+                            if take_token.recv().is_err() {
+                                break; // The checker stopped.
+                            }
+                            let done = done.clone();
+                            tasks.spawn(move |_| {
+                                // A send fails only when the checker stopped.
+                                let _ = done.send((index, decode(piece)));
+                            });
                         }
-                    }
+                    });
                 });
             if feeder.is_err() {
                 return false;
             }
-            for (chunk_start, decoded) in receive {
-                check_chunk(chunk_start, decoded);
+            // Pieces finish out of order; each waits here until those before it are checked.
+            let mut waiting: FastMap<usize, Result<Vec<Decoded>, String>> = FastMap::default();
+            let mut next = 0usize;
+            for (index, decoded) in finished {
+                waiting.insert(index, decoded);
+                while let Some(decoded) = waiting.remove(&next) {
+                    let piece_start = pieces.get(next).map_or(0, |p| p.0);
+                    check_piece(piece_start, decoded);
+                    next += 1;
+                    // The feeder may have stopped after the last piece; nothing to give.
+                    let _ = give_token.send(());
+                }
             }
             true
         });
     if !overlapped {
-        for (chunk_start, decoded) in chunks.map(decode) {
-            check_chunk(chunk_start, decoded);
+        for &piece in &pieces {
+            check_piece(piece.0, decode(piece));
         }
     }
 
@@ -561,29 +593,6 @@ pub fn verify_log_visiting(
     summary.entries = expected_seq;
     summary.root = hex::encode(frontier.root::<Blake3Hasher>());
     report.logs.push(summary);
-}
-
-/// Reads entries `[from, to)` and decodes them, in parallel pieces, in order. The pieces
-/// are kept apart: joining them would copy every decoded entry once more.
-fn read_and_decode(
-    data: &dyn LogData,
-    from: u64,
-    to: u64,
-    origin: &str,
-    keys: &RwLock<HashMap<[u8; 32], Result<PublicKey, String>>>,
-) -> Result<Vec<Vec<Decoded>>, String> {
-    use rayon::prelude::*;
-    let pieces: Vec<(u64, u64)> = (from..to)
-        .step_by(PIECE as usize)
-        .map(|start| (start, to.min(start.saturating_add(PIECE))))
-        .collect();
-    pieces
-        .into_par_iter()
-        .map(|(start, end)| {
-            let raw = data.entries_range(start, end)?;
-            Ok(decode_part(&raw, origin, keys))
-        })
-        .collect()
 }
 
 fn key_for(

@@ -748,16 +748,16 @@ pub fn workbook(report: &AuditReport) -> Result<Vec<u8>, XlsxError> {
         ],
         report.findings.iter().map(|r| {
             vec![
-                text(r.county.clone()),
+                text(&*r.county),
                 Cell::Int(r.seq),
-                text(r.case_id.clone()),
-                text(r.finding_id.clone()),
-                text(r.institution.clone()),
-                text(r.institution_name.clone()),
-                text(r.legal_basis_zh.clone()),
-                text(r.pattern_zh.clone()),
+                text(&*r.case_id),
+                text(&*r.finding_id),
+                text(&*r.institution),
+                text(&*r.institution_name),
+                text(&*r.legal_basis_zh),
+                text(&*r.pattern_zh),
                 Cell::Yuan(r.amount_involved),
-                text(r.date.clone()),
+                text(r.date.to_string()),
             ]
         }),
     )?;
@@ -782,18 +782,18 @@ pub fn workbook(report: &AuditReport) -> Result<Vec<u8>, XlsxError> {
         ],
         report.decisions.iter().map(|r| {
             vec![
-                text(r.county.clone()),
+                text(&*r.county),
                 Cell::Int(r.seq),
-                text(r.decision_id.clone()),
-                text(r.case_id.clone()),
-                text(r.institution.clone()),
-                text(r.decided_on.clone()),
+                text(&*r.decision_id),
+                text(&*r.case_id),
+                text(&*r.institution),
+                text(r.decided_on.to_string()),
                 Cell::Yuan(r.amounts.recovered),
                 Cell::Yuan(r.amounts.damages),
                 Cell::Yuan(r.amounts.fines),
                 Cell::Yuan(r.amounts.total),
-                text(r.multiples.clone()),
-                text(r.handling_zh.clone()),
+                text(&*r.multiples),
+                text(&*r.handling_zh),
             ]
         }),
     )?;
@@ -843,12 +843,12 @@ pub fn workbook(report: &AuditReport) -> Result<Vec<u8>, XlsxError> {
         ],
         report.rectification.iter().map(|r| {
             vec![
-                text(r.county.clone()),
+                text(&*r.county),
                 Cell::Int(r.seq),
-                text(r.item_id.clone()),
-                text(r.case_id.clone()),
-                text(r.institution.clone()),
-                text(r.deadline.clone()),
+                text(&*r.item_id),
+                text(&*r.case_id),
+                text(&*r.institution),
+                text(r.deadline.to_string()),
                 text(audit::status_label(&r.status)),
                 text(if r.overdue { "逾期" } else { "" }),
             ]

@@ -197,6 +197,17 @@ fn a_clean_ledger_has_no_breaches_and_full_tables() {
             .sum();
         assert_eq!(months, t.amounts.total);
     }
+    // The detail rows are in (county, entry) order, every county's rows there.
+    fn in_order<'r>(rows: impl Iterator<Item = (&'r str, u64)>) {
+        let rows: Vec<(&str, u64)> = rows.collect();
+        assert!(rows.windows(2).all(|w| w[0] < w[1]), "{rows:?}");
+        let mut counties: Vec<&str> = rows.iter().map(|r| r.0).collect();
+        counties.dedup();
+        assert_eq!(counties, ["141125", "141126", "141127"]);
+    }
+    in_order(report.findings.iter().map(|r| (&*r.county, r.seq)));
+    in_order(report.decisions.iter().map(|r| (&*r.county, r.seq)));
+    in_order(report.rectification.iter().map(|r| (&*r.county, r.seq)));
     // A period outside the data leaves the tables empty but still verifies everything.
     let later = audit_ledger(
         &ledger,
@@ -437,9 +448,9 @@ fn check_workbook(report: &AuditReport) {
     assert_eq!(findings.len(), report.findings.len());
     for (row, f) in findings.iter().zip(&report.findings) {
         // Articles and patterns as a Chinese office writes them, not `Art. 38 (1)`.
-        assert_eq!(row["法律依据"].to_string(), f.legal_basis_zh);
+        assert_eq!(row["法律依据"].to_string(), &*f.legal_basis_zh);
         assert!(f.legal_basis_zh.starts_with('第'), "{}", f.legal_basis_zh);
-        assert_eq!(row["违规类型"].to_string(), f.pattern_zh);
+        assert_eq!(row["违规类型"].to_string(), &*f.pattern_zh);
         assert!(!f.pattern_zh.is_empty() && f.pattern_zh.chars().all(|c| !c.is_ascii_alphabetic()));
     }
     let sum: u64 = findings.iter().map(|r| fen(&r["涉及金额(元)"])).sum();
@@ -454,7 +465,7 @@ fn check_workbook(report: &AuditReport) {
     let decisions = table("处理决定");
     assert_eq!(decisions.len(), report.decisions.len());
     for (row, d) in decisions.iter().zip(&report.decisions) {
-        assert_eq!(row["其他处理"].to_string(), d.handling_zh);
+        assert_eq!(row["其他处理"].to_string(), &*d.handling_zh);
         assert!(
             d.handling_zh.chars().all(|c| !c.is_ascii_alphabetic()),
             "{}",
@@ -827,7 +838,7 @@ fn breaches_a_rogue_bureau_signs_are_found_in_its_export() {
     let decision_seq = report
         .decisions
         .iter()
-        .find(|d| d.county == c && d.decision_id == "141125-2023-000000-D")
+        .find(|d| &*d.county == c && &*d.decision_id == "141125-2023-000000-D")
         .unwrap()
         .seq;
     let b = assert_breach(&report, "notice-amount-mismatch", c, mismatch);
@@ -854,11 +865,7 @@ fn breaches_a_rogue_bureau_signs_are_found_in_its_export() {
     // The forged finding counts nowhere; the signed rogue records do.
     let row = report.counties.iter().find(|t| t.county == c).unwrap();
     assert_eq!(row.breaches, 12);
-    let finding_ids: Vec<&str> = report
-        .findings
-        .iter()
-        .map(|f| f.finding_id.as_str())
-        .collect();
+    let finding_ids: Vec<&str> = report.findings.iter().map(|f| &*f.finding_id).collect();
     assert!(finding_ids.contains(&"ROGUE-1-F5"));
     assert!(!finding_ids.contains(&"ROGUE-1-F6"));
     before[0] = logs[0].entries.len();
@@ -900,7 +907,7 @@ fn the_node_refuses_what_its_screen_finds() {
     let involved: u64 = report
         .findings
         .iter()
-        .filter(|f| f.county == "141125" && f.case_id == "141125-2023-000000")
+        .filter(|f| &*f.county == "141125" && &*f.case_id == "141125-2023-000000")
         .map(|f| f.amount_involved)
         .sum();
     assert!(involved > 0);

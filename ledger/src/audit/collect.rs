@@ -17,20 +17,20 @@ use yibao_schema::state::ItemStatus;
 use super::{
     integrity_breaches, score, Amounts, AuditOptions, AuditReport, Breach, CountyTable, CrossCell,
     DecisionRow, EntryPointer, FindingRow, GradeRow, Integrity, ItemRow, LogSummaryRow, MonthRow,
-    FORMAT, MAX_LISTED_BREACHES,
+    Text, FORMAT, MAX_LISTED_BREACHES,
 };
 use crate::equivocation::Equivocation;
 use crate::verify::{EntryVisit, Report, Visitor};
 
 struct Institution {
-    name: String,
+    name: Text,
 }
 
 struct Case {
     seq: u64,
-    institution: String,
-    institution_name: String,
-    institution_division: String,
+    institution: Text,
+    institution_name: Text,
+    institution_division: Text,
     inspection_type: &'static str,
     opened_on: Date,
 }
@@ -38,7 +38,7 @@ struct Case {
 /// Kept as the record has them; turned into text only for the report's rows.
 struct FindingInfo {
     seq: u64,
-    case_id: String,
+    case_id: Text,
     legal_basis: LegalBasis,
     pattern: Pattern,
     amount: u64,
@@ -47,17 +47,17 @@ struct FindingInfo {
 
 struct DecisionInfo {
     seq: u64,
-    case_id: String,
+    case_id: Text,
     decided_on: Date,
     amounts: Amounts,
-    multiples: String,
+    multiples: Text,
     handling: Vec<Handling>,
 }
 
 struct ItemInfo {
     seq: u64,
-    case_id: Option<String>,
-    institution: String,
+    case_id: Option<Text>,
+    institution: Text,
     deadline: Date,
     date: Date,
     status: ItemStatus,
@@ -70,13 +70,13 @@ struct GradeSetInfo {
 
 /// What an entry made, so that a correction can find it.
 enum Made {
-    Institution(String),
-    Case(String),
-    Finding(String),
-    Decision(String),
-    Item(String),
-    Update(String),
-    Notice(String),
+    Institution(Text),
+    Case(Text),
+    Finding(Text),
+    Decision(Text),
+    Item(Text),
+    Update(Text),
+    Notice(Text),
     Grades(Period),
 }
 
@@ -84,12 +84,12 @@ enum Made {
 struct County {
     name: String,
     entries: u64,
-    institutions: FastMap<String, Institution>,
-    cases: FastMap<String, Case>,
-    findings: FastMap<String, FindingInfo>,
-    decisions: FastMap<String, DecisionInfo>,
-    items: FastMap<String, ItemInfo>,
-    notices: FastMap<String, (u64, Date)>,
+    institutions: FastMap<Text, Institution>,
+    cases: FastMap<Text, Case>,
+    findings: FastMap<Text, FindingInfo>,
+    decisions: FastMap<Text, DecisionInfo>,
+    items: FastMap<Text, ItemInfo>,
+    notices: FastMap<Text, (u64, Date)>,
     grades: BTreeMap<Period, GradeSetInfo>,
     made: FastMap<u64, Made>,
 }
@@ -218,60 +218,58 @@ impl<'o> Collector<'o> {
     fn take(county: &mut County, seq: u64, date: Date, record: &Record, visit: &EntryVisit<'_>) {
         match record {
             Record::InstitutionRegistered(r) => {
+                let code = Text::from(r.code.as_str());
                 county.institutions.insert(
-                    r.code.as_str().to_string(),
+                    code.clone(),
                     Institution {
-                        name: r.name.clone(),
+                        name: Text::from(r.name.as_str()),
                     },
                 );
-                county
-                    .made
-                    .insert(seq, Made::Institution(r.code.as_str().to_string()));
+                county.made.insert(seq, Made::Institution(code));
             }
             Record::InstitutionUpdated(u) => {
                 if let (Some(name), Some(i)) = (
                     &u.changes.name,
                     county.institutions.get_mut(u.code.as_str()),
                 ) {
-                    i.name = name.clone();
+                    i.name = Text::from(name.as_str());
                 }
             }
             Record::InspectionOpened(r) => {
+                let id = Text::from(r.case_id.as_str());
                 county.cases.insert(
-                    r.case_id.as_str().to_string(),
+                    id.clone(),
                     Case {
                         seq,
-                        institution: r.institution.code.as_str().to_string(),
-                        institution_name: r.institution.name.clone(),
-                        institution_division: r.institution.division.as_str().to_string(),
+                        institution: Text::from(r.institution.code.as_str()),
+                        institution_name: Text::from(r.institution.name.as_str()),
+                        institution_division: Text::from(r.institution.division.as_str()),
                         inspection_type: r.inspection_type.as_str(),
                         opened_on: r.opened_on,
                     },
                 );
-                county
-                    .made
-                    .insert(seq, Made::Case(r.case_id.as_str().to_string()));
+                county.made.insert(seq, Made::Case(id));
             }
             Record::Finding(f) => {
                 // A finding belongs to its case's time: dated by the day the case opened.
-                let date = county
-                    .cases
-                    .get(f.case_id.as_str())
-                    .map_or(date, |c| c.opened_on);
+                // The case's own text is shared, not copied.
+                let (date, case_id) = match county.cases.get_key_value(f.case_id.as_str()) {
+                    Some((id, c)) => (c.opened_on, id.clone()),
+                    None => (date, Text::from(f.case_id.as_str())),
+                };
+                let id = Text::from(f.finding_id.as_str());
                 county.findings.insert(
-                    f.finding_id.as_str().to_string(),
+                    id.clone(),
                     FindingInfo {
                         seq,
-                        case_id: f.case_id.as_str().to_string(),
+                        case_id,
                         legal_basis: f.legal_basis,
                         pattern: f.pattern.clone(),
                         amount: f.amount_involved.get(),
                         date,
                     },
                 );
-                county
-                    .made
-                    .insert(seq, Made::Finding(f.finding_id.as_str().to_string()));
+                county.made.insert(seq, Made::Finding(id));
             }
             Record::Decision(d) => {
                 // Per finding decided: `141125-2023-000001-F1 违约金 2×、罚款 1.5×`.
@@ -294,11 +292,16 @@ impl<'o> Collector<'o> {
                         ));
                     }
                 }
+                let case_id = county
+                    .cases
+                    .get_key_value(d.case_id.as_str())
+                    .map_or_else(|| Text::from(d.case_id.as_str()), |(id, _)| id.clone());
+                let id = Text::from(d.decision_id.as_str());
                 county.decisions.insert(
-                    d.decision_id.as_str().to_string(),
+                    id.clone(),
                     DecisionInfo {
                         seq,
-                        case_id: d.case_id.as_str().to_string(),
+                        case_id,
                         decided_on: d.decided_on,
                         amounts: Amounts {
                             recovered: d.totals.recovered.get(),
@@ -306,44 +309,45 @@ impl<'o> Collector<'o> {
                             fines: d.totals.fines.get(),
                             total: d.totals.total.get(),
                         },
-                        multiples: multiples.join("; "),
+                        multiples: Text::from(multiples.join("; ")),
                         handling: d.other_handling.clone(),
                     },
                 );
-                county
-                    .made
-                    .insert(seq, Made::Decision(d.decision_id.as_str().to_string()));
+                county.made.insert(seq, Made::Decision(id));
             }
             Record::RectificationItem(r) => {
                 let status = visit
                     .state
                     .rectification_status(r.item_id.as_str())
                     .unwrap_or(ItemStatus::Open);
-                let date = r
+                let case = r
                     .case_id
                     .as_ref()
-                    .and_then(|c| county.cases.get(c.as_str()))
-                    .map_or(date, |c| c.opened_on);
+                    .and_then(|c| county.cases.get_key_value(c.as_str()));
+                let date = case.map_or(date, |(_, c)| c.opened_on);
+                let case_id = match (case, &r.case_id) {
+                    (Some((id, _)), _) => Some(id.clone()),
+                    (None, id) => id.as_ref().map(|c| Text::from(c.as_str())),
+                };
+                let id = Text::from(r.item_id.as_str());
                 county.items.insert(
-                    r.item_id.as_str().to_string(),
+                    id.clone(),
                     ItemInfo {
                         seq,
-                        case_id: r.case_id.as_ref().map(|c| c.as_str().to_string()),
-                        institution: r.institution.as_str().to_string(),
+                        case_id,
+                        institution: Text::from(r.institution.as_str()),
                         deadline: r.deadline,
                         date,
                         status,
                     },
                 );
-                county
-                    .made
-                    .insert(seq, Made::Item(r.item_id.as_str().to_string()));
+                county.made.insert(seq, Made::Item(id));
             }
             Record::RectificationUpdate(u) => {
                 Self::refresh_item(county, u.item_id.as_str(), visit);
                 county
                     .made
-                    .insert(seq, Made::Update(u.item_id.as_str().to_string()));
+                    .insert(seq, Made::Update(Text::from(u.item_id.as_str())));
             }
             Record::GradeSet(g) => {
                 let grades = g
@@ -361,12 +365,9 @@ impl<'o> Collector<'o> {
                 }
             }
             Record::ExposureNotice(n) => {
-                county
-                    .notices
-                    .insert(n.notice_id.as_str().to_string(), (seq, n.published_on));
-                county
-                    .made
-                    .insert(seq, Made::Notice(n.notice_id.as_str().to_string()));
+                let id = Text::from(n.notice_id.as_str());
+                county.notices.insert(id.clone(), (seq, n.published_on));
+                county.made.insert(seq, Made::Notice(id));
             }
             Record::Correction(c) => match c.replacement.as_deref() {
                 Some(replacement) => Self::take(county, c.target_seq, date, replacement, visit),
@@ -487,6 +488,7 @@ impl<'o> Collector<'o> {
         let mut decision_rows = Vec::with_capacity(parts.iter().map(|p| p.decisions.len()).sum());
         let mut item_rows = Vec::with_capacity(parts.iter().map(|p| p.items.len()).sum());
         let mut late = Vec::new();
+        // `counties` is ordered by code and each part's rows by seq.
         for part in parts {
             let code = part.table.county.clone();
             tables.push(part.table);
@@ -524,21 +526,6 @@ impl<'o> Collector<'o> {
         // left to another thread rather than delaying the report. If no thread can be
         // started, the closure (and the maps) are dropped here instead.
         let _ = std::thread::Builder::new().spawn(move || drop(counties));
-        rayon::join(
-            || finding_rows.sort_unstable_by(|a, b| (&a.county, a.seq).cmp(&(&b.county, b.seq))),
-            || {
-                rayon::join(
-                    || {
-                        decision_rows
-                            .sort_unstable_by(|a, b| (&a.county, a.seq).cmp(&(&b.county, b.seq)))
-                    },
-                    || {
-                        item_rows
-                            .sort_unstable_by(|a, b| (&a.county, a.seq).cmp(&(&b.county, b.seq)))
-                    },
-                )
-            },
-        );
         let breach_count = self.breaches_per_county.values().sum();
         AuditReport {
             format: FORMAT.into(),
@@ -601,6 +588,9 @@ fn county_part(
     policy: &Policy,
 ) -> CountyPart {
     let as_of = options.as_of;
+    // Shared by every row of this county.
+    let county_code = Text::from(code);
+    let none = Text::from("");
     // This county's months, keyed by year and month number (no strings per entry).
     let mut months: BTreeMap<(i32, u8), MonthRow> = BTreeMap::new();
     let mut cross: BTreeMap<String, u64> = BTreeMap::new();
@@ -613,9 +603,9 @@ fn county_part(
         ..CountyTable::default()
     };
     for case in county.cases.values() {
-        if case.institution_division != code && holds.contains(case.institution_division.as_str()) {
+        if &*case.institution_division != code && holds.contains(&*case.institution_division) {
             let registered = counties
-                .get(&case.institution_division)
+                .get(&*case.institution_division)
                 .is_some_and(|c| c.institutions.contains_key(&case.institution));
             if !registered {
                 late.push((
@@ -636,14 +626,16 @@ fn county_part(
         *t.inspections_by_type
             .entry(case.inspection_type.to_string())
             .or_insert(0) += 1;
-        *cross.entry(case.institution_division.clone()).or_insert(0) += 1;
+        *cross
+            .entry(case.institution_division.to_string())
+            .or_insert(0) += 1;
         month_row(&mut months, code, case.opened_on).inspections += 1;
     }
     // A county has thousands of findings but a few dozen legal bases, patterns and
     // handlings: each is put into words once.
-    let mut bases: HashMap<LegalBasis, (String, String)> = HashMap::new();
-    let mut patterns: HashMap<&Pattern, (String, String)> = HashMap::new();
-    let mut handlings: HashMap<&[Handling], (String, String)> = HashMap::new();
+    let mut bases: HashMap<LegalBasis, (Text, Text)> = HashMap::new();
+    let mut patterns: HashMap<&Pattern, (Text, Text)> = HashMap::new();
+    let mut handlings: HashMap<&[Handling], (Text, Text)> = HashMap::new();
     let mut finding_rows = Vec::with_capacity(county.findings.len());
     for (id, f) in &county.findings {
         if !options.in_period(f.date) {
@@ -651,28 +643,38 @@ fn county_part(
         }
         t.findings += 1;
         t.amount_involved = t.amount_involved.saturating_add(f.amount);
-        let (basis, basis_zh) = bases
-            .entry(f.legal_basis)
-            .or_insert_with(|| (f.legal_basis.to_string(), f.legal_basis.chinese()));
-        let (pattern, pattern_zh) = patterns
-            .entry(&f.pattern)
-            .or_insert_with(|| (variant_name(&f.pattern), f.pattern.chinese().to_string()));
-        *t.findings_by_category.entry(pattern.clone()).or_insert(0) += 1;
+        let (basis, basis_zh) = bases.entry(f.legal_basis).or_insert_with(|| {
+            (
+                Text::from(f.legal_basis.to_string()),
+                Text::from(f.legal_basis.chinese()),
+            )
+        });
+        let (pattern, pattern_zh) = patterns.entry(&f.pattern).or_insert_with(|| {
+            (
+                Text::from(variant_name(&f.pattern)),
+                Text::from(f.pattern.chinese()),
+            )
+        });
+        if let Some(n) = t.findings_by_category.get_mut(&**pattern) {
+            *n += 1;
+        } else {
+            t.findings_by_category.insert(pattern.to_string(), 1);
+        }
         month_row(&mut months, code, f.date).findings += 1;
         let case = county.cases.get(&f.case_id);
         finding_rows.push(FindingRow {
-            county: code.to_string(),
+            county: county_code.clone(),
             seq: f.seq,
             case_id: f.case_id.clone(),
             finding_id: id.clone(),
-            institution: case.map(|c| c.institution.clone()).unwrap_or_default(),
-            institution_name: case.map(|c| c.institution_name.clone()).unwrap_or_default(),
+            institution: case.map_or_else(|| none.clone(), |c| c.institution.clone()),
+            institution_name: case.map_or_else(|| none.clone(), |c| c.institution_name.clone()),
             legal_basis: basis.clone(),
             legal_basis_zh: basis_zh.clone(),
             pattern: pattern.clone(),
             pattern_zh: pattern_zh.clone(),
             amount_involved: f.amount,
-            date: f.date.to_string(),
+            date: f.date,
         });
     }
     let cases_with_items: BTreeSet<&str> = county
@@ -687,7 +689,7 @@ fn county_part(
         if policy.decision_requires_rectification
             && overdue_for_items
             && options.in_period(d.decided_on)
-            && !cases_with_items.contains(d.case_id.as_str())
+            && !cases_with_items.contains(&*d.case_id)
         {
             late.push((
                 "missing-rectification",
@@ -712,25 +714,31 @@ fn county_part(
         let (handling, handling_zh) = handlings.entry(&d.handling).or_insert_with(|| {
             let ids: Vec<String> = d.handling.iter().map(variant_name).collect();
             let words: Vec<String> = d.handling.iter().map(Handling::chinese).collect();
-            (ids.join("; "), words.join("；"))
+            (Text::from(ids.join("; ")), Text::from(words.join("；")))
         });
         decision_rows.push(DecisionRow {
-            county: code.to_string(),
+            county: county_code.clone(),
             seq: d.seq,
             decision_id: id.clone(),
             case_id: d.case_id.clone(),
             institution: county
                 .cases
                 .get(&d.case_id)
-                .map(|c| c.institution.clone())
-                .unwrap_or_default(),
-            decided_on: d.decided_on.to_string(),
+                .map_or_else(|| none.clone(), |c| c.institution.clone()),
+            decided_on: d.decided_on,
             amounts: d.amounts,
             multiples: d.multiples.clone(),
             handling: handling.clone(),
             handling_zh: handling_zh.clone(),
         });
     }
+    let statuses = [
+        ItemStatus::Open,
+        ItemStatus::Rectifying,
+        ItemStatus::Verified,
+        ItemStatus::ClosedOut,
+    ]
+    .map(|s| (s, Text::from(status_name(s))));
     let mut item_rows = Vec::with_capacity(county.items.len());
     for (id, item) in &county.items {
         if !options.in_period(item.date) {
@@ -760,13 +768,16 @@ fn county_part(
             ));
         }
         item_rows.push(ItemRow {
-            county: code.to_string(),
+            county: county_code.clone(),
             seq: item.seq,
             item_id: id.clone(),
-            case_id: item.case_id.clone().unwrap_or_default(),
+            case_id: item.case_id.clone().unwrap_or_else(|| none.clone()),
             institution: item.institution.clone(),
-            deadline: item.deadline.to_string(),
-            status: status.to_string(),
+            deadline: item.deadline,
+            status: statuses
+                .iter()
+                .find(|(s, _)| *s == item.status)
+                .map_or_else(|| Text::from(status), |(_, text)| text.clone()),
             overdue,
         });
     }
@@ -800,6 +811,11 @@ fn county_part(
         latest = Some(counts);
     }
     t.grades = latest.unwrap_or_default();
+    // In entry order; the county parts come in county order, so the report's rows are
+    // in (county, seq) order without sorting them all again.
+    finding_rows.sort_unstable_by_key(|r| r.seq);
+    decision_rows.sort_unstable_by_key(|r| r.seq);
+    item_rows.sort_unstable_by_key(|r| r.seq);
     CountyPart {
         table: t,
         cross,
@@ -847,6 +863,20 @@ fn days_between(a: Date, b: Date) -> i64 {
 }
 
 impl Visitor for Collector<'_> {
+    fn log_start(&mut self, log: &str, entries: u64) {
+        // Sized up front: growing these maps entry by entry rehashed every identifier
+        // again at each doubling (nearly half of the collector's time per entry). A case
+        // is an opening, its findings, a decision and items, so each kind is about a
+        // quarter of a log; a table that needs more still grows.
+        let entries = usize::try_from(entries.min(1 << 22)).unwrap_or(0);
+        let county = self.counties.entry(log.to_string()).or_default();
+        county.made.reserve(entries);
+        county.cases.reserve(entries / 4);
+        county.findings.reserve(entries / 4);
+        county.decisions.reserve(entries / 4);
+        county.items.reserve(entries / 4);
+    }
+
     fn entry(&mut self, visit: &EntryVisit<'_>) {
         if !self.counties.contains_key(visit.log) {
             self.counties
