@@ -2,6 +2,8 @@
 //! published files and the viewer's bundle source all show it: the signed bytes in base64
 //! beside the record decoded from them, so that a reader can verify what it reads.
 
+use std::cmp::Reverse;
+
 use base64::Engine;
 use serde_json::{json, Value};
 use yibao_schema::entry::EntryRef;
@@ -37,4 +39,36 @@ pub fn entry_json(seq: u64, bytes: &[u8], show_key_events: bool) -> Value {
         "entry": base64::engine::general_purpose::STANDARD.encode(bytes),
         "record": record,
     })
+}
+
+/// The order exposure notices are listed in everywhere — the node's API, the static
+/// publication, a bundle's viewer: newest first by publication day (`published_on`,
+/// `YYYY-MM-DD`), then by entry time; ties by log, then seq. Sort by this key.
+pub fn notice_order<'a>(
+    published_on: &'a str,
+    timestamp_ms: u64,
+    log: &'a str,
+    seq: u64,
+) -> (Reverse<&'a str>, Reverse<u64>, &'a str, u64) {
+    (Reverse(published_on), Reverse(timestamp_ms), log, seq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notices_are_newest_first_by_day_then_time() {
+        let mut notices = [
+            ("2024-03-01", 5, "141126", 9),
+            ("2024-05-01", 1, "141125", 3),
+            ("2024-03-01", 7, "141125", 4),
+            ("2024-03-01", 5, "141125", 8),
+        ];
+        notices.sort_by(|a, b| {
+            notice_order(a.0, a.1, a.2, a.3).cmp(&notice_order(b.0, b.1, b.2, b.3))
+        });
+        let order: Vec<u64> = notices.iter().map(|n| n.3).collect();
+        assert_eq!(order, [3, 4, 8, 9]);
+    }
 }

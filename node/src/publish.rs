@@ -17,10 +17,12 @@
 //! Files are written to a temporary directory beside OUT and renamed into place, so a
 //! reader never sees half a publication.
 
+use std::cmp::Reverse;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
+use yibao_ledger::entry_json::notice_order;
 use yibao_ledger::keys::LogCode;
 use yibao_ledger::store::Ledger;
 use yibao_schema::note::SignedCheckpoint;
@@ -124,12 +126,7 @@ pub fn publish(ledger: &Ledger, out: &Path) -> Result<usize> {
         ));
     }
     // Newest first, as the node's list: by publication day, then entry time.
-    notices.sort_by_cached_key(|(n, _)| {
-        std::cmp::Reverse((
-            n["published_on"].as_str().unwrap_or_default().to_string(),
-            n["timestamp_ms"].as_u64().unwrap_or(0),
-        ))
-    });
+    notices.sort_by(|(a, _), (b, _)| listed_order(a).cmp(&listed_order(b)));
     let count = notices.len();
     let (listed, rows): (Vec<Value>, Vec<String>) = notices.into_iter().unzip();
     write_json(&staging.join("notices.json"), &json!({ "notices": listed }))?;
@@ -205,4 +202,14 @@ fn index_page(rows: &[String], frozen: &[LogCode]) -> String {
         rows = rows.concat(),
     );
     html::publication_page("曝光通报 · Exposure notices", &body)
+}
+
+/// Where a notice of `notices.json` stands in the list.
+fn listed_order(n: &Value) -> (Reverse<&str>, Reverse<u64>, &str, u64) {
+    notice_order(
+        n["published_on"].as_str().unwrap_or_default(),
+        n["timestamp_ms"].as_u64().unwrap_or(0),
+        n["log"].as_str().unwrap_or_default(),
+        n["seq"].as_u64().unwrap_or(0),
+    )
 }

@@ -637,6 +637,15 @@ async fn published_notices_verify_from_the_files_alone() {
     let index = read("notices.json");
     let listed = index["notices"].as_array().unwrap();
     assert_eq!(listed.len(), count);
+    // In the order the API lists them.
+    let (_, api) = get_json(&f.state, "/v1/notices?per_page=100").await;
+    let at = |v: &Value| (v["log"].to_string(), v["seq"].as_u64());
+    let api_order: Vec<_> = api["notices"].as_array().unwrap().iter().map(at).collect();
+    assert_eq!(api_order.len(), count);
+    assert!(api_order
+        .iter()
+        .all(|(log, seq)| log != "null" && seq.is_some()));
+    assert_eq!(listed.iter().map(at).collect::<Vec<_>>(), api_order);
     for item in listed {
         let notice = read(item["file"].as_str().unwrap());
         let bytes = base64::Engine::decode(

@@ -15,12 +15,14 @@
 //! Not here: the frozen flag (a bundle does not carry one; every log shows as not frozen)
 //! and pinning keys (the viewer shows each log's key for the reader to compare).
 
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
 use yibao_ledger::bundle::{self, BundleLog};
+use yibao_ledger::entry_json::notice_order;
 use yibao_ledger::index::keys_for;
 use yibao_ledger::keys::LogCode;
 use yibao_ledger::merkle::{Blake3Hasher, LeafIndex, MemoryTree, TreeSize};
@@ -388,14 +390,8 @@ impl BundleSource {
                     return Err(error(400, "per_page", "must be 1 to 100"));
                 }
                 let mut all = self.pointed(&self.notices);
-                // As the node lists them: latest publication day, then entry time, then
-                // log and seq (the order of `self.notices`; the sort is stable).
-                all.sort_by_cached_key(|v| {
-                    std::cmp::Reverse((
-                        v["record"]["published_on"].as_str().unwrap_or_default().to_string(),
-                        v["timestamp_ms"].as_u64().unwrap_or(0),
-                    ))
-                });
+                // As the node lists them.
+                all.sort_by(|a, b| listed_order(a).cmp(&listed_order(b)));
                 let total = all.len() as u64;
                 let start = page.saturating_sub(1).saturating_mul(per_page).min(total) as usize;
                 let end = page.saturating_mul(per_page).min(total) as usize;
@@ -590,4 +586,14 @@ impl Source for BundleSource {
             }
         })
     }
+}
+
+/// Where an entry's JSON (with its `log`) stands in the node's list of notices.
+fn listed_order(v: &Value) -> (Reverse<&str>, Reverse<u64>, &str, u64) {
+    notice_order(
+        v["record"]["published_on"].as_str().unwrap_or_default(),
+        v["timestamp_ms"].as_u64().unwrap_or(0),
+        v["log"].as_str().unwrap_or_default(),
+        v["seq"].as_u64().unwrap_or(0),
+    )
 }

@@ -5,11 +5,11 @@
 //! reads only the notices indexed since, then answers from the sorted list. Frozen flags
 //! are read per answer (a log can be frozen at any time).
 
-use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
+use yibao_ledger::entry_json::notice_order;
 use yibao_ledger::keys::LogCode;
 use yibao_ledger::store::{Ledger, StoreError};
 
@@ -23,6 +23,17 @@ struct Notice {
     log: LogCode,
     seq: u64,
     json: Arc<Value>,
+}
+
+impl Notice {
+    fn order(&self) -> (std::cmp::Reverse<&str>, std::cmp::Reverse<u64>, &str, u64) {
+        notice_order(
+            &self.published_on,
+            self.timestamp_ms,
+            self.log.as_str(),
+            self.seq,
+        )
+    }
 }
 
 #[derive(Default)]
@@ -136,20 +147,7 @@ fn refresh(known: &mut Known, ledger: &Ledger) -> Result<(), StoreError> {
     }
     if changed {
         // Newest first: by publication day, then entry time; ties by log then seq.
-        known.sorted.sort_by(|a, b| {
-            (
-                Reverse(&a.published_on),
-                Reverse(a.timestamp_ms),
-                a.log,
-                a.seq,
-            )
-                .cmp(&(
-                    Reverse(&b.published_on),
-                    Reverse(b.timestamp_ms),
-                    b.log,
-                    b.seq,
-                ))
-        });
+        known.sorted.sort_by(|a, b| a.order().cmp(&b.order()));
     }
     Ok(())
 }
