@@ -499,12 +499,43 @@ pub fn county_records(
         )?);
     }
     for year in 2021..2025 {
+        let ranked = ranked_by_findings(&insts, &out, year);
         out.push((
             Signer::Adjudicator,
-            grade_set(division, &year.to_string(), &insts, &mut rng)?,
+            grade_set(division, &year.to_string(), &ranked, &mut rng)?,
         ));
     }
     Ok(out)
+}
+
+/// `insts` best first for the year's grades: those with no finding in a case opened that
+/// year first (in their order), then by the amount their findings involve, least first —
+/// so that an institution exposed for fraud is not graded A that year.
+fn ranked_by_findings(
+    insts: &[Institution],
+    records: &[(Signer, Record)],
+    year: i32,
+) -> Vec<Institution> {
+    let mut case_institution = std::collections::HashMap::new();
+    let mut involved: std::collections::HashMap<&str, u64> = std::collections::HashMap::new();
+    for (_, record) in records {
+        match record {
+            Record::InspectionOpened(case) if case.opened_on.year() == year => {
+                case_institution.insert(case.case_id.as_str(), case.institution.code.as_str());
+            }
+            Record::Finding(f) => {
+                if let Some(code) = case_institution.get(f.case_id.as_str()) {
+                    let sum = involved.entry(code).or_insert(0);
+                    *sum = sum.saturating_add(f.amount_involved.get());
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut ranked = insts.to_vec();
+    // Stable: institutions with equal amounts (none at all, mostly) keep their order.
+    ranked.sort_by_key(|inst| involved.get(inst.code.as_str()).copied().unwrap_or(0));
+    ranked
 }
 
 /// Signs records with their officers' keys, in parallel.
@@ -765,22 +796,27 @@ fn demo_extras(
     Ok(out)
 }
 
-/// Up to `count` institutions graded C in every year's set (`grade_set` grades in the
-/// order of `insts`) for a credit repair (信用修复) to B: first those with a rectification
-/// item closed out (销号) in `records`, as the repair's reason says, then other C ones.
+/// Up to `count` institutions graded C in the 2023 set of `records` for a credit repair
+/// (信用修复) of that year to B: first those with a rectification item closed out (销号) in
+/// `records`, as the repair's reason says, then other C ones.
 fn credit_repair_candidates<'i>(
     insts: &'i [Institution],
     records: &[(Signer, Record)],
     count: usize,
 ) -> Vec<&'i Institution> {
-    let Some([a, b, c, _]) = expected_grade_counts(insts.len() as u64, &Policy::default()) else {
-        return Vec::new();
-    };
-    let skip = usize::try_from(a + b).unwrap_or(usize::MAX);
+    let graded_c: std::collections::HashSet<&str> = records
+        .iter()
+        .filter_map(|(_, r)| match r {
+            Record::GradeSet(set) if set.period.to_string() == "2023" => Some(set),
+            _ => None,
+        })
+        .flat_map(|set| &set.grades)
+        .filter(|g| g.grade == yibao_schema::record::Grade::C)
+        .map(|g| g.institution.as_str())
+        .collect();
     let graded_c: Vec<&Institution> = insts
         .iter()
-        .skip(skip)
-        .take(usize::try_from(c).unwrap_or(0))
+        .filter(|inst| graded_c.contains(inst.code.as_str()))
         .collect();
     let mut item_institution = std::collections::HashMap::new();
     let mut closed_out = std::collections::HashSet::new();
@@ -1027,6 +1063,70 @@ mod tests {
     fn yuan_has_two_decimals() {
         assert_eq!(yuan(17_951_635), "179516.35");
         assert_eq!(yuan(5), "0.05");
+    }
+
+    /// Each year's grades follow that year's findings: every institution graded A or B
+    /// involved no more money in findings that year than any graded C or D.
+    #[test]
+    fn grades_follow_the_years_findings() {
+        let records = county_records("141125", "柳林县医疗保障局", 300, 200, 7).unwrap();
+        let insts = institutions("141125", 300);
+        for year in 2021..2025 {
+            let ranked = ranked_by_findings(&insts, &records, year);
+            let rank = |code: &str| ranked.iter().position(|i| i.code == code).unwrap();
+            let set = records
+                .iter()
+                .find_map(|(_, r)| match r {
+                    Record::GradeSet(set) if set.period.to_string() == year.to_string() => {
+                        Some(set)
+                    }
+                    _ => None,
+                })
+                .unwrap();
+            let worst_good = set
+                .grades
+                .iter()
+                .filter(|g| matches!(g.grade, Grade::A | Grade::B))
+                .map(|g| rank(g.institution.as_str()))
+                .max()
+                .unwrap();
+            let best_poor = set
+                .grades
+                .iter()
+                .filter(|g| matches!(g.grade, Grade::C | Grade::D))
+                .map(|g| rank(g.institution.as_str()))
+                .min()
+                .unwrap();
+            assert!(
+                worst_good < best_poor,
+                "{year}: {worst_good} vs {best_poor}"
+            );
+            // And the ranking is by money: the last ranked involved the most.
+            let first = &ranked[0].code;
+            let last = &ranked[ranked.len() - 1].code;
+            assert_ne!(first, last);
+            let case_insts: std::collections::HashSet<&str> = records
+                .iter()
+                .filter_map(|(_, r)| match r {
+                    Record::InspectionOpened(c) if c.opened_on.year() == year => {
+                        Some(c.institution.code.as_str())
+                    }
+                    _ => None,
+                })
+                .collect();
+            assert!(case_insts.contains(last.as_str()), "{year}");
+            assert!(!case_insts.contains(first.as_str()), "{year}");
+            // The exposed are graded D.
+            let grade_of = |code: &str| {
+                set.grades
+                    .iter()
+                    .find(|g| g.institution.as_str() == code)
+                    .unwrap()
+                    .grade
+            };
+            assert_eq!(grade_of(last), Grade::D, "{year}");
+            assert_eq!(grade_of(first), Grade::A, "{year}");
+        }
     }
 
     /// A credit repair raises a C institution to B, and prefers one whose rectification
