@@ -38,6 +38,10 @@ const PIECE: u64 = 512;
 /// Pieces handed to the decoding tasks ahead of the one being checked, at most.
 const IN_FLIGHT: usize = 32;
 
+/// Why entries could not be read when reading them panicked inside sled.
+const DAMAGED: &str =
+    "the database files are damaged: reading them failed (sled could not recover them)";
+
 /// The bytes of a stored entry, shared rather than copied.
 pub type EntryBytes = sled::IVec;
 
@@ -254,11 +258,7 @@ pub fn verify_ledger_visiting(
             verify_log_visiting(&data, ledger.policy(), &mut log_report, progress, visitor);
         }));
         if verified.is_err() {
-            log_report.fail(
-                code.as_str(),
-                None,
-                "the database files are damaged: reading them failed (sled could not recover them)",
-            );
+            log_report.fail(code.as_str(), None, DAMAGED);
         }
         report.merge(log_report);
     }
@@ -449,8 +449,16 @@ pub fn verify_log_visiting(
                             }
                             let done = done.clone();
                             tasks.spawn(move |_| {
+                                // sled asserts on some kinds of damage while reading: the
+                                // piece is then unreadable, and the checker must still get
+                                // an answer for it (it waits for the pieces in order).
+                                let decoded =
+                                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                        decode(piece)
+                                    }))
+                                    .unwrap_or_else(|_| Err(DAMAGED.to_string()));
                                 // A send fails only when the checker stopped.
-                                let _ = done.send((index, decode(piece)));
+                                let _ = done.send((index, decoded));
                             });
                         }
                     });
@@ -975,4 +983,75 @@ fn check_pending_target(
     signed
         .verify(&verifier)
         .map_err(|e| format!("pending checkpoint: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A log of 2,000 entries whose second piece cannot be read: reading it panics, as
+    /// sled does on some damage.
+    struct Damaged {
+        meta: LogMeta,
+        asked: std::sync::Mutex<Vec<u64>>,
+    }
+
+    impl LogData for Damaged {
+        fn name(&self) -> String {
+            "141125".into()
+        }
+        fn meta(&self) -> &LogMeta {
+            &self.meta
+        }
+        fn entries_end(&self) -> Result<u64, String> {
+            Ok(2000)
+        }
+        fn entries_range(&self, start: u64, end: u64) -> Result<Vec<Read>, String> {
+            if let Ok(mut asked) = self.asked.lock() {
+                asked.push(start);
+            }
+            assert!(!(start..end).contains(&600), "sled: damaged page");
+            Ok(Vec::new())
+        }
+        fn stored_nodes(&self) -> Result<Option<StoredNodes>, String> {
+            Ok(None)
+        }
+        fn checkpoints(&self) -> Result<Vec<(u64, String)>, String> {
+            Ok(Vec::new())
+        }
+        fn claimed_size(&self) -> Result<u64, String> {
+            Ok(2000)
+        }
+        fn acknowledged_size(&self) -> Option<u64> {
+            None
+        }
+    }
+
+    #[test]
+    fn a_piece_that_panics_while_read_is_reported_and_the_rest_still_checked() {
+        let code = LogCode::parse("141125").unwrap();
+        let data = Damaged {
+            meta: LogMeta {
+                division: "141125".into(),
+                origin: code.origin(),
+                name: "柳林县医疗保障局".into(),
+                genesis_key: "00".repeat(32),
+            },
+            asked: std::sync::Mutex::new(Vec::new()),
+        };
+        let mut report = Report::default();
+        verify_log(&data, &Policy::default(), &mut report, &|_| {});
+        let damaged: Vec<_> = report
+            .failures
+            .iter()
+            .filter(|f| f.what.contains("database files are damaged"))
+            .collect();
+        assert_eq!(damaged.len(), 1, "{:#?}", report.failures);
+        assert_eq!(damaged[0].seq, Some(512));
+        // The pieces after the damaged one were read too.
+        let mut asked = data.asked.into_inner().unwrap();
+        asked.sort_unstable();
+        assert_eq!(asked, [0, 512, 1024, 1536]);
+        assert!(!report.is_ok());
+    }
 }
