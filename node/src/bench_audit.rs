@@ -111,6 +111,7 @@ pub fn run(args: &BenchAuditArgs) -> Result<ExitCode> {
 
     let as_of = Date::from_ymd(2026, 1, 1).context("date")?;
     let mut runs = Vec::new();
+    let mut ratios = Vec::new();
     let mut breaches = 0;
     for run in 1..=args.runs {
         let start = Instant::now();
@@ -132,12 +133,16 @@ pub fn run(args: &BenchAuditArgs) -> Result<ExitCode> {
             "batch_verify_after_per_s": ceiling_after,
             "ratio_to_batch_verify": ratio,
         }));
+        ratios.push(ratio);
         ceiling_before = ceiling_after;
     }
-    let ratio_of = |run: &serde_json::Value| run["ratio_to_batch_verify"].as_f64().unwrap_or(0.0);
-    let mut ratios: Vec<f64> = runs.iter().map(ratio_of).collect();
     ratios.sort_by(f64::total_cmp);
-    let median = ratios.get(ratios.len() / 2).copied().unwrap_or(0.0);
+    // With an even number of runs, the mean of the middle two.
+    let middle = ratios.len() / 2;
+    let median = match (ratios.len() % 2, middle.checked_sub(1)) {
+        (0, Some(below)) => (ratios[below] + ratios[middle]) / 2.0,
+        _ => ratios.get(middle).copied().unwrap_or(0.0),
+    };
     let (low, high) = (
         ratios.first().copied().unwrap_or(0.0),
         ratios.last().copied().unwrap_or(0.0),

@@ -138,6 +138,16 @@ pub fn row_badge_cell(lang: Lang) -> String {
     )
 }
 
+/// The opening of a plain table with these column headings, up to its open `<tbody>`
+/// (close it with `</tbody></table></div>`).
+pub fn table_open(headings: &[&str]) -> String {
+    let cells: String = headings
+        .iter()
+        .map(|h| format!("<th>{}</th>", escape(h)))
+        .collect();
+    format!("<div class=\"table\"><table><thead><tr>{cells}</tr></thead><tbody>")
+}
+
 /// The file names, under `assets/`, of the style sheet and the verifier in a publication.
 pub const PUBLICATION_ASSETS: [(&str, &str); 2] = [
     ("style.css", crate::assets::STYLE_CSS),

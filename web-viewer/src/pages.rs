@@ -11,7 +11,7 @@ use serde_json::Value;
 use yibao_schema::record::Record;
 
 use crate::display::{shanghai_time, yuan};
-use crate::html::{escape, frozen_flag, page, query_value, row_badge_cell, Lang};
+use crate::html::{escape, frozen_flag, page, query_value, row_badge_cell, table_open, Lang};
 use crate::records::{self, kind_label};
 use crate::verify::{self, u64_of, CheckedCheckpoint, CheckedEntry, LogInfo};
 use crate::{fetch_ok, AppState, PageError};
@@ -92,13 +92,12 @@ fn notice_table(lang: Lang, notices: &[Value]) -> String {
             lang.t("暂无曝光通报。", "No exposure notices.")
         );
     }
-    let mut out = format!(
-        "<div class=\"table\"><table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+    let mut out = table_open(&[
         lang.t("发布日期", "Published"),
         lang.t("通报", "Notice"),
         lang.t("涉及金额", "Amount involved"),
         lang.t("日志 / 序号", "Log / seq"),
-    );
+    ]);
     for n in notices {
         out.push_str(&notice_row(lang, n));
     }
@@ -163,14 +162,12 @@ async fn county_table(state: &AppState, lang: Lang) -> Result<String, PageError>
         );
         return Ok(out);
     }
-    let _ = write!(
-        out,
-        "<div class=\"table\"><table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+    out.push_str(&table_open(&[
         lang.t("医保局 / 区划代码", "Bureau / division code"),
         lang.t("曝光通报", "Exposure notices"),
         lang.t("最新签名检查点", "Latest signed checkpoint"),
         lang.t("最新条目时间（北京时间）", "Newest entry (Asia/Shanghai)"),
-    );
+    ]));
     for info in ordered {
         let href = lang.href(&format!("/counties/{}", query_value(&info.log)));
         let level = if is_city_office(&info.log) {
@@ -661,16 +658,21 @@ async fn case_sections(
             frozen_logs.push(log.clone());
         }
         let rows: String = entries.iter().map(|e| case_row(lang, log, e)).collect();
+        let head = table_open(&[
+            lang.t("记录", "Record"),
+            lang.t(
+                "内容（节点摘要，打开即核验）",
+                "What it says (the node's summary; open it to verify)",
+            ),
+            lang.t("日志 / 序号", "Log / seq"),
+        ]);
         let _ = write!(
             out,
             "<section class=\"case\" data-case=\"{case}\"><h3>{} {case} <span class=\"muted\">· {} {}</span></h3>\
-<div class=\"table\"><table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>{rows}</tbody></table></div></section>",
+{head}{rows}</tbody></table></div></section>",
             lang.t("案件", "Case"),
             lang.t("日志", "log"),
             escape(log),
-            lang.t("记录", "Record"),
-            lang.t("内容（节点摘要，打开即核验）", "What it says (the node's summary; open it to verify)"),
-            lang.t("日志 / 序号", "Log / seq"),
             case = escape(case_id),
         );
     }

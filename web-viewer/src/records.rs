@@ -25,7 +25,7 @@ use yibao_schema::record::{
 use yibao_schema::rules::{find_personal_data, screen_personal_data};
 
 use crate::display::{shanghai_time, yuan};
-use crate::html::{escape, query_value, Lang};
+use crate::html::{escape, query_value, table_open, Lang};
 
 /// The name of a record kind, as the pages show it.
 pub(crate) fn kind_label(lang: Lang, kind: &str) -> String {
@@ -521,13 +521,12 @@ fn decision_fields(lang: Lang, r: &Decision, f: &mut Fields) {
         Some("decided_on"),
         &r.decided_on.to_string(),
     );
-    let mut items = format!(
-        "<div class=\"table\"><table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+    let mut items = table_open(&[
         lang.t("检查发现", "Finding"),
         lang.t("追回", "Recovered"),
         lang.t("违约金", "Damages"),
         lang.t("罚款", "Fine"),
-    );
+    ]);
     for item in &r.items {
         let _ = write!(
             items,
@@ -686,12 +685,11 @@ fn grade_set_fields(lang: Lang, r: &GradeSet, f: &mut Fields) {
         Some("period"),
         &r.period.to_string(),
     );
-    let mut rows = format!(
-        "<div class=\"table\"><table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+    let mut rows = table_open(&[
         lang.t("机构", "Institution"),
         lang.t("等级", "Grade"),
         lang.t("分数", "Score"),
-    );
+    ]);
     for g in &r.grades {
         let _ = write!(
             rows,
